@@ -1,0 +1,5 @@
+"""nornir-esi: internet gateways on pairs of Juniper edge routers."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
