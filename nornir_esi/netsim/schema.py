@@ -144,7 +144,7 @@ _INTERFACE = _l(
     }
 )
 
-_PREFIX_LIST = _l({"prefix-list-item": _l()}, anon="prefix-list-item")
+_PREFIX_LIST = _l({"prefix-list-item": _l()}, anon="prefix-list-item", ordered=True)
 
 _POLICY_FROM = _c(
     {
