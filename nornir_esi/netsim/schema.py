@@ -39,6 +39,10 @@ Rendering hints, matching what ``show configuration`` prints:
 ``single``
     a list that holds at most one entry (``filter input NAME``): a new entry
     replaces the old one on merge.
+``positional``
+    a container whose main leaf is written without its keyword:
+    ``autonomous-system 65101;`` is
+    ``<autonomous-system><as-number>65101</as-number></autonomous-system>``.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class Stmt:
     flatten: bool = False
     ordered: bool = False
     single: bool = False
+    positional: str | None = None
     known: bool = True
 
     def __repr__(self) -> str:  # the recursive groups entry would make the default unreadable
@@ -122,9 +127,7 @@ _FAMILY_INET = _c(
 _UNIT = _l(
     {
         "vlan-id": LEAF,
-        "family": _c(
-            {"inet": _FAMILY_INET, "inet6": _FAMILY_INET, "mpls": _c()}, flatten=True
-        ),
+        "family": _c({"inet": _FAMILY_INET, "inet6": _FAMILY_INET, "mpls": _c()}, flatten=True),
         "disable": FLAG,
         "encapsulation": LEAF,
     }
@@ -144,7 +147,9 @@ _INTERFACE = _l(
     }
 )
 
-_PREFIX_LIST = _l({"prefix-list-item": _l()}, anon="prefix-list-item", ordered=True)
+_PREFIX_LIST = _l(
+    {"prefix-list-item": _l(), "apply-path": LEAF}, anon="prefix-list-item", ordered=True
+)
 
 _POLICY_FROM = _c(
     {
@@ -219,14 +224,16 @@ _FW_FAMILY = _c({"filter": _FW_FILTER})
 _POLICER = _l(
     {
         "if-exceeding": _c({"bandwidth-limit": LEAF, "burst-size-limit": LEAF}),
-        "then": _c({"discard": FLAG, "loss-priority": LEAF, "forwarding-class": LEAF}),
+        "then": _c(
+            {"discard": FLAG, "loss-priority": LEAF, "forwarding-class": LEAF}, oneliner=True
+        ),
         "logical-interface-policer": FLAG,
     }
 )
 
 _ROUTING_OPTIONS = _c(
     {
-        "autonomous-system": _c({"as-number": LEAF}),
+        "autonomous-system": _c({"as-number": LEAF}, positional="as-number"),
         "router-id": LEAF,
         "instance-import": LEAF_LIST,
         "instance-export": LEAF_LIST,
@@ -262,8 +269,10 @@ _INSTANCE = _l(
         "protocols": _PROTOCOLS,
         "vrf-import": LEAF_LIST,
         "vrf-export": LEAF_LIST,
-        "vrf-target": _c({"community": LEAF, "import": LEAF, "export": LEAF}),
-        "route-distinguisher": _c({"rd-type": LEAF}),
+        "vrf-target": _c(
+            {"community": LEAF, "import": LEAF, "export": LEAF}, positional="community"
+        ),
+        "route-distinguisher": _c({"rd-type": LEAF}, positional="rd-type"),
     }
 )
 
@@ -309,8 +318,11 @@ ROOT = _c(
         ),
         "class-of-service": _c(),
         "firewall": _c(
-            {"family": _c({"inet": _FW_FAMILY, "inet6": _FW_FAMILY}, flatten=True),
-             "filter": _FW_FILTER, "policer": _POLICER}
+            {
+                "family": _c({"inet": _FW_FAMILY, "inet6": _FW_FAMILY}, flatten=True),
+                "filter": _FW_FILTER,
+                "policer": _POLICER,
+            }
         ),
         "routing-instances": _c({"instance": _INSTANCE}, anon="instance"),
     }

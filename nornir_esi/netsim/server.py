@@ -1,0 +1,537 @@
+"""NETCONF over SSH for simulated routers, and the :class:`Simulator` that runs them.
+
+Why asyncssh: one asyncio loop serves a hundred routers and their sessions in one process,
+idle sessions cost nothing, each router listens on exactly the address it is given (the
+``netconf`` PyPI server binds every interface, spins on a client that leaves before its
+hello and hangs on shutdown), and asyncssh sets TCP_NODELAY on accepted sockets, so a
+reply is not held back by Nagle's algorithm.
+
+Framing (RFC 6242): both sides send ``<hello>`` ended by ``]]>]]>``; when both advertise
+``base:1.1`` the session switches to chunked framing. The subsystem ``netconf`` and the
+Junos exec ``xml-mode netconf need-trailer`` (ncclient's fallback) are both served.
+
+Use it from synchronous code as a context manager (the loop runs in a thread)::
+
+    with Simulator([RouterSpec("MX-1", "127.0.0.1", 8301)]) as sim:
+        sim.set_faults("MX-1", fail_commits=1)
+
+or ``async with`` inside a running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import threading
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncssh
+from lxml import etree
+
+from nornir_esi.exceptions import NetsimError
+from nornir_esi.netsim.device import Faults, Role, Router, Session, SessionDropped, Settings
+from nornir_esi.netsim.hostkeys import host_key, known_hosts_line
+from nornir_esi.netsim.rpc import BASE_NS, CloseSession, handle_rpc
+
+__all__ = ["RouterSpec", "Simulator"]
+
+T = TypeVar("T")
+
+EOM = b"]]>]]>"
+BASE_10 = "urn:ietf:params:netconf:base:1.0"
+BASE_11 = "urn:ietf:params:netconf:base:1.1"
+CAPABILITIES = (
+    BASE_10,
+    BASE_11,
+    "urn:ietf:params:netconf:capability:candidate:1.0",
+    "urn:ietf:params:netconf:capability:confirmed-commit:1.0",
+    "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
+    "urn:ietf:params:netconf:capability:validate:1.0",
+    "urn:ietf:params:netconf:capability:validate:1.1",
+    "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
+    "urn:ietf:params:netconf:capability:url:1.0?scheme=http,ftp,file",
+    "urn:ietf:params:xml:ns:netconf:base:1.0",
+    "urn:ietf:params:xml:ns:netconf:capability:candidate:1.0",
+    "urn:ietf:params:xml:ns:netconf:capability:confirmed-commit:1.0",
+    "urn:ietf:params:xml:ns:netconf:capability:validate:1.0",
+    "urn:ietf:params:xml:ns:netconf:capability:url:1.0?scheme=http,ftp,file",
+    "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring",
+    "http://xml.juniper.net/netconf/junos/1.0",
+    "http://xml.juniper.net/dmi/system/1.0",
+)
+_PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+_CHUNK = re.compile(rb"\n#(\d+)\n")
+
+
+@dataclass
+class RouterSpec:
+    """A router to simulate: where it listens, its role, its day-0 and its faults."""
+
+    name: str
+    host: str = "127.0.0.1"
+    port: int = 830
+    role: Role = "primary"
+    day0: str | None = None
+    faults: Faults = field(default_factory=Faults)
+
+    @classmethod
+    def parse(cls, spec: str) -> RouterSpec:
+        """``NAME=HOST:PORT[,role=primary|secondary][,fault=value...]`` as the CLI takes it."""
+        name, sep, rest = spec.partition("=")
+        if not sep or not name:
+            raise NetsimError(f"router spec {spec!r}: expected NAME=HOST:PORT[,key=value...]")
+        address, *options = rest.split(",")
+        host, colon, port = address.rpartition(":")
+        if not colon or not port.isdigit() or not host:
+            raise NetsimError(f"router spec {spec!r}: address {address!r} is not HOST:PORT")
+        router = cls(name, host.strip("[]"), int(port))
+        for option in options:
+            key, eq, value = option.partition("=")
+            key = key.strip().replace("-", "_")
+            if not eq:
+                raise NetsimError(f"router {name}: option {option!r} is not key=value")
+            if key == "role":
+                if value not in ("primary", "secondary"):
+                    raise NetsimError(f"router {name}: role {value!r} is not primary|secondary")
+                router.role = value  # type: ignore[assignment]
+            elif key == "day0":
+                with open(value, encoding="utf-8") as handle:
+                    router.day0 = handle.read()
+            elif hasattr(router.faults, key) and key != "links_down":
+                current = getattr(router.faults, key)
+                try:
+                    parsed: object = (
+                        value.lower() in ("1", "true", "yes")
+                        if isinstance(current, bool)
+                        else type(current)(value)
+                    )
+                except ValueError as exc:
+                    raise NetsimError(f"router {name}: {key}={value!r} is not valid") from exc
+                setattr(router.faults, key, parsed)
+            elif key == "links_down":
+                router.faults.links_down = set(value.split("+"))
+            else:
+                raise NetsimError(f"router {name}: unknown option {key!r}")
+        return router
+
+
+class _NetconfSession(asyncssh.SSHServerSession[bytes]):
+    """One SSH channel speaking NETCONF to one router."""
+
+    def __init__(self, router: Router, username: str) -> None:
+        self._router = router
+        self._username = username
+        self._chan: asyncssh.SSHServerChannel[bytes] | None = None
+        self._buffer = b""
+        self._chunked = False
+        self._hello_done = False
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._session: Session | None = None
+        self._closed = False
+
+    # asyncssh callbacks ---------------------------------------------------------------
+    def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:  # type: ignore[override]
+        self._chan = chan
+
+    def subsystem_requested(self, subsystem: str) -> bool:
+        return subsystem == "netconf"
+
+    def exec_requested(self, command: str) -> bool:
+        return command.strip().startswith("xml-mode netconf")
+
+    def pty_requested(self, *args: Any) -> bool:
+        return False
+
+    def session_started(self) -> None:
+        self._session = self._router.open_session(self._username, drop=self._abort)
+        hello = etree.Element(f"{{{BASE_NS}}}hello", nsmap={None: BASE_NS})
+        caps = etree.SubElement(hello, f"{{{BASE_NS}}}capabilities")
+        for cap in CAPABILITIES:
+            etree.SubElement(caps, f"{{{BASE_NS}}}capability").text = cap
+        etree.SubElement(hello, f"{{{BASE_NS}}}session-id").text = str(self._session.id)
+        self._write(etree.tostring(hello), framed=False)
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    def data_received(self, data: bytes, datatype: Any) -> None:
+        self._buffer += data
+        for message in self._messages():
+            self._queue.put_nowait(message)
+
+    def eof_received(self) -> bool:
+        self._queue.put_nowait(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()
+        self._queue.put_nowait(None)
+
+    # framing ------------------------------------------------------------------------
+    def _messages(self) -> Iterable[bytes]:
+        while True:
+            if not self._chunked:
+                end = self._buffer.find(EOM)
+                if end < 0:
+                    return
+                message, self._buffer = self._buffer[:end], self._buffer[end + len(EOM) :]
+                if not self._hello_done:
+                    self._on_hello(message)
+                    continue
+                yield message
+                continue
+            message = self._next_chunked()
+            if message is None:
+                return
+            yield message
+
+    def _next_chunked(self) -> bytes | None:
+        parts: list[bytes] = []
+        pos = 0
+        buf = self._buffer
+        while True:
+            if buf.startswith(b"\n##\n", pos):
+                self._buffer = buf[pos + 4 :]
+                return b"".join(parts)
+            match = _CHUNK.match(buf, pos)
+            if match is None:
+                if len(buf) - pos > 24 and not buf.startswith(b"\n#", pos):
+                    # Not chunked framing at all: the peer is broken; end the session.
+                    self._abort()
+                return None
+            size = int(match.group(1))
+            start = match.end()
+            if len(buf) < start + size:
+                return None
+            parts.append(buf[start : start + size])
+            pos = start + size
+
+    def _on_hello(self, message: bytes) -> None:
+        self._hello_done = True
+        try:
+            hello = etree.fromstring(message.strip(), _PARSER)
+        except etree.XMLSyntaxError:
+            self._abort()
+            return
+        caps = {(c.text or "").strip() for c in hello.iter(f"{{{BASE_NS}}}capability")}
+        self._chunked = BASE_11 in caps
+
+    def _write(self, payload: bytes, *, framed: bool = True) -> None:
+        if self._chan is None or self._closed:
+            return
+        if framed and self._chunked:
+            self._chan.write(b"\n#%d\n%s\n##\n" % (len(payload), payload))
+        else:
+            self._chan.write(payload + EOM)
+
+    # RPC loop -----------------------------------------------------------------------
+    async def _serve(self) -> None:
+        assert self._session is not None
+        while True:
+            message = await self._queue.get()
+            if message is None or self._closed:
+                return
+            try:
+                rpc = etree.fromstring(message.strip(), _PARSER)
+            except etree.XMLSyntaxError:
+                self._write(_malformed_reply())
+                continue
+            try:
+                reply = await handle_rpc(self._session, rpc)
+            except CloseSession as close:
+                self._write(close.reply)
+                self._abort(graceful=True)
+                return
+            except SessionDropped:
+                return
+            self._write(reply)
+
+    def _abort(self, *, graceful: bool = False) -> None:
+        if self._closed:
+            return
+        self._end()
+        if self._chan is not None:
+            if graceful:
+                self._chan.exit(0)
+            else:
+                # A dropped session: the whole SSH connection goes, as when a box reboots.
+                self._chan.get_connection().abort()
+
+    def _end(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._session is not None:
+            self._router.close_session(self._session)
+
+
+class _SSHServer(asyncssh.SSHServer):
+    def __init__(self, sim: Simulator, router: Router) -> None:
+        self._sim = sim
+        self._router = router
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        if self._sim.users is None:
+            return True
+        return self._sim.users.get(username) == password
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        allowed = self._sim.authorized_keys.get(username)
+        if allowed is None:
+            return self._sim.users is None and not self._sim.authorized_keys
+        wanted = key.export_public_key("openssh").split()[1]
+        return any(k.split()[1] == wanted for k in allowed)
+
+    def session_requested(self) -> Any:
+        assert self._conn is not None
+        username = self._conn.get_extra_info("username") or "anonymous"
+        chan = self._conn.create_server_channel(encoding=None)
+        return chan, _NetconfSession(self._router, username)
+
+
+class Simulator:
+    """Serves simulated routers over NETCONF/SSH until stopped."""
+
+    def __init__(
+        self,
+        routers: Iterable[RouterSpec],
+        *,
+        day0: str | None = None,
+        users: dict[str, str] | None = None,
+        authorized_keys: dict[str, list[str]] | None = None,
+        commit_delay: float = 0.0,
+        minute: float = 60.0,
+        host_key_seed: bytes = b"",
+    ) -> None:
+        self.specs = list(routers)
+        names = [spec.name for spec in self.specs]
+        if len(set(names)) != len(names):
+            raise NetsimError(f"router names must be unique: {names}")
+        self.users = users
+        self.authorized_keys = authorized_keys or {}
+        self.seed = host_key_seed
+        self.routers: dict[str, Router] = {}
+        self._listeners: dict[str, asyncssh.SSHAcceptor] = {}
+        self._day0 = day0
+        self._commit_delay = commit_delay
+        self._minute = minute
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # async API ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        for spec in self.specs:
+            if spec.faults.commit_delay == 0.0:
+                spec.faults.commit_delay = self._commit_delay
+            router = Router(
+                spec.name,
+                day0=spec.day0 if spec.day0 is not None else self._day0,
+                settings=Settings(role=spec.role, minute=self._minute),
+                faults=spec.faults,
+            )
+            router.on_fault_change = self._on_fault_change
+            self.routers[spec.name] = router
+        try:
+            for spec in self.specs:
+                await self._sync_listener(self.routers[spec.name])
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        for listener in self._listeners.values():
+            listener.close()
+        for listener in self._listeners.values():
+            await listener.wait_closed()
+        self._listeners.clear()
+        for router in self.routers.values():
+            for session in list(router.sessions.values()):
+                session.drop()
+            router.reset()
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _sync_listener(self, router: Router) -> None:
+        spec = next(s for s in self.specs if s.name == router.name)
+        listener = self._listeners.get(router.name)
+        if router.faults.refuse_connections:
+            if listener is not None:
+                del self._listeners[router.name]
+                listener.close()
+                await listener.wait_closed()
+            return
+        if listener is not None:
+            return
+        try:
+            self._listeners[router.name] = await asyncssh.create_server(
+                lambda: _SSHServer(self, router),
+                spec.host,
+                spec.port,
+                server_host_keys=[host_key(router.name, self.seed)],
+                reuse_address=True,
+                allow_pty=False,
+                x11_forwarding=False,
+                agent_forwarding=False,
+                login_timeout=30,
+            )
+        except OSError as exc:
+            raise NetsimError(
+                f"router {router.name}: cannot listen on {spec.host}:{spec.port}: {exc}"
+            ) from exc
+        if spec.port == 0:
+            sockets = self._listeners[router.name].sockets
+            spec.port = sockets[0].getsockname()[1]
+
+    def _on_fault_change(self, router: Router) -> None:
+        if self._loop is not None:
+            self._loop.create_task(self._sync_listener(router))
+
+    # sync API (context manager; the loop runs in a thread) -------------------------------
+    def __enter__(self) -> Simulator:
+        started: Future[None] = Future()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:
+                started.set_exception(exc)
+                loop.close()
+                return
+            started.set_result(None)
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            # Sessions end on their own once their connections are aborted; let them.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="netsim", daemon=True)
+        self._thread.start()
+        started.result()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._thread = None
+
+    def call(self, fn: Callable[[], T] | Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run ``fn`` on the simulator's loop (thread-safe) and return its result."""
+        if self._loop is None:
+            raise NetsimError("the simulator is not running")
+
+        async def wrapper() -> T:
+            result = fn()
+            if asyncio.iscoroutine(result):
+                return await result  # type: ignore[no-any-return]
+            return result  # type: ignore[return-value]
+
+        if self._thread is None or threading.current_thread() is self._thread:
+            raise NetsimError("Simulator.call is for threads other than the simulator's")
+        return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result(timeout=30)
+
+    # conveniences -------------------------------------------------------------------------
+    def router(self, name: str) -> Router:
+        try:
+            return self.routers[name]
+        except KeyError:
+            raise NetsimError(f"no router named {name!r}") from None
+
+    def address(self, name: str) -> tuple[str, int]:
+        spec = next((s for s in self.specs if s.name == name), None)
+        if spec is None:
+            raise NetsimError(f"no router named {name!r}")
+        return spec.host, spec.port
+
+    def set_faults(self, name: str, **faults: object) -> None:
+        """Change a router's faults at run time (thread-safe)."""
+        router = self.router(name)
+
+        async def apply() -> None:
+            router.set_faults(**faults)
+            await self._sync_listener(router)
+
+        self._run(apply)
+
+    def reset(self, name: str | None = None) -> None:
+        """Back to day-0 (one router, or all), faults cleared, sessions dropped."""
+        targets = [self.router(name)] if name else list(self.routers.values())
+
+        async def apply() -> None:
+            for router in targets:
+                for session in list(router.sessions.values()):
+                    router.close_session(session)
+                    session.drop()
+                router.faults.__init__()  # type: ignore[misc]
+                router.faults.commit_delay = self._commit_delay
+                router.reset()
+                await self._sync_listener(router)
+
+        self._run(apply)
+
+    def _run(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        if self._thread is not None and threading.current_thread() is not self._thread:
+            self.call(fn)
+        elif self._loop is not None:
+            self._loop.create_task(fn())
+        else:
+            raise NetsimError("the simulator is not running")
+
+    def known_hosts(self) -> str:
+        """``known_hosts`` lines for every router, to verify their host keys."""
+        return "".join(
+            known_hosts_line(spec.name, spec.host, spec.port, self.seed) + "\n"
+            for spec in self.specs
+        )
+
+    def listening_lines(self) -> list[str]:
+        """One line per router, as the CLI prints them."""
+        lines = []
+        for spec in self.specs:
+            key = host_key(spec.name, self.seed).export_public_key("openssh").decode().split()
+            lines.append(
+                f"netsim: {spec.name} ({spec.role}) listening on {spec.host}:{spec.port} "
+                f"{key[0]} {key[1]}"
+            )
+        return lines
+
+
+def _malformed_reply() -> bytes:
+    return (
+        f'<rpc-reply xmlns="{BASE_NS}"><rpc-error><error-type>rpc</error-type>'
+        "<error-tag>malformed-message</error-tag><error-severity>error</error-severity>"
+        "<error-message>syntax error: the message is not well-formed XML</error-message>"
+        "</rpc-error></rpc-reply>"
+    ).encode()
+
+
+with contextlib.suppress(AttributeError):  # asyncssh logs every connection at INFO
+    asyncssh.set_log_level("WARNING")

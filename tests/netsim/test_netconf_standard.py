@@ -1,0 +1,265 @@
+"""Standard NETCONF operations (RFC 6241) against the running simulator over SSH."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncssh
+
+import pytest
+from lxml import etree
+from ncclient.operations.rpc import RPCError
+from ncclient.transport.errors import TransportError
+from ncclient.transport.session import NetconfBase
+
+from nornir_esi.netsim.server import Simulator
+
+from .conftest import connect
+
+UNIT = """
+<config><configuration><interfaces><interface><name>ae0</name>
+  <unit{op}><name>1025</name><description>inet_gw</description><vlan-id>1025</vlan-id></unit>
+</interface></interfaces></configuration></config>
+"""
+UNIT_FILTER = (
+    '<filter type="subtree"><configuration><interfaces><interface><name>ae0</name>'
+    "<unit><name>1025</name></unit></interface></interfaces></configuration></filter>"
+)
+
+
+def _unit(op: str = "") -> str:
+    return UNIT.format(op=f' operation="{op}"' if op else "")
+
+
+def _units(reply: object, store: str = "") -> list[str]:
+    data = reply.data_ele  # type: ignore[attr-defined]
+    return [u.findtext("{*}name") for u in data.iterfind(".//{*}interface/{*}unit")]
+
+
+def _wait_until(predicate: object, what: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_hello_advertises_capabilities_and_chunked_framing(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        caps = set(m.server_capabilities)
+        for cap in (":candidate", ":validate", ":confirmed-commit", ":rollback-on-error"):
+            assert any(cap in c for c in caps), cap
+        assert "http://xml.juniper.net/netconf/junos/1.0" in caps
+        assert m.session_id.isdigit()
+        # ncclient speaks base:1.1 when offered, so this session uses chunked framing.
+        assert m._session._base == NetconfBase.BASE_11
+        assert m.get_config("running").ok
+
+
+async def _raw_exchange(host: str, port: int, *, exec_command: str | None = None) -> bytes:
+    """Speak base:1.0 by hand: our hello, one RPC ended by ]]>]]>, the raw reply."""
+    async with asyncssh.connect(
+        host, port, username="esi", password="x", known_hosts=None
+    ) as conn:
+        if exec_command:
+            writer, reader, _ = await conn.open_session(exec_command, encoding=None)
+        else:
+            writer, reader, _ = await conn.open_session(subsystem="netconf", encoding=None)
+        hello = await reader.readuntil(b"]]>]]>")
+        assert b"urn:ietf:params:netconf:base:1.1" in hello
+        writer.write(
+            b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
+            b"<capability>urn:ietf:params:netconf:base:1.0</capability></capabilities></hello>"
+            b"]]>]]>"
+            b'<rpc message-id="7" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+            b"<get-software-information/></rpc>]]>]]>"
+        )
+        reply = await reader.readuntil(b"]]>]]>")
+        writer.close()
+        return reply
+
+
+@pytest.mark.parametrize("exec_command", [None, "xml-mode netconf need-trailer"])
+def test_base_10_framing_for_a_client_without_11(
+    routers: Simulator, exec_command: str | None
+) -> None:
+    host, port = routers.address("MX-1")
+    raw = asyncio.run(_raw_exchange(host, port, exec_command=exec_command))
+    assert not raw.startswith(b"\n#"), "base:1.0 replies are not chunked"
+    reply = etree.fromstring(raw[: -len(b"]]>]]>")])
+    assert reply.get("message-id") == "7"
+    assert reply.findtext(".//{*}host-name") == "MX-1"
+
+
+def test_get_config_subtree_filter(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        reply = m.get_config(
+            "running",
+            filter='<filter type="subtree"><configuration><interfaces><interface>'
+            "<name>ae0</name></interface></interfaces></configuration></filter>",
+        )
+        names = [n.text for n in reply.data_ele.iterfind(".//{*}interface/{*}name")]
+        assert names == ["ae0"]
+        assert reply.data_ele.find(".//{*}firewall") is None
+
+
+def test_edit_config_operations(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        m.edit_config(target="candidate", config=_unit())
+        assert _units(m.get_config("candidate", filter=UNIT_FILTER)) == ["1025"]
+        assert _units(m.get_config("running", filter=UNIT_FILTER)) == []
+        with pytest.raises(RPCError) as exists:
+            m.edit_config(target="candidate", config=_unit("create"))
+        assert exists.value.tag == "data-exists"
+        m.edit_config(target="candidate", config=_unit("delete"))
+        with pytest.raises(RPCError) as missing:
+            m.edit_config(target="candidate", config=_unit("delete"))
+        assert missing.value.tag == "data-missing"
+        m.edit_config(target="candidate", config=_unit("remove"))  # absent: no error
+        m.edit_config(target="candidate", config=_unit("create"))
+        replaced = _unit("replace").replace("<description>inet_gw</description>", "")
+        m.edit_config(target="candidate", config=replaced)
+        data = m.get_config("candidate", filter=UNIT_FILTER).data_ele
+        assert data.find(".//{*}unit/{*}description") is None
+        assert data.findtext(".//{*}unit/{*}vlan-id") == "1025"
+        with pytest.raises(RPCError) as running:
+            m.edit_config(target="running", config=_unit())
+        assert running.value.tag == "operation-not-supported"
+
+
+def test_edit_config_default_operation_none_and_replace(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        m.edit_config(target="candidate", config=_unit())
+        # `none`: elements without an operation only locate; the delete below applies.
+        delete_desc = (
+            "<config><configuration><interfaces><interface><name>ae0</name><unit><name>1025</name>"
+            '<description operation="delete"/></unit></interface></interfaces>'
+            "</configuration></config>"
+        )
+        m.edit_config(target="candidate", config=delete_desc, default_operation="none")
+        data = m.get_config("candidate", filter=UNIT_FILTER).data_ele
+        assert data.find(".//{*}unit/{*}description") is None
+        assert data.findtext(".//{*}unit/{*}vlan-id") == "1025"
+
+
+def test_bad_edit_changes_nothing(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        before = m.get_config("candidate").data_xml
+        with pytest.raises(RPCError):
+            # The first element applies, the second fails: rollback-on-error keeps neither.
+            m.edit_config(
+                target="candidate",
+                config="<config><configuration><system><host-name>X</host-name></system>"
+                '<interfaces><interface operation="delete"><name>nope</name></interface>'
+                "</interfaces></configuration></config>",
+            )
+        assert m.get_config("candidate").data_xml == before
+
+
+def test_validate_and_commit(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        m.edit_config(target="candidate", config=_unit())
+        assert m.validate(source="candidate").ok
+        assert m.commit().ok
+        assert _units(m.get_config("running", filter=UNIT_FILTER)) == ["1025"]
+
+
+def test_validate_reports_junos_error_fields(routers: Simulator) -> None:
+    bad = _unit().replace(
+        "<vlan-id>1025</vlan-id>",
+        "<vlan-id>1025</vlan-id><family><inet><filter><input><filter-name>NOPE</filter-name>"
+        "</input></filter></inet></family>",
+    )
+    with connect(routers, "MX-1") as m:
+        m.edit_config(target="candidate", config=bad)
+        with pytest.raises(RPCError) as err:
+            m.validate(source="candidate")
+        xml = etree.tostring(err.value.xml).decode()
+        assert "Referenced filter 'NOPE' is not defined" in err.value.message
+        assert "[edit interfaces ae0 unit 1025 family inet filter]" in xml
+        assert err.value.severity == "error"
+        with pytest.raises(RPCError):
+            m.commit()
+        assert _units(m.get_config("running", filter=UNIT_FILTER)) == []
+
+
+def test_discard_changes(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        m.edit_config(target="candidate", config=_unit())
+        m.discard_changes()
+        assert _units(m.get_config("candidate", filter=UNIT_FILTER)) == []
+
+
+def test_lock_denied_to_second_session_and_released_on_drop(routers: Simulator) -> None:
+    first = connect(routers, "MX-1")
+    first.lock("candidate")
+    first.edit_config(target="candidate", config=_unit())
+    with connect(routers, "MX-1") as second:
+        with pytest.raises(RPCError) as denied:
+            second.lock("candidate")
+        assert denied.value.tag == "lock-denied"
+        with pytest.raises(RPCError) as in_use:
+            second.edit_config(target="candidate", config=_unit())
+        assert in_use.value.tag == "in-use"
+        # Drop the first session without unlocking: lock and its changes go with it.
+        first._session._transport.close()
+        _wait_until(lambda: not routers.router("MX-1").lock_owner, "lock release")
+        second.lock("candidate")
+        assert _units(second.get_config("candidate", filter=UNIT_FILTER)) == []
+        second.unlock("candidate")
+
+
+def test_lock_refused_while_another_session_has_uncommitted_changes(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as first, connect(routers, "MX-1") as second:
+        first.edit_config(target="candidate", config=_unit())
+        with pytest.raises(RPCError) as err:
+            second.lock("candidate")
+        assert "configuration database modified" in err.value.message
+        first.discard_changes()
+        assert second.lock("candidate").ok
+
+
+def test_confirmed_commit_reverts_unless_confirmed(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        m.edit_config(target="candidate", config=_unit())
+        m.commit(confirmed=True, timeout="1")
+        assert _units(m.get_config("running", filter=UNIT_FILTER)) == ["1025"]
+        _wait_until(
+            lambda: _units(m.get_config("running", filter=UNIT_FILTER)) == [],
+            "automatic rollback of an unconfirmed commit",
+        )
+        # Confirmed in time: a plain commit confirms and the change stays.
+        m.edit_config(target="candidate", config=_unit())
+        m.commit(confirmed=True, timeout="1")
+        m.commit()
+        assert not routers.router("MX-1").confirm_pending
+        assert _units(m.get_config("running", filter=UNIT_FILTER)) == ["1025"]
+
+
+def test_cancel_commit_reverts_at_once(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        m.edit_config(target="candidate", config=_unit())
+        m.commit(confirmed=True, timeout="600")
+        m.cancel_commit()
+        assert _units(m.get_config("running", filter=UNIT_FILTER)) == []
+        with pytest.raises(RPCError):
+            m.cancel_commit()
+
+
+def test_close_session_and_kill_session(routers: Simulator) -> None:
+    victim = connect(routers, "MX-1")
+    victim.lock("candidate")
+    with connect(routers, "MX-1") as killer:
+        killer.kill_session(victim.session_id)
+        _wait_until(lambda: not victim.connected, "the killed session to drop")
+        assert killer.lock("candidate").ok
+        with pytest.raises(RPCError):
+            killer.kill_session(killer.session_id)
+    assert routers.router("MX-1").lock_owner is None
+    m = connect(routers, "MX-1")
+    m.close_session()
+    assert not m.connected
+    with pytest.raises(TransportError):
+        m.get_config("running")
