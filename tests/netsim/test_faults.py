@@ -1,0 +1,151 @@
+"""Faults a test can set on a simulated router, at start and at run time."""
+
+from __future__ import annotations
+
+import time
+
+import paramiko
+import pytest
+from lxml import etree
+from ncclient.operations.rpc import RPCError
+from ncclient.transport.errors import SessionCloseError, SSHError, TransportError
+
+from nornir_esi.netsim.server import RouterSpec, Simulator
+
+from .conftest import connect, gateway_text
+
+
+def _xml(reply: object) -> etree._Element:
+    raw = getattr(reply, "xml", None) or str(reply)
+    return etree.fromstring(raw.encode())
+
+
+def _has_gateway(sim: Simulator, name: str) -> bool:
+    with connect(sim, name, junos=True) as m:
+        text = _xml(m.rpc('<get-configuration database="committed" format="text"/>'))
+        return "unit 1025" in (text.findtext(".//{*}configuration-text") or "")
+
+
+def test_commit_delay_holds_the_commit(routers: Simulator) -> None:
+    routers.set_faults("MX-1", commit_delay=0.4)
+    with connect(routers, "MX-1", junos=True) as m:
+        m.load_configuration(format="text", config=gateway_text("InetGW2-VRRP"))
+        started = time.monotonic()
+        m.commit()
+        assert time.monotonic() - started >= 0.4
+    assert _has_gateway(routers, "MX-1")
+
+
+def test_fail_next_commits_with_a_message(routers: Simulator) -> None:
+    routers.set_faults("MX-1", fail_commits=2, fail_message="commit failed: RE mastership switch")
+    with connect(routers, "MX-1", junos=True) as m:
+        m.load_configuration(format="text", config=gateway_text("InetGW2-VRRP"))
+        m.commit(check=True)  # checks are not commits: they pass
+        for _ in range(2):
+            with pytest.raises(RPCError) as err:
+                m.commit()
+            assert "RE mastership switch" in err.value.message
+        assert not _has_gateway(routers, "MX-1")
+        m.commit()  # the third one goes through
+    assert _has_gateway(routers, "MX-1")
+
+
+@pytest.mark.parametrize("after_apply", [True, False])
+def test_drop_session_mid_commit(routers: Simulator, after_apply: bool) -> None:
+    routers.set_faults("MX-1", drop_on_commit=1, drop_after_apply=after_apply)
+    m = connect(routers, "MX-1", junos=True)
+    m.rpc("<lock-configuration/>")
+    m.load_configuration(format="text", config=gateway_text("InetGW2-VRRP"))
+    with pytest.raises((SessionCloseError, TransportError)):
+        m.commit()
+    # Either the commit landed before the drop or nothing did; the lock is gone either way.
+    assert _has_gateway(routers, "MX-1") is after_apply
+    assert routers.call(lambda: routers.router("MX-1").lock_owner) is None
+
+
+def test_unconfirmed_commit_survives_a_drop_only_until_its_timeout(routers: Simulator) -> None:
+    routers.set_faults("MX-1", drop_on_commit=1, drop_after_apply=True)
+    m = connect(routers, "MX-1", junos=True)
+    m.load_configuration(format="text", config=gateway_text("InetGW2-VRRP"))
+    with pytest.raises((SessionCloseError, TransportError)):
+        m.commit(confirmed=True, timeout="60")  # one simulated minute: 0.5 s here
+    assert _has_gateway(routers, "MX-1")
+    deadline = time.monotonic() + 10
+    while _has_gateway(routers, "MX-1"):
+        assert time.monotonic() < deadline, "the unconfirmed commit was never rolled back"
+    assert not routers.call(lambda: routers.router("MX-1").confirm_pending)
+
+
+def test_refuse_connections_and_recover(routers: Simulator) -> None:
+    routers.set_faults("MX-2", refuse_connections=True)
+    with pytest.raises((SSHError, OSError, paramiko.SSHException)):
+        connect(routers, "MX-2")
+    with connect(routers, "MX-1") as m:  # the other router is unaffected
+        assert m.get_config("running").ok
+    routers.set_faults("MX-2", refuse_connections=False)
+    with connect(routers, "MX-2") as m:
+        assert m.get_config("running").ok
+
+
+def test_lock_held_by_another_session(routers: Simulator) -> None:
+    routers.set_faults("MX-1", hold_lock=True)
+    with connect(routers, "MX-1", junos=True) as m:
+        with pytest.raises(RPCError) as err:
+            m.rpc("<lock-configuration/>")
+        assert "locked by" in err.value.message
+        with pytest.raises(RPCError):
+            m.load_configuration(format="text", config=gateway_text("InetGW2-VRRP"))
+        routers.set_faults("MX-1", hold_lock=False)
+        m.rpc("<lock-configuration/>")
+        m.rpc("<unlock-configuration/>")
+
+
+def test_link_down_shows_in_interface_state(routers: Simulator) -> None:
+    routers.set_faults("MX-1", links_down={"ae0"})
+    with connect(routers, "MX-1", junos=True) as m:
+        info = _xml(m.rpc("<get-interface-information><interface-name>ae0</interface-name>"
+                          "</get-interface-information>"))
+        assert info.findtext(".//{*}physical-interface/{*}oper-status") == "down"
+        assert info.findtext(".//{*}physical-interface/{*}admin-status") == "up"
+
+
+def test_faults_set_at_start_from_the_router_spec() -> None:
+    spec = RouterSpec.parse(
+        "MX-9=127.0.0.1:0,role=secondary,fail-commits=1,fail-message=boom,commit-delay=0.1"
+    )
+    assert (spec.role, spec.faults.fail_commits, spec.faults.fail_message) == (
+        "secondary", 1, "boom")
+    with Simulator([spec]) as sim, connect(sim, "MX-9", junos=True) as m:
+        m.load_configuration(format="text", config="system { domain-name example.net; }")
+        with pytest.raises(RPCError) as err:
+            m.commit()
+        assert err.value.message == "boom"
+        m.commit()
+
+
+@pytest.mark.parametrize(
+    ("spec", "complaint"),
+    [
+        ("MX-1", "expected NAME=HOST:PORT"),
+        ("MX-1=127.0.0.1", "is not HOST:PORT"),
+        ("MX-1=127.0.0.1:830,role=backup", "role 'backup'"),
+        ("MX-1=127.0.0.1:830,wobble=1", "unknown option 'wobble'"),
+        ("MX-1=127.0.0.1:830,fail-commits=many", "fail_commits='many' is not valid"),
+    ],
+)
+def test_bad_router_spec_is_refused(spec: str, complaint: str) -> None:
+    from nornir_esi.exceptions import NetsimError
+
+    with pytest.raises(NetsimError, match=complaint):
+        RouterSpec.parse(spec)
+
+
+def test_reset_returns_to_day0_and_clears_faults(routers: Simulator) -> None:
+    with connect(routers, "MX-1", junos=True) as m:
+        m.load_configuration(format="text", config=gateway_text("InetGW2-VRRP"))
+        m.commit()
+    routers.set_faults("MX-1", fail_commits=5)
+    routers.reset("MX-1")
+    assert not _has_gateway(routers, "MX-1")
+    assert routers.call(lambda: routers.router("MX-1").faults.fail_commits) == 0
+    assert routers.call(lambda: len(routers.router("MX-1").history)) == 1
