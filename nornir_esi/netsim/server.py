@@ -276,6 +276,11 @@ class _SSHServer(asyncssh.SSHServer):
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
+        self._sim.connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self._sim.connections.discard(self._conn)
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -295,7 +300,7 @@ class _SSHServer(asyncssh.SSHServer):
         allowed = self._sim.authorized_keys.get(username)
         if allowed is None:
             return self._sim.users is None and not self._sim.authorized_keys
-        wanted = key.export_public_key("openssh").split()[1]
+        wanted = key.export_public_key("openssh").decode().split()[1]
         return any(k.split()[1] == wanted for k in allowed)
 
     def session_requested(self) -> Any:
@@ -327,6 +332,7 @@ class Simulator:
         self.authorized_keys = authorized_keys or {}
         self.seed = host_key_seed
         self.routers: dict[str, Router] = {}
+        self.connections: set[asyncssh.SSHServerConnection] = set()
         self._listeners: dict[str, asyncssh.SSHAcceptor] = {}
         self._day0 = day0
         self._commit_delay = commit_delay
@@ -363,8 +369,15 @@ class Simulator:
         self._listeners.clear()
         for router in self.routers.values():
             for session in list(router.sessions.values()):
-                session.drop()
+                router.close_session(session)
             router.reset()
+        # Every connection goes, also those that never opened a NETCONF session.
+        connections = list(self.connections)
+        for conn in connections:
+            conn.abort()
+        for conn in connections:
+            await conn.wait_closed()
+        self.connections.clear()
 
     async def __aenter__(self) -> Simulator:
         await self.start()
