@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,9 +112,13 @@ def routers(sim: Simulator) -> Iterator[Simulator]:
 def connect(sim: Simulator, name: str, *, junos: bool = False, **kwargs: object) -> manager.Manager:
     host, port = sim.address(name)
     params: dict[str, object] = {"name": "junos"} if junos else {"name": "default"}
+    # paramiko leaves Nagle on: each small handshake packet then waits ~40 ms for an ACK.
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return manager.connect(
         host=host,
         port=port,
+        sock=sock,
         username="esi",
         password="esiesi0000",
         hostkey_verify=False,

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from jnpr.junos import Device
 from jnpr.junos.exception import CommitError, ConfigLoadError, LockError
 from jnpr.junos.utils.config import Config
 from lxml import etree
+from ncclient.operations.rpc import RPCError
+from nornir import InitNornir
+from nornir.core import Nornir
+from nornir.core.task import AggregatedResult, Result, Task
+from nornir_netconf.plugins.tasks import (
+    netconf_commit,
+    netconf_edit_config,
+    netconf_get_config,
+    netconf_lock,
+    netconf_rpc,
+    netconf_validate,
+)
 
 from nornir_esi.netsim.server import Simulator
+from nornir_esi.netsim.text import parse_text
 
 from .conftest import VRF, gateway_set, gateway_text
 
@@ -184,3 +199,219 @@ def test_pyez_private_mode(routers: Simulator, name: str) -> None:
         ocu.commit()
         ocu.unlock()
         _assert_day0(_pyez_running(dev))
+
+
+# -- nornir-netconf -----------------------------------------------------------------------
+
+
+def _firewall_xml() -> etree._Element:
+    """The gateway's two filter terms, each placed before ``all-accept`` (Junos XML insert)."""
+    firewall = etree.Element("firewall")
+    inet = etree.SubElement(etree.SubElement(firewall, "family"), "inet")
+    for name, direction, suffix in (("INET_IN", "destination", "IN"), ("INET_OUT", "source", "OUT")):
+        filt = etree.SubElement(inet, "filter")
+        etree.SubElement(filt, "name").text = name
+        term = etree.SubElement(filt, "term", insert="before", name="all-accept")
+        etree.SubElement(term, "name").text = f"{VRF}_filter"
+        prefix_list = etree.SubElement(etree.SubElement(term, "from"), f"{direction}-prefix-list")
+        etree.SubElement(prefix_list, "name").text = f"{VRF}_prefix"
+        then = etree.SubElement(term, "then")
+        etree.SubElement(then, "count").text = f"{VRF}_{suffix}"
+        etree.SubElement(then, "accept")
+    return firewall
+
+
+def _gateway_xml(group: str, *, text: str | None = None) -> str:
+    """``<config><configuration>`` for edit-config: the curly gateway plus the filter terms."""
+    configuration = parse_text(text if text is not None else gateway_text(group))
+    configuration.append(_firewall_xml())
+    config = etree.Element("config")
+    config.append(configuration)
+    return etree.tostring(config).decode()
+
+
+def _gateway_delete_xml() -> str:
+    """edit-config ``operation="delete"`` of every statement the gateway added."""
+    d = 'operation="delete"'
+    terms = "".join(
+        f"<filter><name>{name}</name><term {d}><name>{VRF}_filter</name></term></filter>"
+        for name in ("INET_IN", "INET_OUT")
+    )
+    return (
+        "<config><configuration>"
+        f"<interfaces><interface><name>ae0</name><unit {d}><name>1025</name></unit>"
+        "</interface></interfaces>"
+        f"<policy-options><prefix-list {d}><name>{VRF}_prefix</name></prefix-list>"
+        "<policy-statement><name>INSTANCE-MASTER_IN</name>"
+        f"<term {d}><name>{VRF}</name></term></policy-statement></policy-options>"
+        f"<firewall><family><inet>{terms}</inet></family></firewall>"
+        f"<routing-instances><instance {d}><name>{VRF}</name></instance></routing-instances>"
+        "</configuration></config>"
+    )
+
+
+GATEWAY_FILTER = (
+    "<configuration>"
+    "<interfaces><interface><name>ae0</name><unit/></interface></interfaces>"
+    "<firewall><family><inet><filter><name>INET_IN</name></filter></inet></family></firewall>"
+    "<routing-instances/>"
+    "</configuration>"
+)
+
+
+@pytest.fixture
+def nr(routers: Simulator, tmp_path: Path) -> Iterator[Nornir]:
+    """A Nornir over both routers (SimpleInventory files), NETCONF with the junos handler."""
+    hosts = {}
+    for name, group in GROUPS.items():
+        host, port = routers.address(name)
+        hosts[name] = {
+            "hostname": host,
+            "port": port,
+            "groups": ["junos"],
+            "data": {"vrrp_group": group},
+        }
+    groups = {
+        "junos": {
+            "username": "esi",
+            "password": "x",
+            "platform": "junos",
+            "connection_options": {
+                "netconf": {
+                    "extras": {
+                        "hostkey_verify": False,
+                        "allow_agent": False,
+                        "look_for_keys": False,
+                        "timeout": 30,
+                    }
+                }
+            },
+        }
+    }
+    # JSON is YAML: SimpleInventory reads these files with its YAML loader.
+    (tmp_path / "hosts.yaml").write_text(json.dumps(hosts))
+    (tmp_path / "groups.yaml").write_text(json.dumps(groups))
+    (tmp_path / "defaults.yaml").write_text("{}")
+    nornir = InitNornir(
+        runner={"plugin": "threaded", "options": {"num_workers": 2}},
+        inventory={
+            "plugin": "SimpleInventory",
+            "options": {
+                "host_file": str(tmp_path / "hosts.yaml"),
+                "group_file": str(tmp_path / "groups.yaml"),
+                "defaults_file": str(tmp_path / "defaults.yaml"),
+            },
+        },
+        logging={"enabled": False},
+    )
+    try:
+        yield nornir
+    finally:
+        nornir.close_connections()
+
+
+def _xml(reply: object) -> etree._Element:
+    """A reply as an element: RPCReply has .xml; the junos handler's NCElement str()s to XML."""
+    raw = getattr(reply, "xml", None) or str(reply)
+    return etree.fromstring(raw.encode())
+
+
+def _ok(results: AggregatedResult, task: str) -> dict[str, etree._Element]:
+    """Every host's task succeeded; the replies per host, as elements."""
+    assert set(results) == set(GROUPS), task
+    replies = {}
+    for name, multi in results.items():
+        result = multi[0]
+        assert result.failed is False, f"{task} on {name}: {result.exception!r}"
+        # nornir-netconf never reports `changed` (its Results keep the default False).
+        assert result.changed is False, f"{task} on {name}"
+        reply = _xml(result.result.rpc)
+        assert etree.QName(reply).localname == "rpc-reply", f"{task} on {name}"
+        assert reply.find(".//{*}rpc-error") is None, f"{task} on {name}"
+        replies[name] = reply
+    return replies
+
+
+def _edit_gateway(task: Task) -> Result:
+    return task.run(
+        task=netconf_edit_config,
+        config=_gateway_xml(task.host["vrrp_group"]),
+        target="candidate",
+    )[0]
+
+
+def _diff_task(task: Task) -> Result:
+    return task.run(task=netconf_rpc, payload='<get-configuration compare="rollback" rollback="0" format="text"/>')[0]
+
+
+def _running_configs(nornir: Nornir) -> dict[str, etree._Element]:
+    results = nornir.run(
+        task=netconf_get_config, source="running", filter_type="subtree", path=GATEWAY_FILTER
+    )
+    replies = _ok(results, "netconf_get_config")
+    return {name: reply.find("{*}data/{*}configuration") for name, reply in replies.items()}
+
+
+@pytest.mark.parametrize("undo", ["rollback", "delete"])
+def test_nornir_netconf_full_cycle(routers: Simulator, nr: Nornir, undo: str) -> None:
+    for reply in _ok(nr.run(task=netconf_lock, operation="lock", datastore="candidate"), "lock").values():
+        assert reply.find("{*}ok") is not None
+    for name in GROUPS:
+        assert routers.router(name).lock_owner is not None
+    _ok(nr.run(task=_edit_gateway), "edit-config")
+    for name, reply in _ok(nr.run(task=_diff_task), "diff").items():
+        diff = reply.findtext(".//{*}configuration-output") or ""
+        assert "[edit interfaces ae0]" in diff, name
+        assert f"+   {VRF} {{" in diff, name
+        assert f"apply-groups {GROUPS[name]};" in diff, name
+    _ok(nr.run(task=netconf_validate, source="candidate"), "validate")
+    for reply in _ok(nr.run(task=netconf_commit), "commit").values():
+        assert reply.find(".//{*}commit-success") is not None
+    for name, config in _running_configs(nr).items():
+        assert config is not None, name
+        _assert_gateway(config, GROUPS[name])
+        assert routers.router(name).history[0].user == "esi"
+    if undo == "rollback":
+        _ok(nr.run(task=netconf_rpc, payload='<load-configuration rollback="1"/>'), "rollback")
+    else:
+        _ok(
+            nr.run(task=netconf_edit_config, config=_gateway_delete_xml(), target="candidate"),
+            "edit-config delete",
+        )
+    _ok(nr.run(task=netconf_commit), "commit rollback")
+    for name, config in _running_configs(nr).items():
+        _assert_day0(config)
+        assert len(routers.router(name).history) == 3
+    _ok(nr.run(task=netconf_lock, operation="unlock", datastore="candidate"), "unlock")
+    for name in GROUPS:
+        assert routers.router(name).lock_owner is None
+
+
+def test_nornir_netconf_failed_commit_changes_nothing(routers: Simulator, nr: Nornir) -> None:
+    def edit_bad(task: Task) -> Result:
+        text = gateway_text(task.host["vrrp_group"]).replace(
+            "FILTER_10M-GA-UP-INET", "NO-SUCH-FILTER"
+        )
+        return task.run(
+            task=netconf_edit_config,
+            config=_gateway_xml(task.host["vrrp_group"], text=text),
+            target="candidate",
+        )[0]
+
+    before = {name: etree.tostring(routers.router(name).running) for name in GROUPS}
+    _ok(nr.run(task=netconf_lock, operation="lock", datastore="candidate"), "lock")
+    _ok(nr.run(task=edit_bad), "edit-config")
+    results = nr.run(task=netconf_commit)
+    assert results.failed
+    for name in GROUPS:
+        result = results[name][0]
+        assert result.failed is True, name
+        assert isinstance(result.exception, RPCError), name
+        assert "NO-SUCH-FILTER" in str(result.exception), name
+    assert set(nr.data.failed_hosts) == set(GROUPS)
+    nr.data.reset_failed_hosts()
+    for name, config in _running_configs(nr).items():
+        _assert_day0(config)
+        assert etree.tostring(routers.router(name).running) == before[name]
+    _ok(nr.run(task=netconf_rpc, payload="<discard-changes/>"), "discard-changes")
+    _ok(nr.run(task=netconf_lock, operation="unlock", datastore="candidate"), "unlock")
