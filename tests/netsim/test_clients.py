@@ -12,7 +12,10 @@ from jnpr.junos import Device
 from jnpr.junos.exception import CommitError, ConfigLoadError, LockError
 from jnpr.junos.utils.config import Config
 from lxml import etree
+from ncclient import manager
+from ncclient.manager import Manager
 from ncclient.operations.rpc import RPCError
+from ncclient.transport.errors import SSHUnknownHostError
 from nornir import InitNornir
 from nornir.core import Nornir
 from nornir.core.task import AggregatedResult, Result, Task
@@ -28,7 +31,7 @@ from nornir_netconf.plugins.tasks import (
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.netsim.text import parse_text
 
-from .conftest import VRF, gateway_set, gateway_text
+from .conftest import VRF, connect, gateway_set, gateway_text
 
 GROUPS = {"MX-1": "InetGW2-VRRP", "MX-2": "InetGW1-VRRP"}
 COMMENT = "create:heat_worker:internet_gateway:429e:1:gt36x"
@@ -114,7 +117,7 @@ def test_pyez_full_cycle(routers: Simulator, name: str, fmt: str) -> None:
         assert "[edit interfaces ae0]" in diff
         assert VRF in diff and "[edit routing-instances]" in diff
         assert cu.commit_check() is True
-        assert cu.commit(comment=COMMENT, confirm=1) is True
+        assert cu.commit(comment=COMMENT, confirm=10) is True
         assert routers.router(name).confirm_pending
         assert cu.commit() is True
         assert not routers.router(name).confirm_pending
@@ -415,3 +418,219 @@ def test_nornir_netconf_failed_commit_changes_nothing(routers: Simulator, nr: No
         assert etree.tostring(routers.router(name).running) == before[name]
     _ok(nr.run(task=netconf_rpc, payload="<discard-changes/>"), "discard-changes")
     _ok(nr.run(task=netconf_lock, operation="unlock", datastore="candidate"), "unlock")
+
+
+# -- ncclient -----------------------------------------------------------------------------
+
+DIFF_RPC = '<get-configuration compare="rollback" rollback="0" format="text"/>'
+
+
+@contextmanager
+def _pair(sim: Simulator, *, junos: bool) -> Iterator[dict[str, Manager]]:
+    with connect(sim, "MX-1", junos=junos) as mx1, connect(sim, "MX-2", junos=junos) as mx2:
+        yield {"MX-1": mx1, "MX-2": mx2}
+
+
+def _running(m: Manager) -> etree._Element:
+    reply = _xml(m.get_config(source="running", filter=("subtree", GATEWAY_FILTER)))
+    config = reply.find("{*}data/{*}configuration")
+    assert config is not None
+    return config
+
+
+def _default_diff(m: Manager) -> str:
+    return _xml(m.dispatch(etree.fromstring(DIFF_RPC))).findtext(".//{*}configuration-output") or ""
+
+
+def _junos_diff(m: Manager) -> str:
+    return _xml(m.compare_configuration(rollback=0)).findtext(".//{*}configuration-output") or ""
+
+
+def test_ncclient_default_handler_pair(routers: Simulator) -> None:
+    with _pair(routers, junos=False) as pair:
+        for m in pair.values():
+            assert m.lock(target="candidate").ok
+        for name, m in pair.items():
+            assert m.edit_config(target="candidate", config=_gateway_xml(GROUPS[name])).ok
+            diff = _default_diff(m)
+            assert "[edit interfaces ae0]" in diff and f"+   {VRF} {{" in diff, name
+        for m in pair.values():
+            assert m.validate(source="candidate").ok
+        for name, m in pair.items():
+            # NETCONF <commit><confirmed/><confirm-timeout> counts seconds.
+            assert m.commit(confirmed=True, timeout="30").ok
+            assert routers.router(name).confirm_pending
+        for name, m in pair.items():
+            assert m.commit().ok
+            assert not routers.router(name).confirm_pending
+            _assert_gateway(_running(m), GROUPS[name])
+            assert _default_diff(m) == "\n"
+        # Standard NETCONF has no rollback: delete what the gateway added, then commit.
+        for m in pair.values():
+            assert m.edit_config(target="candidate", config=_gateway_delete_xml()).ok
+            assert m.commit().ok
+        for name, m in pair.items():
+            _assert_day0(_running(m))
+            assert m.unlock(target="candidate").ok
+            assert routers.router(name).lock_owner is None
+
+
+def test_ncclient_default_handler_failed_commit_cancels_the_peer(routers: Simulator) -> None:
+    day0 = {name: etree.tostring(routers.router(name).running) for name in GROUPS}
+    routers.set_faults("MX-2", fail_commits=1)
+    with _pair(routers, junos=False) as pair:
+        for name, m in pair.items():
+            m.lock(target="candidate")
+            m.edit_config(target="candidate", config=_gateway_xml(GROUPS[name]))
+            assert m.validate(source="candidate").ok
+        assert pair["MX-1"].commit(confirmed=True, timeout="30").ok
+        _assert_gateway(_running(pair["MX-1"]), GROUPS["MX-1"])
+        with pytest.raises(RPCError) as err:
+            pair["MX-2"].commit(confirmed=True, timeout="30")
+        assert "commit failed: simulated failure" in err.value.message
+        # The pair transaction backs out: MX-1's confirmed commit is cancelled at once,
+        # MX-2's candidate is discarded.
+        assert pair["MX-1"].cancel_commit().ok
+        assert not routers.router("MX-1").confirm_pending
+        assert pair["MX-2"].discard_changes().ok
+        for name, m in pair.items():
+            _assert_day0(_running(m))
+            assert _default_diff(m) == "\n", name
+            assert m.unlock(target="candidate").ok
+    for name in GROUPS:
+        assert etree.tostring(routers.router(name).running) == day0[name]
+
+
+def test_ncclient_junos_handler_pair(routers: Simulator) -> None:
+    with _pair(routers, junos=True) as pair:
+        for m in pair.values():
+            m.lock(target="candidate")
+        for name, m in pair.items():
+            m.load_configuration(format="text", action="merge", config=gateway_text(GROUPS[name]))
+            firewall = [line for line in gateway_set(GROUPS[name]).splitlines() if "firewall" in line]
+            m.load_configuration(action="set", config=firewall)
+            diff = _junos_diff(m)
+            assert "[edit interfaces ae0]" in diff and f"+   {VRF} {{" in diff, name
+            assert "[edit firewall family inet filter INET_IN]" in diff, name
+        for m in pair.values():
+            assert _xml(m.commit(check=True)).find(".//{*}commit-check-success") is not None
+        for name, m in pair.items():
+            # ncclient turns seconds into Junos minutes: 600 s -> 10 minutes (5 s here).
+            reply = _xml(m.commit(confirmed=True, timeout="600", comment=COMMENT))
+            assert reply.find(".//{*}commit-success") is not None
+            assert routers.router(name).confirm_pending
+        for name, m in pair.items():
+            m.commit(comment="confirm")
+            assert not routers.router(name).confirm_pending
+            _assert_gateway(_running(m), GROUPS[name])
+            history = _xml(m.rpc("<get-commit-information/>"))
+            logs = [h.findtext("{*}log") for h in history.iterfind(".//{*}commit-history")]
+            assert logs[:2] == ["confirm", COMMENT]
+        # Rollback 1 is the confirmed commit, rollback 2 the day-0 configuration.
+        for name, m in pair.items():
+            m.rollback(rollback=2)
+            assert "-   unit 1025 {" in _junos_diff(m).replace("-    unit", "-   unit"), name
+            m.commit(comment="rollback")
+            _assert_day0(_running(m))
+            m.unlock(target="candidate")
+
+
+def test_ncclient_junos_handler_check_fails_on_mx2(routers: Simulator) -> None:
+    day0 = {name: etree.tostring(routers.router(name).running) for name in GROUPS}
+    with _pair(routers, junos=True) as pair:
+        for name, m in pair.items():
+            m.lock(target="candidate")
+            text = gateway_text(GROUPS[name])
+            if name == "MX-2":
+                text = text.replace("INSTANCE-USER_IN", "NO-SUCH-POLICY")
+            m.load_configuration(format="text", config=text)
+        assert _xml(pair["MX-1"].commit(check=True)).find(".//{*}commit-check-success") is not None
+        with pytest.raises(RPCError) as err:
+            pair["MX-2"].commit(check=True)
+        messages = [e.message for e in err.value.errors] if err.value.errors else [err.value.message]
+        assert any("Policy NO-SUCH-POLICY referenced but not defined" in m for m in messages)
+        # Nothing was committed anywhere: both candidates go back to running (rollback 0).
+        for name, m in pair.items():
+            m.rollback(rollback=0)
+            assert _junos_diff(m) == "\n", name
+            m.unlock(target="candidate")
+            _assert_day0(_running(m))
+    for name in GROUPS:
+        assert etree.tostring(routers.router(name).running) == day0[name]
+        assert len(routers.router(name).history) == 1
+
+
+# -- host-key verification ----------------------------------------------------------------
+
+
+def _verified_connect(sim: Simulator, name: str, ssh_config: Path) -> Manager:
+    host, port = sim.address(name)
+    return manager.connect(
+        host=host,
+        port=port,
+        username="esi",
+        password="x",
+        hostkey_verify=True,
+        ssh_config=str(ssh_config),
+        allow_agent=False,
+        look_for_keys=False,
+        device_params={"name": "junos"},
+        timeout=30,
+    )
+
+
+def _ssh_config(tmp_path: Path, known_hosts: str) -> Path:
+    """An OpenSSH config whose UserKnownHostsFile (the file ncclient loads) holds known_hosts."""
+    (tmp_path / "known_hosts").write_text(known_hosts)
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host *\n    UserKnownHostsFile {tmp_path / 'known_hosts'}\n")
+    return config
+
+
+def test_ncclient_verifies_host_keys_from_known_hosts(routers: Simulator, tmp_path: Path) -> None:
+    config = _ssh_config(tmp_path, routers.known_hosts())
+    for name in GROUPS:
+        with _verified_connect(routers, name, config) as m:
+            assert _xml(m.rpc("<get-software-information/>")).findtext(".//{*}host-name") == name
+
+
+def test_ncclient_verifies_host_keys_from_home_known_hosts(
+    routers: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ssh_config=None: ncclient loads ~/.ssh/known_hosts.
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "known_hosts").write_text(routers.known_hosts())
+    monkeypatch.setenv("HOME", str(tmp_path))
+    host, port = routers.address("MX-2")
+    with manager.connect(
+        host=host,
+        port=port,
+        username="esi",
+        password="x",
+        hostkey_verify=True,
+        ssh_config=None,
+        allow_agent=False,
+        look_for_keys=False,
+        timeout=30,
+    ) as m:
+        assert m.get_config(source="running", filter=("subtree", GATEWAY_FILTER)).ok
+
+
+def test_ncclient_refuses_a_wrong_host_key(routers: Simulator, tmp_path: Path) -> None:
+    lines = routers.known_hosts().splitlines()
+    assert len(lines) == 2
+    # MX-1's address with MX-2's key, and the other way round.
+    (addr1, *key1), (addr2, *key2) = (line.split() for line in lines)
+    swapped = f"{addr1} {' '.join(key2)}\n{addr2} {' '.join(key1)}\n"
+    config = _ssh_config(tmp_path, swapped)
+    for name in GROUPS:
+        with pytest.raises(SSHUnknownHostError) as err:
+            _verified_connect(routers, name, config)
+        host, port = routers.address(name)
+        assert err.value.host == host
+    # A host missing from known_hosts is refused too.
+    config = _ssh_config(tmp_path, lines[1] + "\n")
+    with pytest.raises(SSHUnknownHostError):
+        _verified_connect(routers, "MX-1", config)
+    with _verified_connect(routers, "MX-2", config) as m:
+        assert m.connected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import asyncssh
 
@@ -37,25 +38,12 @@ def _units(reply: object, store: str = "") -> list[str]:
     return [u.findtext("{*}name") for u in data.iterfind(".//{*}interface/{*}unit")]
 
 
-def _wait_until(predicate: object, what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def test_hello_advertises_capabilities_and_chunked_framing(routers: Simulator) -> None:
-    with connect(routers, "MX-1") as m:
-        caps = set(m.server_capabilities)
-        for cap in (":candidate", ":validate", ":confirmed-commit", ":rollback-on-error"):
-            assert any(cap in c for c in caps), cap
-        assert "http://xml.juniper.net/netconf/junos/1.0" in caps
-        assert m.session_id.isdigit()
-        # ncclient speaks base:1.1 when offered, so this session uses chunked framing.
-        assert m._session._base == NetconfBase.BASE_11
-        assert m.get_config("running").ok
+def _wait_until(sim: Simulator, predicate: Callable[[], bool], what: str) -> None:
+    """Poll with a deadline; each round trip through the simulator's loop paces the poll."""
+    deadline = time.monotonic() + 10.0
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        sim.call(lambda: None)
 
 
 async def _raw_exchange(host: str, port: int, *, exec_command: str | None = None) -> bytes:
@@ -205,7 +193,7 @@ def test_lock_denied_to_second_session_and_released_on_drop(routers: Simulator) 
         assert in_use.value.tag == "in-use"
         # Drop the first session without unlocking: lock and its changes go with it.
         first._session._transport.close()
-        _wait_until(lambda: not routers.router("MX-1").lock_owner, "lock release")
+        _wait_until(routers, lambda: not routers.router("MX-1").lock_owner, "lock release")
         second.lock("candidate")
         assert _units(second.get_config("candidate", filter=UNIT_FILTER)) == []
         second.unlock("candidate")
@@ -227,6 +215,7 @@ def test_confirmed_commit_reverts_unless_confirmed(routers: Simulator) -> None:
         m.commit(confirmed=True, timeout="1")
         assert _units(m.get_config("running", filter=UNIT_FILTER)) == ["1025"]
         _wait_until(
+            routers,
             lambda: _units(m.get_config("running", filter=UNIT_FILTER)) == [],
             "automatic rollback of an unconfirmed commit",
         )
@@ -253,7 +242,7 @@ def test_close_session_and_kill_session(routers: Simulator) -> None:
     victim.lock("candidate")
     with connect(routers, "MX-1") as killer:
         killer.kill_session(victim.session_id)
-        _wait_until(lambda: not victim.connected, "the killed session to drop")
+        _wait_until(routers, lambda: not victim.connected, "the killed session to drop")
         assert killer.lock("candidate").ok
         with pytest.raises(RPCError):
             killer.kill_session(killer.session_id)
@@ -263,3 +252,13 @@ def test_close_session_and_kill_session(routers: Simulator) -> None:
     assert not m.connected
     with pytest.raises(TransportError):
         m.get_config("running")
+
+
+def test_get_returns_running_configuration_filtered(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        m.edit_config(target="candidate", config=_unit())  # candidate only: get shows running
+        reply = m.get(filter=("subtree", UNIT_FILTER.split(">", 1)[1].rsplit("<", 1)[0]))
+        assert _units(reply) == []
+        m.commit()
+        reply = m.get(filter=("subtree", UNIT_FILTER.split(">", 1)[1].rsplit("<", 1)[0]))
+        assert _units(reply) == ["1025"]
