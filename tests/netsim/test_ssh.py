@@ -93,7 +93,8 @@ def _verified(host: str, port: int, known_hosts: Path) -> object:
 
 def test_hundred_routers_in_one_process() -> None:
     specs = [
-        RouterSpec(f"R{i:03d}", f"127.66.0.{i}", 830, role="primary" if i % 2 else "secondary")
+        # Own loopback address each; ephemeral ports so parallel runs never collide.
+        RouterSpec(f"R{i:03d}", f"127.66.0.{i}", 0, role="primary" if i % 2 else "secondary")
         for i in range(1, 101)
     ]
 
