@@ -81,7 +81,9 @@ def start_simulator(routers: int) -> tuple[subprocess.Popen[str], list[tuple[str
         line = proc.stdout.readline()
         if not line.startswith("netsim: "):
             proc.kill()
-            raise SystemExit(f"simulator failed to start: {line}{proc.stderr.read() if proc.stderr else ''}")
+            raise SystemExit(
+                f"simulator failed to start: {line}{proc.stderr.read() if proc.stderr else ''}"
+            )
     return proc, addresses, time.perf_counter() - started
 
 
@@ -107,8 +109,16 @@ def _ncclient(host: str, port: int, *, nodelay: bool = False) -> Any:
     if nodelay:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return manager.connect(
-        host=host, port=port, sock=sock, username="esi", password="x", hostkey_verify=False,
-        allow_agent=False, look_for_keys=False, device_params={"name": "junos"}, timeout=60,
+        host=host,
+        port=port,
+        sock=sock,
+        username="esi",
+        password="x",
+        hostkey_verify=False,
+        allow_agent=False,
+        look_for_keys=False,
+        device_params={"name": "junos"},
+        timeout=60,
     )
 
 
@@ -131,7 +141,9 @@ def ncclient_figures(
     commit_samples = []
     for i in range(max(10, rounds // 10)):
         t = time.perf_counter()
-        m.load_configuration(format="text", action="merge", config=GATEWAY.replace("1025", str(100 + i)))
+        m.load_configuration(
+            format="text", action="merge", config=GATEWAY.replace("1025", str(100 + i))
+        )
         m.commit(comment=f"bench {i}")
         commit_samples.append(time.perf_counter() - t)
     m.close_session()
@@ -178,26 +190,35 @@ def measure(routers: int, rounds: int) -> dict[str, Any]:
         "ncclient_tick_0.005_nodelay": nodelay,
         "ratios": {
             "rpc_tick_0.1_over_tick_0.005": round(
-                shipped["rpc"]["median_ms"] / tuned["rpc"]["median_ms"], 1),
+                shipped["rpc"]["median_ms"] / tuned["rpc"]["median_ms"], 1
+            ),
             "rpc_ncclient_0.005_over_raw": round(
-                tuned["rpc"]["median_ms"] / raw["rpc"]["median_ms"], 1),
+                tuned["rpc"]["median_ms"] / raw["rpc"]["median_ms"], 1
+            ),
             "session_open_plain_over_nodelay": round(
-                tuned["session_open"]["median_ms"] / nodelay["session_open"]["median_ms"], 1),
+                tuned["session_open"]["median_ms"] / nodelay["session_open"]["median_ms"], 1
+            ),
         },
     }
 
 
 def _table(result: dict[str, Any]) -> str:
+    rss = result["simulator_rss_mb"]
+    raw = result["raw_asyncssh"]
     rows: list[tuple[str, str]] = [
         ("cores", str(result["machine"]["cores"])),
         ("routers in one simulator process", str(result["routers"])),
         ("simulator start (all listening)", f"{result['simulator_start_s']} s"),
-        ("simulator RSS idle / after sessions",
-         f"{result['simulator_rss_mb']['idle']} / {result['simulator_rss_mb']['after_sessions']} MB"),
+        (
+            "simulator RSS idle / after sessions",
+            f"{rss['idle']} / {rss['after_sessions']} MB",
+        ),
         ("session+RPC on every router at once", f"{result['all_routers_one_session_one_rpc_s']} s"),
-        ("raw asyncssh: session open", f"{result['raw_asyncssh']['session_open_ms']} ms"),
-        ("raw asyncssh: RPC median / p95",
-         f"{result['raw_asyncssh']['rpc']['median_ms']} / {result['raw_asyncssh']['rpc']['p95_ms']} ms"),
+        ("raw asyncssh: session open", f"{raw['session_open_ms']} ms"),
+        (
+            "raw asyncssh: RPC median / p95",
+            f"{raw['rpc']['median_ms']} / {raw['rpc']['p95_ms']} ms",
+        ),
     ]
     for key in ("ncclient_tick_0.1", "ncclient_tick_0.005", "ncclient_tick_0.005_nodelay"):
         fig = result[key]
@@ -225,4 +246,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -31,7 +31,9 @@ def _user(value: str) -> tuple[str, str]:
 def _authorized_key(value: str) -> tuple[str, str]:
     user, sep, path = value.partition(":")
     if not sep or not user:
-        raise click.BadParameter(f"{value!r} is not USER:PUBKEY_FILE", param_hint="--authorized-key")
+        raise click.BadParameter(
+            f"{value!r} is not USER:PUBKEY_FILE", param_hint="--authorized-key"
+        )
     try:
         return user, Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
@@ -49,14 +51,34 @@ def _authorized_key(value: str) -> tuple[str, str]:
     "fail-message, drop-on-commit, refuse-connections, hold-lock, links-down=ae0+ae1.",
 )
 @click.option("--day0", type=click.Path(exists=True, dir_okay=False), help="Day-0 Junos text.")
-@click.option("--user", "users", multiple=True, metavar="USER:PASSWORD",
-              help="Accounts allowed to log in; without it any account is accepted (lab mode).")
-@click.option("--authorized-key", "keys", multiple=True, metavar="USER:PUBKEY_FILE",
-              help="A public key USER may log in with.")
-@click.option("--commit-delay", type=float, default=0.0, show_default=True,
-              help="Seconds each commit takes (a real MX takes 1-5 s).")
-@click.option("--minute", type=float, default=60.0, show_default=True,
-              help="Seconds in a Junos minute (commit confirmed timeouts); shorten for tests.")
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="USER:PASSWORD",
+    help="Accounts allowed to log in; without it any account is accepted (lab mode).",
+)
+@click.option(
+    "--authorized-key",
+    "keys",
+    multiple=True,
+    metavar="USER:PUBKEY_FILE",
+    help="A public key USER may log in with.",
+)
+@click.option(
+    "--commit-delay",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds each commit takes (a real MX takes 1-5 s).",
+)
+@click.option(
+    "--minute",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds in a Junos minute (commit confirmed timeouts); shorten for tests.",
+)
 def netsim(
     routers: tuple[str, ...],
     day0: str | None,

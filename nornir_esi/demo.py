@@ -20,13 +20,17 @@ import ncclient.transport.session
 from lxml import etree
 from ncclient import manager
 
+from nornir_esi.netsim.device import Role
 from nornir_esi.netsim.sample import VRF, gateway_set
 from nornir_esi.netsim.server import RouterSpec, Simulator
 
 # ncclient's I/O thread otherwise polls its send queue every 0.1 s (see bench/netsim.py).
 ncclient.transport.session.TICK = 0.005
 
-PAIR = {"MX-1": ("secondary", "InetGW2-VRRP"), "MX-2": ("primary", "InetGW1-VRRP")}
+PAIR: dict[str, tuple[Role, str]] = {
+    "MX-1": ("secondary", "InetGW2-VRRP"),
+    "MX-2": ("primary", "InetGW1-VRRP"),
+}
 
 
 def _connect(sim: Simulator, name: str) -> Any:
@@ -34,9 +38,16 @@ def _connect(sim: Simulator, name: str) -> Any:
     sock = socket.create_connection((host, port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return manager.connect(
-        host=host, port=port, sock=sock, username="esi", password="esiesi0000",
-        hostkey_verify=False, allow_agent=False, look_for_keys=False,
-        device_params={"name": "junos"}, timeout=60,
+        host=host,
+        port=port,
+        sock=sock,
+        username="esi",
+        password="esiesi0000",
+        hostkey_verify=False,
+        allow_agent=False,
+        look_for_keys=False,
+        device_params={"name": "junos"},
+        timeout=60,
     )
 
 
@@ -76,25 +87,41 @@ def main() -> int:
             m.rpc("<unlock-configuration/>")
         for name, m in sessions.items():
             print(f"\n## {name} ({PAIR[name][0]}): show | compare rollback 2")
-            info = _xml(m.rpc("<get-rollback-information><rollback>0</rollback>"
-                              "<compare>2</compare></get-rollback-information>"))
+            info = _xml(
+                m.rpc(
+                    "<get-rollback-information><rollback>0</rollback>"
+                    "<compare>2</compare></get-rollback-information>"
+                )
+            )
             print(info.findtext(".//{*}configuration-output"), end="")
             vrrp = _xml(m.rpc("<get-vrrp-information/>"))
             for entry in vrrp.iterfind(".//{*}vrrp-interface"):
-                print(f"vrrp: {entry.findtext('{*}interface')} "
-                      f"{entry.findtext('{*}vrrp-state')} ({entry.findtext('{*}config-group')})")
-            links = _xml(m.rpc("<get-interface-information><interface-name>ae0.1025"
-                               "</interface-name></get-interface-information>"))
+                print(
+                    f"vrrp: {entry.findtext('{*}interface')} "
+                    f"{entry.findtext('{*}vrrp-state')} ({entry.findtext('{*}config-group')})"
+                )
+            links = _xml(
+                m.rpc(
+                    "<get-interface-information><interface-name>ae0.1025"
+                    "</interface-name></get-interface-information>"
+                )
+            )
             for logical in links.iterfind(".//{*}logical-interface"):
-                print(f"interface: {logical.findtext('{*}name')} "
-                      f"{logical.findtext('{*}oper-status')}")
+                print(
+                    f"interface: {logical.findtext('{*}name')} {logical.findtext('{*}oper-status')}"
+                )
             for filter_name, suffix in (("INET_IN", "IN"), ("INET_OUT", "OUT")):
-                counter = _xml(m.rpc(
-                    f"<get-firewall-counter-information><filter>{filter_name}</filter>"
-                    f"<countername>{VRF}_{suffix}</countername>"
-                    "</get-firewall-counter-information>"))
-                print(f"counter: {filter_name} {VRF}_{suffix} "
-                      f"packets={counter.findtext('.//{*}packet-count')}")
+                counter = _xml(
+                    m.rpc(
+                        f"<get-firewall-counter-information><filter>{filter_name}</filter>"
+                        f"<countername>{VRF}_{suffix}</countername>"
+                        "</get-firewall-counter-information>"
+                    )
+                )
+                print(
+                    f"counter: {filter_name} {VRF}_{suffix} "
+                    f"packets={counter.findtext('.//{*}packet-count')}"
+                )
     print(f"\ndone in {time.monotonic() - started:.1f} s")
     return 0
 

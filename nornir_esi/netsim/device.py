@@ -369,8 +369,9 @@ class Router:
                 if not self.faults.drop_after_apply:
                     session.drop()
                     raise SessionDropped
-            self._apply(candidate, user=session.user, client="netconf", comment=comment,
-                        confirmed=confirmed)
+            self._apply(
+                candidate, user=session.user, client="netconf", comment=comment, confirmed=confirmed
+            )
             if session.private is not None:
                 session.private = deepcopy(self.running)
                 session.private_base = tree.canonical_bytes(self.running)

@@ -57,8 +57,8 @@ def _text(el: etree._Element, name: str, default: str = "") -> str:
     return (sub.text or "").strip() if sub is not None else default
 
 
-def _leaf(tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-    el = etree.Element(tag, **attrs)
+def _leaf(tag: str, text: str | None = None) -> etree._Element:
+    el = etree.Element(tag)
     if text is not None:
         el.text = text
     return el
@@ -69,6 +69,10 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._El
     if text is not None:
         el.text = text
     return el
+
+
+def _all_text(el: etree._Element) -> str:
+    return "".join(str(part) for part in el.itertext())
 
 
 def _ok() -> list[etree._Element]:
@@ -156,7 +160,7 @@ async def _edit_config(session: Session, rpc: etree._Element) -> list[etree._Ele
             session, lambda c: tree.edit_config(c, payload, default_operation=default)
         )
     elif text_el is not None:
-        text = "".join(text_el.itertext())
+        text = _all_text(text_el)
         try:
             payload = parse_text(text)
         except ConfigSyntaxError as exc:
@@ -263,7 +267,7 @@ async def _load_configuration(session: Session, rpc: etree._Element) -> list[etr
     try:
         if set_el is not None or action == "set":
             source = set_el if set_el is not None else text_el
-            commands = parse_set("".join(source.itertext()) if source is not None else "")
+            commands = parse_set(_all_text(source) if source is not None else "")
 
             def apply_set(config: etree._Element) -> None:
                 for fragment in commands:
@@ -271,7 +275,7 @@ async def _load_configuration(session: Session, rpc: etree._Element) -> list[etr
 
             router.modify_candidate(session, apply_set)
         elif text_el is not None or fmt == "text":
-            text = "".join(text_el.itertext()) if text_el is not None else ""
+            text = _all_text(text_el) if text_el is not None else ""
             payload = parse_text(text)
             router.modify_candidate(session, lambda c: tree.load(c, payload, action=action))
         elif xml_el is not None:
@@ -350,9 +354,7 @@ async def _get_configuration(session: Session, rpc: etree._Element) -> list[etre
     return [out]
 
 
-async def _get_rollback_information(
-    session: Session, rpc: etree._Element
-) -> list[etree._Element]:
+async def _get_rollback_information(session: Session, rpc: etree._Element) -> list[etree._Element]:
     router = session.router
     index = _text(rpc, "rollback", "0")
     compare = _text(rpc, "compare")
@@ -379,8 +381,9 @@ async def _get_commit_information(session: Session, rpc: etree._Element) -> list
         _sub(entry, "sequence-number", str(number))
         _sub(entry, "user", record.user)
         _sub(entry, "client", record.client)
-        stamp = _sub(entry, "date-time", time.strftime(
-            "%Y-%m-%d %H:%M:%S UTC", time.gmtime(record.seconds)))
+        stamp = _sub(
+            entry, "date-time", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(record.seconds))
+        )
         stamp.set(f"{{{JUNOS_NS}}}seconds", str(int(record.seconds)))
         if record.comment:
             _sub(entry, "log", record.comment)
@@ -418,9 +421,7 @@ async def _close_configuration(session: Session, rpc: etree._Element) -> list[et
 # -- Junos operational RPCs --------------------------------------------------------------
 
 
-async def _get_software_information(
-    session: Session, rpc: etree._Element
-) -> list[etree._Element]:
+async def _get_software_information(session: Session, rpc: etree._Element) -> list[etree._Element]:
     router = session.router
     info = _leaf("software-information")
     _sub(info, "host-name", router.running.findtext("system/host-name") or router.name)
@@ -433,9 +434,7 @@ async def _get_software_information(
     return [info]
 
 
-async def _get_interface_information(
-    session: Session, rpc: etree._Element
-) -> list[etree._Element]:
+async def _get_interface_information(session: Session, rpc: etree._Element) -> list[etree._Element]:
     router = session.router
     wanted = _text(rpc, "interface-name")
     info = _leaf("interface-information")
@@ -470,9 +469,7 @@ async def _get_interface_information(
     return [info]
 
 
-def _filter_information(
-    router: Router, filter_name: str, counter_name: str = ""
-) -> etree._Element:
+def _filter_information(router: Router, filter_name: str, counter_name: str = "") -> etree._Element:
     info = _leaf("firewall-information")
     for name, counters in router.counters().items():
         if filter_name and name != filter_name:

@@ -65,7 +65,10 @@ def gateway_set(vrrp_group: str) -> str:
         f"set policy-options policy-statement INSTANCE-MASTER_IN term {VRF} from instance {VRF}",
         f"set policy-options policy-statement INSTANCE-MASTER_IN term {VRF} then accept",
     ]
-    for name, direction, suffix in (("INET_IN", "destination", "IN"), ("INET_OUT", "source", "OUT")):
+    for name, direction, suffix in (
+        ("INET_IN", "destination", "IN"),
+        ("INET_OUT", "source", "OUT"),
+    ):
         term = f"firewall family inet filter {name} term {VRF}_filter"
         lines += [
             f"set {term} from {direction}-prefix-list {VRF}_prefix",

@@ -378,7 +378,10 @@ def child(parent: Stmt, tag: str) -> Stmt | None:
 
 
 def lookup(path: list[str] | tuple[str, ...]) -> Stmt | None:
-    """The schema at an XML tag path below ``<configuration>``, e.g. ``("interfaces", "interface")``."""
+    """The schema at an XML tag path below ``<configuration>``.
+
+    ``lookup(("interfaces", "interface"))`` is the schema of an interface entry.
+    """
     node: Stmt | None = ROOT
     for tag in path:
         if node is None:

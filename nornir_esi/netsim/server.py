@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
@@ -135,7 +136,7 @@ class _NetconfSession(asyncssh.SSHServerSession[bytes]):
         self._closed = False
 
     # asyncssh callbacks ---------------------------------------------------------------
-    def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:  # type: ignore[override]
+    def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
         self._chan = chan
 
     def subsystem_requested(self, subsystem: str) -> bool:
@@ -149,7 +150,7 @@ class _NetconfSession(asyncssh.SSHServerSession[bytes]):
 
     def session_started(self) -> None:
         self._session = self._router.open_session(self._username, drop=self._abort)
-        hello = etree.Element(f"{{{BASE_NS}}}hello", nsmap={None: BASE_NS})
+        hello = etree.Element(f"{{{BASE_NS}}}hello", nsmap={None: BASE_NS})  # type: ignore[dict-item]
         caps = etree.SubElement(hello, f"{{{BASE_NS}}}capabilities")
         for cap in CAPABILITIES:
             etree.SubElement(caps, f"{{{BASE_NS}}}capability").text = cap
@@ -183,10 +184,10 @@ class _NetconfSession(asyncssh.SSHServerSession[bytes]):
                     continue
                 yield message
                 continue
-            message = self._next_chunked()
-            if message is None:
+            chunked = self._next_chunked()
+            if chunked is None:
                 return
-            yield message
+            yield chunked
 
     def _next_chunked(self) -> bytes | None:
         parts: list[bytes] = []
@@ -334,6 +335,7 @@ class Simulator:
         self.routers: dict[str, Router] = {}
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self._listeners: dict[str, asyncssh.SSHAcceptor] = {}
+        self._placeholders: dict[str, socket.socket] = {}
         self._day0 = day0
         self._commit_delay = commit_delay
         self._minute = minute
@@ -367,6 +369,9 @@ class Simulator:
         for listener in self._listeners.values():
             await listener.wait_closed()
         self._listeners.clear()
+        for placeholder in self._placeholders.values():
+            placeholder.close()
+        self._placeholders.clear()
         for router in self.routers.values():
             for session in list(router.sessions.values()):
                 router.close_session(session)
@@ -394,9 +399,17 @@ class Simulator:
                 del self._listeners[router.name]
                 listener.close()
                 await listener.wait_closed()
+                # Bound but not listening: SYNs get a reset (connection refused), and the
+                # port stays ours until the fault is cleared.
+                placeholder = socket.socket(socket.AF_INET6 if ":" in spec.host else socket.AF_INET)
+                placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                placeholder.bind((spec.host, spec.port))
+                self._placeholders[router.name] = placeholder
             return
         if listener is not None:
             return
+        if router.name in self._placeholders:
+            self._placeholders.pop(router.name).close()
         try:
             self._listeners[router.name] = await asyncssh.create_server(
                 lambda: _SSHServer(self, router),
@@ -456,20 +469,24 @@ class Simulator:
             self._thread.join()
             self._thread = None
 
-    def call(self, fn: Callable[[], T] | Callable[[], Coroutine[Any, Any, T]]) -> T:
-        """Run ``fn`` on the simulator's loop (thread-safe) and return its result."""
-        if self._loop is None:
-            raise NetsimError("the simulator is not running")
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the simulator's loop from another thread and return its result.
+
+        Router state belongs to the loop; tests read it through here.
+        """
+        loop = self._foreign_loop()
 
         async def wrapper() -> T:
-            result = fn()
-            if asyncio.iscoroutine(result):
-                return await result  # type: ignore[no-any-return]
-            return result  # type: ignore[return-value]
+            return fn()
 
-        if self._thread is None or threading.current_thread() is self._thread:
+        return asyncio.run_coroutine_threadsafe(wrapper(), loop).result(timeout=30)
+
+    def _foreign_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None or self._thread is None:
+            raise NetsimError("the simulator is not running in its own thread")
+        if threading.current_thread() is self._thread:
             raise NetsimError("Simulator.call is for threads other than the simulator's")
-        return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result(timeout=30)
+        return self._loop
 
     # conveniences -------------------------------------------------------------------------
     def router(self, name: str) -> Router:
@@ -512,7 +529,7 @@ class Simulator:
 
     def _run(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         if self._thread is not None and threading.current_thread() is not self._thread:
-            self.call(fn)
+            asyncio.run_coroutine_threadsafe(fn(), self._foreign_loop()).result(timeout=30)
         elif self._loop is not None:
             self._loop.create_task(fn())
         else:

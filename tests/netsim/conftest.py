@@ -21,6 +21,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 # RPC waits up to 100 ms. 5 ms keeps the suite fast without a busy loop.
 ncclient.transport.session.TICK = 0.005
 
+
 @pytest.fixture(scope="session")
 def sim() -> Iterator[Simulator]:
     """Two routers of an HA pair: MX-1 (secondary, InetGW2-VRRP) and MX-2 (primary)."""

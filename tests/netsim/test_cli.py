@@ -27,19 +27,21 @@ def _free_port() -> int:
 def netsim_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, int]]]:
     ports = {"MX-1": _free_port(), "MX-2": _free_port()}
     day0 = tmp_path / "day0.conf"
-    day0.write_text(
-        "system { host-name from-file; }\n"
-        "interfaces { ae0 { vlan-tagging; } }\n"
-    )
+    day0.write_text("system { host-name from-file; }\ninterfaces { ae0 { vlan-tagging; } }\n")
     proc = subprocess.Popen(
         [
             *CLI,
             "netsim",
-            "--router", f"MX-1=127.0.0.1:{ports['MX-1']},role=secondary",
-            "--router", f"MX-2=127.0.0.1:{ports['MX-2']},role=primary",
-            "--day0", str(day0),
-            "--user", "esi:esiesi0000",
-            "--commit-delay", "0",
+            "--router",
+            f"MX-1=127.0.0.1:{ports['MX-1']},role=secondary",
+            "--router",
+            f"MX-2=127.0.0.1:{ports['MX-2']},role=primary",
+            "--day0",
+            str(day0),
+            "--user",
+            "esi:esiesi0000",
+            "--commit-delay",
+            "0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -65,8 +67,14 @@ def test_netsim_prints_a_line_per_router_and_stops_on_sigterm(
         assert f"listening on 127.0.0.1:{port} ssh-ed25519 {key}" in line
     # A client stays connected while the simulator is told to stop.
     m = manager.connect(
-        host="127.0.0.1", port=ports["MX-1"], username="esi", password="esiesi0000",
-        hostkey_verify=False, allow_agent=False, look_for_keys=False, timeout=30,
+        host="127.0.0.1",
+        port=ports["MX-1"],
+        username="esi",
+        password="esiesi0000",
+        hostkey_verify=False,
+        allow_agent=False,
+        look_for_keys=False,
+        timeout=30,
         device_params={"name": "junos"},
     )
     reply = m.rpc("<get-software-information/>")
@@ -80,7 +88,9 @@ def test_netsim_prints_a_line_per_router_and_stops_on_sigterm(
 def test_netsim_refuses_bad_router_spec() -> None:
     result = subprocess.run(
         [*CLI, "netsim", "--router", "MX-1=nowhere"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "router spec 'MX-1=nowhere'" in result.stderr
@@ -93,7 +103,9 @@ def test_netsim_reports_a_port_in_use() -> None:
         port = busy.getsockname()[1]
         result = subprocess.run(
             [*CLI, "netsim", "--router", f"MX-1=127.0.0.1:{port}"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 2
     assert f"router MX-1: cannot listen on 127.0.0.1:{port}" in result.stderr

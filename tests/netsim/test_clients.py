@@ -57,7 +57,9 @@ def _units(config: etree._Element) -> list[str]:
 
 
 def _instances(config: etree._Element) -> list[str]:
-    return [i.findtext("{*}name") or "" for i in config.iterfind(".//{*}routing-instances/{*}instance")]
+    return [
+        i.findtext("{*}name") or "" for i in config.iterfind(".//{*}routing-instances/{*}instance")
+    ]
 
 
 def _assert_gateway(config: etree._Element, group: str) -> None:
@@ -100,7 +102,9 @@ def _pyez_running(dev: Device) -> etree._Element:
 @pytest.mark.parametrize("fmt", ["text", "set"])
 def test_pyez_full_cycle(routers: Simulator, name: str, fmt: str) -> None:
     group = GROUPS[name]
-    firewall = "".join(line + "\n" for line in gateway_set(group).splitlines() if "firewall" in line)
+    firewall = "".join(
+        line + "\n" for line in gateway_set(group).splitlines() if "firewall" in line
+    )
     with _pyez(routers, name) as dev:
         assert dev.rpc.get_software_information().findtext(".//host-name") == name
         cu = Config(dev)
@@ -138,7 +142,9 @@ def test_pyez_full_cycle(routers: Simulator, name: str, fmt: str) -> None:
         assert cu.rollback(2) is True
         rollback_diff = cu.diff() or ""
         assert "[edit interfaces ae0]" in rollback_diff
-        assert any(line.startswith("-") and "unit 1025" in line for line in rollback_diff.splitlines())
+        assert any(
+            line.startswith("-") and "unit 1025" in line for line in rollback_diff.splitlines()
+        )
         assert cu.commit() is True
         _assert_day0(_pyez_running(dev))
         cu.unlock()
@@ -177,7 +183,6 @@ def test_pyez_commit_error_and_bad_syntax(routers: Simulator, name: str) -> None
         with pytest.raises(CommitError) as commit_err:
             cu.commit(comment="must fail")
         messages = [e.get("message") or "" for e in commit_err.value.errs or []]
-        print(messages, commit_err.value)
         assert any("Policy NO-SUCH-POLICY referenced but not defined" in m for m in messages)
         assert cu.rollback(0) is True
         assert cu.diff() is None
@@ -194,7 +199,10 @@ def test_pyez_private_mode(routers: Simulator, name: str) -> None:
             assert "[edit interfaces ae0]" in (cu.diff() or "")
             assert Config(other).diff() is None  # the shared candidate does not see it
             cu.commit(comment=COMMENT)
+        # Leaving the block sent <close-configuration/>: no private database is left open.
+        assert all(s.private is None for s in routers.router(name).sessions.values())
         _assert_gateway(_pyez_running(other), group)
+        assert routers.router(name).history[0].comment == COMMENT
         # The private database is closed: the shared candidate is free to lock again.
         ocu = Config(other)
         ocu.lock()
@@ -211,7 +219,10 @@ def _firewall_xml() -> etree._Element:
     """The gateway's two filter terms, each placed before ``all-accept`` (Junos XML insert)."""
     firewall = etree.Element("firewall")
     inet = etree.SubElement(etree.SubElement(firewall, "family"), "inet")
-    for name, direction, suffix in (("INET_IN", "destination", "IN"), ("INET_OUT", "source", "OUT")):
+    for name, direction, suffix in (
+        ("INET_IN", "destination", "IN"),
+        ("INET_OUT", "source", "OUT"),
+    ):
         filt = etree.SubElement(inet, "filter")
         etree.SubElement(filt, "name").text = name
         term = etree.SubElement(filt, "term", insert="before", name="all-accept")
@@ -344,7 +355,10 @@ def _edit_gateway(task: Task) -> Result:
 
 
 def _diff_task(task: Task) -> Result:
-    return task.run(task=netconf_rpc, payload='<get-configuration compare="rollback" rollback="0" format="text"/>')[0]
+    return task.run(
+        task=netconf_rpc,
+        payload='<get-configuration compare="rollback" rollback="0" format="text"/>',
+    )[0]
 
 
 def _running_configs(nornir: Nornir) -> dict[str, etree._Element]:
@@ -357,10 +371,15 @@ def _running_configs(nornir: Nornir) -> dict[str, etree._Element]:
 
 @pytest.mark.parametrize("undo", ["rollback", "delete"])
 def test_nornir_netconf_full_cycle(routers: Simulator, nr: Nornir, undo: str) -> None:
-    for reply in _ok(nr.run(task=netconf_lock, operation="lock", datastore="candidate"), "lock").values():
+    for reply in _ok(
+        nr.run(task=netconf_lock, operation="lock", datastore="candidate"), "lock"
+    ).values():
         assert reply.find("{*}ok") is not None
-    for name in GROUPS:
+    for name, host in nr.inventory.hosts.items():
         assert routers.router(name).lock_owner is not None
+        # platform "junos" becomes ncclient's device_params {"name": "junos"}.
+        handler = host.get_connection("netconf", nr.config)._device_handler
+        assert type(handler).__name__ == "JunosDeviceHandler"
     _ok(nr.run(task=_edit_gateway), "edit-config")
     for name, reply in _ok(nr.run(task=_diff_task), "diff").items():
         diff = reply.findtext(".//{*}configuration-output") or ""
@@ -507,7 +526,9 @@ def test_ncclient_junos_handler_pair(routers: Simulator) -> None:
             m.lock(target="candidate")
         for name, m in pair.items():
             m.load_configuration(format="text", action="merge", config=gateway_text(GROUPS[name]))
-            firewall = [line for line in gateway_set(GROUPS[name]).splitlines() if "firewall" in line]
+            firewall = [
+                line for line in gateway_set(GROUPS[name]).splitlines() if "firewall" in line
+            ]
             m.load_configuration(action="set", config=firewall)
             diff = _junos_diff(m)
             assert "[edit interfaces ae0]" in diff and f"+   {VRF} {{" in diff, name
@@ -547,7 +568,9 @@ def test_ncclient_junos_handler_check_fails_on_mx2(routers: Simulator) -> None:
         assert _xml(pair["MX-1"].commit(check=True)).find(".//{*}commit-check-success") is not None
         with pytest.raises(RPCError) as err:
             pair["MX-2"].commit(check=True)
-        messages = [e.message for e in err.value.errors] if err.value.errors else [err.value.message]
+        messages = (
+            [e.message for e in err.value.errors] if err.value.errors else [err.value.message]
+        )
         assert any("Policy NO-SUCH-POLICY referenced but not defined" in m for m in messages)
         # Nothing was committed anywhere: both candidates go back to running (rollback 0).
         for name, m in pair.items():
@@ -626,8 +649,7 @@ def test_ncclient_refuses_a_wrong_host_key(routers: Simulator, tmp_path: Path) -
     for name in GROUPS:
         with pytest.raises(SSHUnknownHostError) as err:
             _verified_connect(routers, name, config)
-        host, port = routers.address(name)
-        assert err.value.host == host
+        assert err.value.host == routers.address(name)[0]
     # A host missing from known_hosts is refused too.
     config = _ssh_config(tmp_path, lines[1] + "\n")
     with pytest.raises(SSHUnknownHostError):

@@ -108,8 +108,15 @@ def test_commit_check_refuses(routers: Simulator, config: str, message: str, pat
                 m.commit(**commit)
             errors = etree.fromstring(etree.tostring(err.value.xml)).iter("{*}rpc-error")
             fields = [
-                {k: e.findtext(f"{{*}}{k}") for k in ("error-message", "error-path", "error-severity")}
+                {
+                    k: e.findtext(f"{{*}}{k}")
+                    for k in ("error-message", "error-path", "error-severity")
+                }
                 for e in errors
             ]
-            assert {"error-message": message, "error-path": path, "error-severity": "error"} in fields
+            assert {
+                "error-message": message,
+                "error-path": path,
+                "error-severity": "error",
+            } in fields
         assert _committed_text(m) == before

@@ -103,8 +103,12 @@ def test_lock_held_by_another_session(routers: Simulator) -> None:
 def test_link_down_shows_in_interface_state(routers: Simulator) -> None:
     routers.set_faults("MX-1", links_down={"ae0"})
     with connect(routers, "MX-1", junos=True) as m:
-        info = _xml(m.rpc("<get-interface-information><interface-name>ae0</interface-name>"
-                          "</get-interface-information>"))
+        info = _xml(
+            m.rpc(
+                "<get-interface-information><interface-name>ae0</interface-name>"
+                "</get-interface-information>"
+            )
+        )
         assert info.findtext(".//{*}physical-interface/{*}oper-status") == "down"
         assert info.findtext(".//{*}physical-interface/{*}admin-status") == "up"
 
@@ -114,7 +118,10 @@ def test_faults_set_at_start_from_the_router_spec() -> None:
         "MX-9=127.0.0.1:0,role=secondary,fail-commits=1,fail-message=boom,commit-delay=0.1"
     )
     assert (spec.role, spec.faults.fail_commits, spec.faults.fail_message) == (
-        "secondary", 1, "boom")
+        "secondary",
+        1,
+        "boom",
+    )
     with Simulator([spec]) as sim, connect(sim, "MX-9", junos=True) as m:
         m.load_configuration(format="text", config="system { domain-name example.net; }")
         with pytest.raises(RPCError) as err:

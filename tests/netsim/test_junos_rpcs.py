@@ -67,7 +67,7 @@ def test_set_commands_with_insert_place_terms_before_all_accept(routers: Simulat
         m.load_configuration(action="set", config=f"delete routing-instances {VRF}")
         m.commit()
         assert "routing-instances {\n    UPLINK {" in _running_text(m)
-        assert f"interface ae0.1025;" not in _running_text(m)
+        assert "interface ae0.1025;" not in _running_text(m)
 
 
 def test_load_xml_text_and_set_give_the_same_configuration(routers: Simulator) -> None:
@@ -76,9 +76,11 @@ def test_load_xml_text_and_set_give_the_same_configuration(routers: Simulator) -
         m.load_configuration(format="text", config=gateway_text("InetGW2-VRRP"))
         text_tree = _xml(m.rpc("<get-configuration/>")).find(".//{*}configuration")
         assert text_tree is not None
-        m.rpc("<load-configuration rollback=\"0\"/>")
+        m.rpc('<load-configuration rollback="0"/>')
         payload = etree.fromstring(
-            etree.tostring(text_tree).replace(b' xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"', b"")
+            etree.tostring(text_tree).replace(
+                b' xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"', b""
+            )
         )
         for key in list(payload.attrib):
             del payload.attrib[key]
@@ -91,12 +93,16 @@ def test_load_xml_text_and_set_give_the_same_configuration(routers: Simulator) -
                 )
             ).decode()
         )
-        configs.append(_xml(m.rpc('<get-configuration format="set"/>')).findtext(".//{*}configuration-set"))
-        m.rpc("<load-configuration rollback=\"0\"/>")
+        configs.append(
+            _xml(m.rpc('<get-configuration format="set"/>')).findtext(".//{*}configuration-set")
+        )
+        m.rpc('<load-configuration rollback="0"/>')
         set_text = configs[0] or ""
         m.load_configuration(action="override", format="text", config="")
         m.load_configuration(action="set", config=set_text)
-        configs.append(_xml(m.rpc('<get-configuration format="set"/>')).findtext(".//{*}configuration-set"))
+        configs.append(
+            _xml(m.rpc('<get-configuration format="set"/>')).findtext(".//{*}configuration-set")
+        )
     assert configs[0] == configs[1]
     assert f"set routing-instances {VRF} interface ae0.1025" in (configs[0] or "")
 
@@ -108,13 +114,21 @@ def test_load_actions_replace_override_update(routers: Simulator) -> None:
             action="replace",
             config="interfaces { replace: ae0 { description replaced; } }",
         )
-        text = _xml(m.rpc("<get-configuration format=\"text\"/>")).findtext(".//{*}configuration-text") or ""
+        text = (
+            _xml(m.rpc('<get-configuration format="text"/>')).findtext(".//{*}configuration-text")
+            or ""
+        )
         assert "description replaced;" in text
         assert "flexible-vlan-tagging" not in text.split("ae1")[0]
         m.rpc('<load-configuration rollback="0"/>')
         for action in ("override", "update"):
             m.load_configuration(format="text", action=action, config="system { host-name only; }")
-            text = _xml(m.rpc("<get-configuration format=\"text\"/>")).findtext(".//{*}configuration-text") or ""
+            text = (
+                _xml(m.rpc('<get-configuration format="text"/>')).findtext(
+                    ".//{*}configuration-text"
+                )
+                or ""
+            )
             assert "host-name only;" in text and "interfaces" not in text, action
             m.rpc('<load-configuration rollback="0"/>')
 
@@ -122,7 +136,9 @@ def test_load_actions_replace_override_update(routers: Simulator) -> None:
 def test_bad_text_is_refused_and_changes_nothing(routers: Simulator) -> None:
     with connect(routers, "MX-1", junos=True) as m:
         with pytest.raises(RPCError) as err:
-            m.load_configuration(format="text", config="interfaces { ae0 { unit 1025 { vlan-id 1025; } ")
+            m.load_configuration(
+                format="text", config="interfaces { ae0 { unit 1025 { vlan-id 1025; } "
+            )
         assert "syntax error" in err.value.message
         assert _diff(m) == "\n"
 
@@ -135,9 +151,11 @@ def test_commit_check_and_commit_errors_name_the_problem(routers: Simulator) -> 
         )
         with pytest.raises(RPCError) as err:
             m.commit(check=True)
-        assert "Policy error: Policy NO-SUCH-POLICY referenced but not defined" in etree.tostring(
-            err.value.xml
-        ).decode() or "NO-SUCH-POLICY" in err.value.message
+        assert (
+            "Policy error: Policy NO-SUCH-POLICY referenced but not defined"
+            in etree.tostring(err.value.xml).decode()
+            or "NO-SUCH-POLICY" in err.value.message
+        )
         with pytest.raises(RPCError):
             m.commit()
         assert "unit 1025" not in _running_text(m)
@@ -171,8 +189,10 @@ def test_rollback_information_and_limits(routers: Simulator) -> None:
         m.load_configuration(format="text", config=gateway_text("InetGW2-VRRP"))
         m.commit()
         info = _xml(
-            m.rpc("<get-rollback-information><rollback>0</rollback><compare>1</compare>"
-                  "</get-rollback-information>")
+            m.rpc(
+                "<get-rollback-information><rollback>0</rollback><compare>1</compare>"
+                "</get-rollback-information>"
+            )
         )
         assert "+   unit 1025 {" in (info.findtext(".//{*}configuration-output") or "").replace(
             "+    unit", "+   unit"
@@ -183,11 +203,17 @@ def test_rollback_information_and_limits(routers: Simulator) -> None:
 
 
 def test_private_configuration_is_isolated(routers: Simulator) -> None:
-    with connect(routers, "MX-1", junos=True) as private, connect(routers, "MX-1", junos=True) as other:
+    with (
+        connect(routers, "MX-1", junos=True) as private,
+        connect(routers, "MX-1", junos=True) as other,
+    ):
         private.rpc("<open-configuration><private/></open-configuration>")
         private.load_configuration(format="text", config="system { host-name PRIVATE; }")
         assert "PRIVATE" not in (
-            _xml(other.rpc('<get-configuration format="text"/>')).findtext(".//{*}configuration-text") or ""
+            _xml(other.rpc('<get-configuration format="text"/>')).findtext(
+                ".//{*}configuration-text"
+            )
+            or ""
         )
         # Running moves on under the private copy: its commit is refused, as on Junos.
         other.load_configuration(format="text", config="system { domain-name example.net; }")
@@ -205,20 +231,29 @@ def test_operational_rpcs(routers: Simulator) -> None:
         assert software.findtext(".//{*}junos-version")
         # No counters before the gateway is committed.
         with pytest.raises(RPCError):
-            m.rpc(f"<get-firewall-counter-information><filter>INET_IN</filter>"
-                  f"<countername>{VRF}_IN</countername></get-firewall-counter-information>")
+            m.rpc(
+                f"<get-firewall-counter-information><filter>INET_IN</filter>"
+                f"<countername>{VRF}_IN</countername></get-firewall-counter-information>"
+            )
         m.load_configuration(action="set", config=gateway_set("InetGW2-VRRP"))
         m.commit()
-        interfaces = _xml(m.rpc("<get-interface-information><interface-name>ae0</interface-name>"
-                                "</get-interface-information>"))
+        interfaces = _xml(
+            m.rpc(
+                "<get-interface-information><interface-name>ae0</interface-name>"
+                "</get-interface-information>"
+            )
+        )
         assert interfaces.findtext(".//{*}physical-interface/{*}oper-status") == "up"
         logical = [li.findtext("{*}name") for li in interfaces.iterfind(".//{*}logical-interface")]
         assert logical == ["ae0.1025"]
         counts = []
         for _ in range(2):
-            counter = _xml(m.rpc(
-                f"<get-firewall-counter-information><filter>INET_IN</filter>"
-                f"<countername>{VRF}_IN</countername></get-firewall-counter-information>"))
+            counter = _xml(
+                m.rpc(
+                    f"<get-firewall-counter-information><filter>INET_IN</filter>"
+                    f"<countername>{VRF}_IN</countername></get-firewall-counter-information>"
+                )
+            )
             counts.append(int(counter.findtext(".//{*}packet-count") or -1))
             routers.call(lambda: None)  # a round trip through the simulator's loop
         assert counts[0] >= 0 and counts[1] >= counts[0]

@@ -7,12 +7,10 @@ import time
 from collections.abc import Callable
 
 import asyncssh
-
 import pytest
 from lxml import etree
 from ncclient.operations.rpc import RPCError
 from ncclient.transport.errors import TransportError
-from ncclient.transport.session import NetconfBase
 
 from nornir_esi.netsim.server import Simulator
 
@@ -48,9 +46,7 @@ def _wait_until(sim: Simulator, predicate: Callable[[], bool], what: str) -> Non
 
 async def _raw_exchange(host: str, port: int, *, exec_command: str | None = None) -> bytes:
     """Speak base:1.0 by hand: our hello, one RPC ended by ]]>]]>, the raw reply."""
-    async with asyncssh.connect(
-        host, port, username="esi", password="x", known_hosts=None
-    ) as conn:
+    async with asyncssh.connect(host, port, username="esi", password="x", known_hosts=None) as conn:
         if exec_command:
             writer, reader, _ = await conn.open_session(exec_command, encoding=None)
         else:

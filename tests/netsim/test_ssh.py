@@ -17,7 +17,6 @@ from nornir_esi.netsim.hostkeys import host_key, known_hosts_line
 from nornir_esi.netsim.server import RouterSpec, Simulator
 
 
-
 def _connect(sim: Simulator, name: str, **kwargs: object) -> object:
     host, port = sim.address(name)
     defaults: dict[str, object] = {
@@ -86,8 +85,16 @@ def _verified(host: str, port: int, known_hosts: Path) -> object:
 
     session = SSHSession(DefaultDeviceHandler({}))
     session.load_known_hosts(str(known_hosts))
-    session.connect(host=host, port=port, username="esi", password="x", hostkey_verify=True,
-                    allow_agent=False, look_for_keys=False, timeout=30)
+    session.connect(
+        host=host,
+        port=port,
+        username="esi",
+        password="x",
+        hostkey_verify=True,
+        allow_agent=False,
+        look_for_keys=False,
+        timeout=30,
+    )
     return manager.Manager(session, DefaultDeviceHandler({}), timeout=30)
 
 
@@ -100,6 +107,7 @@ def test_hundred_routers_in_one_process() -> None:
 
     async def scenario() -> list[str]:
         async with Simulator(specs) as sim:
+
             async def one(spec: RouterSpec) -> str:
                 async with asyncssh.connect(
                     spec.host, spec.port, username="esi", password="x", known_hosts=None
