@@ -10,22 +10,17 @@ firewall counters. Everything stops at the end.
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from contextlib import ExitStack
 from typing import Any
 
-import ncclient.transport.session
 from lxml import etree
-from ncclient import manager
 
+from nornir_esi import netconf
 from nornir_esi.netsim.device import Role
 from nornir_esi.netsim.sample import VRF, gateway_set
 from nornir_esi.netsim.server import RouterSpec, Simulator
-
-# ncclient's I/O thread otherwise polls its send queue every 0.1 s (see bench/netsim.py).
-ncclient.transport.session.TICK = 0.005
 
 PAIR: dict[str, tuple[Role, str]] = {
     "MX-1": ("secondary", "InetGW2-VRRP"),
@@ -35,20 +30,7 @@ PAIR: dict[str, tuple[Role, str]] = {
 
 def _connect(sim: Simulator, name: str) -> Any:
     host, port = sim.address(name)
-    sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return manager.connect(
-        host=host,
-        port=port,
-        sock=sock,
-        username="esi",
-        password="esiesi0000",
-        hostkey_verify=False,
-        allow_agent=False,
-        look_for_keys=False,
-        device_params={"name": "junos"},
-        timeout=60,
-    )
+    return netconf.connect(host, port, username="esi", password="esiesi0000")
 
 
 def _xml(reply: object) -> etree._Element:

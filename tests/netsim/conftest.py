@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import ncclient.transport.session
 import pytest
-from ncclient import manager
 
+from nornir_esi import netconf
 from nornir_esi.netsim.sample import VRF, gateway_set, gateway_text
 from nornir_esi.netsim.server import RouterSpec, Simulator
 
 __all__ = ["VRF", "connect", "gateway_set", "gateway_text"]
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+# Also for the tests that call ncclient's manager.connect themselves.
+netconf.tune_ncclient()
 
-# ncclient sends a queued RPC only when its select() wakes; at the default 0.1 s tick every
-# RPC waits up to 100 ms. 5 ms keeps the suite fast without a busy loop.
-ncclient.transport.session.TICK = 0.005
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
@@ -41,22 +39,9 @@ def routers(sim: Simulator) -> Iterator[Simulator]:
     sim.reset()
 
 
-def connect(sim: Simulator, name: str, *, junos: bool = False, **kwargs: object) -> manager.Manager:
+def connect(sim: Simulator, name: str, *, junos: bool = False, **kwargs: object) -> Any:
+    """A NETCONF session to one of the pair, with the project's client settings."""
     host, port = sim.address(name)
-    params: dict[str, object] = {"name": "junos"} if junos else {"name": "default"}
-    # paramiko leaves Nagle on: each small handshake packet then waits ~40 ms for an ACK.
-    sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return manager.connect(
-        host=host,
-        port=port,
-        sock=sock,
-        username="esi",
-        password="esiesi0000",
-        hostkey_verify=False,
-        allow_agent=False,
-        look_for_keys=False,
-        device_params=params,
-        timeout=30,
-        **kwargs,
+    return netconf.connect(
+        host, port, username="esi", password="esiesi0000", junos=junos, timeout=30, **kwargs
     )

@@ -55,8 +55,9 @@ def netsim_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict
         proc.communicate(timeout=30)
 
 
-def test_netsim_prints_a_line_per_router_and_stops_on_sigterm(
-    netsim_process: tuple[subprocess.Popen[str], dict[str, int]],
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_netsim_prints_a_line_per_router_and_stops_on_a_signal(
+    netsim_process: tuple[subprocess.Popen[str], dict[str, int]], stop_signal: signal.Signals
 ) -> None:
     proc, ports = netsim_process
     assert proc.stdout is not None
@@ -79,7 +80,7 @@ def test_netsim_prints_a_line_per_router_and_stops_on_sigterm(
     )
     reply = m.rpc("<get-software-information/>")
     assert "<host-name>from-file</host-name>" in str(reply)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(stop_signal)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "netsim: stopped" in out
