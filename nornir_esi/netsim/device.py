@@ -126,7 +126,6 @@ class Router:
         self._commit_lock = asyncio.Lock()
         self._confirm_timer: asyncio.TimerHandle | None = None
         self._counters: dict[tuple[str, str], float] = {}
-        self.on_fault_change: Callable[[Router], None] | None = None
         self.reset()
 
     # -- state ------------------------------------------------------------------------------
@@ -166,7 +165,11 @@ class Router:
             session.private = None
 
     def set_faults(self, **changes: object) -> None:
-        """Change faults at run time, e.g. ``set_faults(fail_commits=1)``."""
+        """Change faults at run time, e.g. ``set_faults(fail_commits=1)``.
+
+        ``refuse_connections`` concerns the listener, which the simulator owns: change it
+        through ``Simulator.set_faults``.
+        """
         for key, value in changes.items():
             if not hasattr(self.faults, key):
                 raise AttributeError(f"router {self.name}: no fault named {key!r}")
@@ -176,8 +179,6 @@ class Router:
                 self.lock_owner = FAULT_HOLDER
             elif not self.faults.hold_lock and self.lock_owner == FAULT_HOLDER:
                 self.lock_owner = None
-        if self.on_fault_change is not None:
-            self.on_fault_change(self)
 
     # -- sessions ---------------------------------------------------------------------------
 

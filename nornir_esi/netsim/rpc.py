@@ -12,6 +12,7 @@ also carries Junos' closing ``configuration check-out failed``.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from copy import deepcopy
@@ -20,7 +21,13 @@ from lxml import etree
 
 from nornir_esi.exceptions import ConfigSyntaxError, NetsimRpcError
 from nornir_esi.netsim import tree
-from nornir_esi.netsim.device import JUNOS_VERSION, CommitCheckFailed, Router, Session
+from nornir_esi.netsim.device import (
+    JUNOS_VERSION,
+    CommitCheckFailed,
+    Router,
+    Session,
+    SessionDropped,
+)
 from nornir_esi.netsim.diff import diff_text
 from nornir_esi.netsim.text import parse_set, parse_text, render_set, render_text
 
@@ -29,6 +36,8 @@ __all__ = ["BASE_NS", "JUNOS_NS", "handle_rpc"]
 BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 JUNOS_NS = "http://xml.juniper.net/junos/21.4R0/junos"
 _NSMAP = {None: BASE_NS, "junos": JUNOS_NS}
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, etree._Element], Awaitable[list[etree._Element]]]
 
@@ -209,8 +218,15 @@ async def _validate(session: Session, rpc: etree._Element) -> list[etree._Elemen
 async def _commit(session: Session, rpc: etree._Element) -> list[etree._Element]:
     confirmed = _child(rpc, "confirmed") is not None
     timeout = _text(rpc, "confirm-timeout", "600")
+    if not timeout.isdigit() or int(timeout) < 1:
+        raise NetsimRpcError(
+            f"confirm-timeout {timeout!r} is not a positive number of seconds",
+            tag="invalid-value",
+            error_type="protocol",
+            bad_element="confirm-timeout",
+        )
     await session.router.commit(
-        session, confirmed=confirmed, confirm_seconds=float(timeout), comment=""
+        session, confirmed=confirmed, confirm_seconds=int(timeout), comment=""
     )
     return _ok()
 
@@ -631,6 +647,12 @@ async def handle_rpc(session: Session, rpc: etree._Element) -> bytes:
         return _reply(rpc, errors)
     except NetsimRpcError as exc:
         return _reply(rpc, [_error_element(exc)])
+    except (CloseSession, SessionDropped):
+        raise
+    except Exception as exc:  # a bug of ours must not hang the client: answer, log, go on
+        log.exception("router %s: <%s> failed", session.router.name, name)
+        err = NetsimRpcError(f"internal error: {exc!r}", error_type="application")
+        return _reply(rpc, [_error_element(err)])
     if not body:
         body = _ok()
     return _reply(rpc, body)

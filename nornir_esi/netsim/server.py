@@ -27,6 +27,7 @@ import socket
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -128,6 +129,7 @@ class _NetconfSession(asyncssh.SSHServerSession[bytes]):
         self._username = username
         self._chan: asyncssh.SSHServerChannel[bytes] | None = None
         self._buffer = b""
+        self._scanned = 0  # how far the buffer is known to hold no ]]>]]>
         self._chunked = False
         self._hello_done = False
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -175,10 +177,13 @@ class _NetconfSession(asyncssh.SSHServerSession[bytes]):
     def _messages(self) -> Iterable[bytes]:
         while True:
             if not self._chunked:
-                end = self._buffer.find(EOM)
+                end = self._buffer.find(EOM, self._scanned)
                 if end < 0:
+                    # A large load arrives in many packets: do not rescan what was scanned.
+                    self._scanned = max(0, len(self._buffer) - len(EOM) + 1)
                     return
                 message, self._buffer = self._buffer[:end], self._buffer[end + len(EOM) :]
+                self._scanned = 0
                 if not self._hello_done:
                     self._on_hello(message)
                     continue
@@ -336,6 +341,8 @@ class Simulator:
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self._listeners: dict[str, asyncssh.SSHAcceptor] = {}
         self._placeholders: dict[str, socket.socket] = {}
+        self._listener_locks: dict[str, asyncio.Lock] = {}
+        self._start_faults: dict[str, Faults] = {}
         self._day0 = day0
         self._commit_delay = commit_delay
         self._minute = minute
@@ -354,7 +361,8 @@ class Simulator:
                 settings=Settings(role=spec.role, minute=self._minute),
                 faults=spec.faults,
             )
-            router.on_fault_change = self._on_fault_change
+            self._start_faults[spec.name] = deepcopy(spec.faults)
+            self._listener_locks[spec.name] = asyncio.Lock()
             self.routers[spec.name] = router
         try:
             for spec in self.specs:
@@ -392,6 +400,11 @@ class Simulator:
         await self.stop()
 
     async def _sync_listener(self, router: Router) -> None:
+        """Listen, or refuse connections, as the router's faults say."""
+        async with self._listener_locks[router.name]:
+            await self._sync_listener_locked(router)
+
+    async def _sync_listener_locked(self, router: Router) -> None:
         spec = next(s for s in self.specs if s.name == router.name)
         listener = self._listeners.get(router.name)
         if router.faults.refuse_connections:
@@ -429,10 +442,6 @@ class Simulator:
         if spec.port == 0:
             sockets = self._listeners[router.name].sockets
             spec.port = sockets[0].getsockname()[1]
-
-    def _on_fault_change(self, router: Router) -> None:
-        if self._loop is not None:
-            self._loop.create_task(self._sync_listener(router))
 
     # sync API (context manager; the loop runs in a thread) -------------------------------
     def __enter__(self) -> Simulator:
@@ -512,7 +521,7 @@ class Simulator:
         self._run(apply)
 
     def reset(self, name: str | None = None) -> None:
-        """Back to day-0 (one router, or all), faults cleared, sessions dropped."""
+        """Back to how it started (one router, or all): day-0, start faults, no sessions."""
         targets = [self.router(name)] if name else list(self.routers.values())
 
         async def apply() -> None:
@@ -520,8 +529,7 @@ class Simulator:
                 for session in list(router.sessions.values()):
                     router.close_session(session)
                     session.drop()
-                router.faults.__init__()  # type: ignore[misc]
-                router.faults.commit_delay = self._commit_delay
+                router.faults = deepcopy(self._start_faults[router.name])
                 router.reset()
                 await self._sync_listener(router)
 

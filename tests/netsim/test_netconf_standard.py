@@ -258,3 +258,52 @@ def test_get_returns_running_configuration_filtered(routers: Simulator) -> None:
         m.commit()
         reply = m.get(filter=("subtree", UNIT_FILTER.split(">", 1)[1].rsplit("<", 1)[0]))
         assert _units(reply) == ["1025"]
+
+
+def test_bad_confirm_timeout_is_an_rpc_error_and_the_session_lives(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        with pytest.raises(RPCError) as err:
+            m.commit(confirmed=True, timeout="soon")
+        assert err.value.tag == "invalid-value"
+        assert m.get_config("running").ok
+
+
+async def _big_load(host: str, port: int, *, chunked: bool, units: int) -> bytes:
+    """Load `units` interface units in one RPC, written 1 KB at a time; return the reply."""
+    body = "".join(f"set interfaces ae0 unit {n} vlan-id {n}\n" for n in range(2, units + 2))
+    rpc = (
+        '<rpc message-id="9" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+        f'<load-configuration action="set" format="text"><configuration-set>{body}'
+        "</configuration-set></load-configuration></rpc>"
+    ).encode()
+    base = b"1.1" if chunked else b"1.0"
+    async with asyncssh.connect(host, port, username="esi", password="x", known_hosts=None) as conn:
+        writer, reader, _ = await conn.open_session(subsystem="netconf", encoding=None)
+        await reader.readuntil(b"]]>]]>")
+        writer.write(
+            b'<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities>'
+            b"<capability>urn:ietf:params:netconf:base:" + base + b"</capability>"
+            b"</capabilities></hello>]]>]]>"
+        )
+        if chunked:  # several chunks of one message, as RFC 6242 allows
+            parts = [rpc[i : i + 3000] for i in range(0, len(rpc), 3000)]
+            framed = b"".join(b"\n#%d\n%s" % (len(p), p) for p in parts) + b"\n##\n"
+            end = b"\n##\n"
+        else:
+            framed, end = rpc + b"]]>]]>", b"]]>]]>"
+        for i in range(0, len(framed), 1024):
+            writer.write(framed[i : i + 1024])
+            await writer.drain()
+        reply = await reader.readuntil(end)
+        writer.close()
+        return reply
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["base-1.0", "base-1.1-chunks"])
+def test_large_rpc_in_many_packets(routers: Simulator, chunked: bool) -> None:
+    host, port = routers.address("MX-1")
+    reply = asyncio.run(_big_load(host, port, chunked=chunked, units=800))
+    assert b"<ok/>" in reply and b"rpc-error" not in reply
+    with connect(routers, "MX-1") as m:
+        data = m.get_config("candidate", filter=UNIT_FILTER.replace("1025", "801")).data_ele
+        assert data.findtext(".//{*}unit/{*}vlan-id") == "801"
