@@ -1,16 +1,28 @@
-"""The ``nornir-esi`` command line."""
+"""The ``nornir-esi`` command line.
+
+Exit codes: 0 done; 1 the awaited state was not reached (failed, or timed out); 2 bad
+input or usage; 3 the store or a device could not be reached.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import threading
+import time
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from nornir_esi.exceptions import EsiError
+from nornir_esi.exceptions import EsiError, TemporaryError
 from nornir_esi.netsim.server import RouterSpec, Simulator
+
+if TYPE_CHECKING:
+    from nornir_esi.store.etcd import EtcdStore
 
 __all__ = ["main"]
 
@@ -118,3 +130,119 @@ async def _serve(sim: Simulator) -> None:
         sys.stdout.flush()
         await stop.wait()
     click.echo("netsim: stopped")
+
+
+ETCD_OPTION = click.option(
+    "--etcd",
+    "endpoints",
+    envvar="ESI_ETCD_ENDPOINTS",
+    metavar="ENDPOINTS",
+    help="Comma-separated etcd URLs, e.g. http://127.0.0.1:2379 (default: $ESI_ETCD_ENDPOINTS).",
+)
+
+
+def _store(endpoints: str | None) -> EtcdStore:
+    from nornir_esi.store.etcd import EtcdStore
+
+    if not endpoints:
+        raise click.UsageError("no etcd endpoints: pass --etcd or set ESI_ETCD_ENDPOINTS")
+    return EtcdStore([e.strip() for e in endpoints.split(",") if e.strip()])
+
+
+def _fail(exc: EsiError) -> None:
+    click.echo(f"nornir-esi: {exc}", err=True)
+    sys.exit(3 if isinstance(exc, TemporaryError) else 2)
+
+
+@main.command()
+@ETCD_OPTION
+@click.option("--inventory", type=click.Path(exists=True, dir_okay=False),
+              help="YAML mapping router name or ip to {hostname, port, username, password}.")
+@click.option("--workers", type=click.IntRange(0), default=1, show_default=True)
+@click.option("--slots", type=click.IntRange(1), default=8, show_default=True,
+              help="Jobs each worker runs at once.")
+@click.option("--no-manager", is_flag=True, help="Run workers only.")
+def run(endpoints: str | None, inventory: str | None, workers: int, slots: int,
+        no_manager: bool) -> None:
+    """Job manager and workers in the foreground until SIGINT or SIGTERM."""
+    from nornir_esi.service import Service
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(message)s")
+    try:
+        store = _store(endpoints)
+        service = Service(store, inventory=inventory, workers=workers, slots=slots,
+                          manager=not no_manager)
+        done = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: done.set())
+        with service:
+            click.echo(f"nornir-esi: running {'no manager, ' if no_manager else 'a job manager, '}"
+                       f"{workers} worker(s) x {slots} slots", err=True)
+            done.wait()
+        store.close()
+    except EsiError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@ETCD_OPTION
+def apply(file: str, endpoints: str | None) -> None:
+    """Validate the resources in FILE (YAML or JSON) and write them to /config."""
+    from nornir_esi import desired
+
+    try:
+        store = _store(endpoints)
+        changes = desired.apply(store, desired.load_file(file))
+    except EsiError as exc:
+        _fail(exc)
+    for change in changes:
+        click.echo(f"{change.outcome:9} {change.resource_type} {change.resource_id} "
+                   f"version {change.version}")
+
+
+@main.command()
+@click.argument("prefix")
+@ETCD_OPTION
+def get(prefix: str, endpoints: str | None) -> None:
+    """The keys under PREFIX as one JSON object {key: value}."""
+    try:
+        entries = _store(endpoints).get_prefix(prefix)
+    except EsiError as exc:
+        _fail(exc)
+    out: dict[str, Any] = {}
+    for entry in entries:
+        try:
+            out[entry.key] = json.loads(entry.value)
+        except ValueError:
+            out[entry.key] = entry.value
+    click.echo(json.dumps(out, indent=2))
+
+
+@main.command()
+@click.argument("resource_type")
+@click.argument("resource_id")
+@click.option("--until", "target", required=True, metavar="WORKER_STATE",
+              help="e.g. CREATE_COMPLETED")
+@click.option("--version", type=int, help="Wait for this config version (default: the latest).")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds.")
+@ETCD_OPTION
+def wait(resource_type: str, resource_id: str, target: str, version: int | None,
+         timeout: float, endpoints: str | None) -> None:
+    """Exit 0 when /state of the resource reaches WORKER_STATE; 1 with the state otherwise."""
+    from nornir_esi.waiting import wait_for_state
+
+    try:
+        state = wait_for_state(_store(endpoints), resource_type, resource_id,
+                               version=version, timeout=timeout)
+    except EsiError as exc:
+        _fail(exc)
+    if state is None:
+        click.echo(f"{resource_type} {resource_id}: no terminal state within {timeout:g} s",
+                   err=True)
+        sys.exit(1)
+    line = f"{resource_type} {resource_id} version {state.version}: {state.worker_state}"
+    if state.worker_state != target:
+        click.echo(f"{line}{': ' + state.error if state.error else ''}", err=True)
+        sys.exit(1)
+    click.echo(line)

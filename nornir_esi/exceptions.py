@@ -12,6 +12,14 @@ Third-party errors are wrapped with ``raise ... from exc``.
     │   ├── ValidationError            bad input: names the object, the field and the reason
     │   └── ConfigSyntaxError          Junos text, set commands or XML that do not parse
     ├── TemporaryError(delay=...)      may succeed when tried again later
+    ├── DeviceError(host, step)        a router failed a step of a task, raised as one of:
+    │   ├── DeviceRejectedError        the router answered <rpc-error> (also PermanentError)
+    │   └── DeviceUnavailableError     unreachable, session lost, timed out, database
+    │                                  locked by someone else (also TemporaryError)
+    ├── StoreError                     the desired-state store (etcd) refused or failed
+    │   ├── StoreUnavailable           unreachable, no leader, timed out (also TemporaryError)
+    │   ├── StoreCompacted             a watch asked for history etcd compacted away
+    │   └── LeaseExpired               a put named a lease that expired or was revoked
     └── NetsimError                    the router simulator itself
         └── NetsimRpcError             an <rpc-error> a simulated router answers with
 
@@ -23,10 +31,17 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigSyntaxError",
+    "DeviceError",
+    "DeviceRejectedError",
+    "DeviceUnavailableError",
     "EsiError",
+    "LeaseExpired",
     "NetsimError",
     "NetsimRpcError",
     "PermanentError",
+    "StoreCompacted",
+    "StoreError",
+    "StoreUnavailable",
     "TemporaryError",
     "ValidationError",
 ]
@@ -71,6 +86,57 @@ class ConfigSyntaxError(PermanentError, ValueError):
         self.message = message
         self.line = line
         self.path = path
+
+
+class DeviceError(EsiError):
+    """A router failed one step of a task; ``host`` and ``step`` say which and where.
+
+    Raised only as one of its two subclasses, so the type still tells whether to retry.
+    """
+
+    def __init__(self, host: str, step: str, reason: str) -> None:
+        super().__init__(f"router {host}: {step}: {reason}")
+        self.host = host
+        self.step = step
+        self.reason = reason
+
+
+class DeviceRejectedError(DeviceError, PermanentError):
+    """The router refused the request (``<rpc-error>``): bad or conflicting configuration."""
+
+
+class DeviceUnavailableError(DeviceError, TemporaryError):
+    """The router could not be reached or used right now: retrying later may succeed."""
+
+    def __init__(self, host: str, step: str, reason: str, *, delay: float = 5.0) -> None:
+        DeviceError.__init__(self, host, step, reason)
+        self.delay = delay
+
+
+class StoreError(EsiError):
+    """The store (etcd) refused a request or answered with an error."""
+
+
+class StoreUnavailable(StoreError, TemporaryError):
+    """etcd cannot be reached, has no leader or did not answer in time.
+
+    For a write that timed out the outcome is unknown: it may have been applied.
+    """
+
+
+class StoreCompacted(StoreError):
+    """A watch asked for revisions that etcd has compacted away.
+
+    The caller re-reads the current state and watches again from its revision.
+    """
+
+    def __init__(self, message: str, *, compact_revision: int) -> None:
+        super().__init__(message)
+        self.compact_revision = compact_revision
+
+
+class LeaseExpired(StoreError):
+    """The lease of a put does not exist any more (expired or revoked)."""
 
 
 class NetsimError(EsiError):

@@ -1,0 +1,133 @@
+"""Writing desired state: resources in, validated, versioned, ``/config`` out.
+
+Every front door (CLI ``apply``, the HTTP API, NetBox) goes through :func:`apply`. A batch
+is all or nothing: every body is validated first (a reference may point at another
+resource of the same batch), then every change is written in ONE transaction that also
+checks nothing changed meanwhile. A new resource gets version 1 and ``PENDING_CREATE``, a
+changed one version + 1 and ``PENDING_UPDATE``, an unchanged one nothing.
+
+Input files are YAML or JSON: a list of ``{type, body}``, or a map of ``/config`` keys to
+records (what ``nornir-esi get /config/`` prints).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from nornir_esi import keys
+from nornir_esi.exceptions import TemporaryError, ValidationError
+from nornir_esi.records import ConfigRecord
+from nornir_esi.resources import RESOURCE_TYPES, validate
+from nornir_esi.store.base import Compare, Op, Store
+
+__all__ = ["Change", "apply", "load_file"]
+
+# `status` is the API's view of progress, not desired state: a body that differs only in
+# it is unchanged.
+_VOLATILE = frozenset({"status"})
+
+
+@dataclass(frozen=True)
+class Change:
+    """What :func:`apply` did to one resource."""
+
+    resource_type: str
+    resource_id: str
+    outcome: Literal["created", "updated", "unchanged"]
+    version: int
+
+
+def load_file(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
+    """``(type, body)`` pairs from a YAML or JSON file."""
+    source = f"file {path}"
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValidationError(source, "", f"cannot be read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ValidationError(source, "", f"is not YAML or JSON: {exc}") from exc
+    return parse_items(data, source)
+
+
+def parse_items(data: object, source: str = "input") -> list[tuple[str, dict[str, Any]]]:
+    """``(type, body)`` pairs from a list of ``{type, body}`` or a map of ``/config`` keys."""
+    items: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            parsed = keys.parse_config_key(str(key))
+            if parsed is None:
+                raise ValidationError(source, str(key), "is not a /config/v2.0/<plural>/<id> key")
+            items.append((parsed[0], ConfigRecord.from_value(value).body))
+        return items
+    if not isinstance(data, list):
+        raise ValidationError(source, "", "must be a list of {type, body} or a map of keys")
+    for n, item in enumerate(data, 1):
+        if not isinstance(item, Mapping) or "type" not in item or "body" not in item:
+            raise ValidationError(source, f"item {n}", "needs `type` and `body`")
+        body = item["body"]
+        if not isinstance(body, Mapping):
+            raise ValidationError(f"{source} item {n}", "body", "must be an object")
+        items.append((str(item["type"]), dict(body)))
+    return items
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    strip = lambda body: {k: v for k, v in body.items() if k not in _VOLATILE}  # noqa: E731
+    return strip(a) == strip(b)
+
+
+def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Change]:
+    """Validate ``items`` and write what changed, all in one transaction."""
+    batch = list(items)
+    pending: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for resource_type, body in batch:
+        if resource_type not in RESOURCE_TYPES:
+            raise ValidationError(
+                f"resource {body.get('id', '?')}", "type",
+                f"{resource_type!r} is not one of {', '.join(sorted(RESOURCE_TYPES))}",
+            )
+        if isinstance(body.get("id"), str):
+            pending[(resource_type, body["id"])] = body
+
+    def lookup(resource_type: str, resource_id: str) -> Mapping[str, Any] | None:
+        if (resource_type, resource_id) in pending:
+            return pending[(resource_type, resource_id)]
+        entry = store.get(keys.config(resource_type, resource_id))
+        return None if entry is None else ConfigRecord.from_value(entry.value).body
+
+    compare: list[Compare] = []
+    ops: list[Op] = []
+    changes: list[Change] = []
+    for resource_type, body in batch:
+        clean = validate(resource_type, dict(body), lookup)
+        resource_id = str(clean["id"])
+        key = keys.config(resource_type, resource_id)
+        current_entry = store.get(key)
+        current = None if current_entry is None else ConfigRecord.from_value(current_entry.value)
+        if current is not None and not current.marked_for_deletion and _same(current.body, clean):
+            changes.append(Change(resource_type, resource_id, "unchanged", current.version))
+            continue
+        version = 1 if current is None else current.version + 1
+        status = "PENDING_CREATE" if current is None else "PENDING_UPDATE"
+        if RESOURCE_TYPES[resource_type].has_status:
+            clean = {**clean, "status": status}
+        record = ConfigRecord(body=clean, version=version, marked_for_deletion=False)
+        compare.append(Compare.absent(key) if current_entry is None
+                       else Compare.unchanged_since(key, current_entry.mod_revision))
+        ops.append(Op.put(key, record.to_json()))
+        changes.append(Change(resource_type, resource_id,
+                              "created" if current is None else "updated", version))
+    if ops and not store.txn(compare, ops).succeeded:
+        raise TemporaryError("/config changed while the batch was validated; apply it again",
+                             delay=0.1)
+    return changes
+
+
+def dumps(changes: list[Change]) -> str:
+    return json.dumps([c.__dict__ for c in changes], indent=2)

@@ -1,0 +1,113 @@
+"""The routers as the handlers see them: push a change, read state. Nornir underneath.
+
+Each call builds a Nornir for the routers it touches (hosts from the edge_router
+resources, connections overridden by the inventory file) and runs one of the tasks in
+``nornir_esi/tasks``; a failed task's DeviceError is re-raised as it is, so the job's
+error names the router and the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nornir.core import Nornir
+from nornir.core.task import AggregatedResult
+
+from nornir_esi.exceptions import DeviceError, DeviceUnavailableError, EsiError
+from nornir_esi.inventory.nornir import nornir_for
+from nornir_esi.tasks.collect_state import collect_state
+from nornir_esi.tasks.push_config import push_config
+
+__all__ = ["Change", "NornirDevices"]
+
+Router = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What to load on one router: set commands, an optional text merge, policies to prune."""
+
+    router: Router
+    commands: str
+    text: str = ""
+    prune_policies: Sequence[str] = field(default_factory=tuple)
+
+
+def _raise_failure(result: AggregatedResult, what: str) -> None:
+    for host, multi in result.items():
+        if multi.failed:
+            exc = multi[0].exception
+            if isinstance(exc, EsiError):
+                raise exc
+            raise DeviceError(host, what, f"{type(exc).__name__}: {exc}") from exc
+
+
+class NornirDevices:
+    """Device access through Nornir; ``overrides`` is the inventory file, if any."""
+
+    def __init__(self, overrides: str | None = None) -> None:
+        self.overrides = overrides
+
+    def _nornir(self, routers: Sequence[Router]) -> Nornir:
+        return nornir_for([dict(r) for r in routers], overrides=self.overrides)
+
+    def push(self, changes: Sequence[Change], *, comment: str) -> dict[str, str]:
+        """Apply ``changes`` one router after the other, in order; each router's diff.
+
+        Sequential on purpose: the caller orders the routers (backup first).
+        """
+        diffs: dict[str, str] = {}
+        for change in changes:
+            nr = self._nornir([change.router])
+            try:
+                result = nr.run(
+                    task=push_config,
+                    commands=change.commands,
+                    comment=comment,
+                    text=change.text,
+                    prune_policies=list(change.prune_policies),
+                )
+                _raise_failure(result, "push")
+                diffs[str(change.router.get("name"))] = next(iter(result.values()))[0].diff
+            finally:
+                nr.close_connections()
+        return diffs
+
+    def _state(
+        self,
+        router: Router,
+        *,
+        interfaces: Sequence[str] = (),
+        counters: Sequence[tuple[str, str]] = (),
+    ) -> dict[str, Any]:
+        nr = self._nornir([router])
+        try:
+            result = nr.run(task=collect_state, interfaces=list(interfaces), counters=list(counters))
+            _raise_failure(result, "collect state")
+            state: dict[str, Any] = next(iter(result.values()))[0].result
+            return state
+        finally:
+            nr.close_connections()
+
+    def reachable(self, router: Router) -> bool:
+        """The router answers over NETCONF."""
+        try:
+            self._state(router)
+        except DeviceUnavailableError:
+            return False
+        return True
+
+    def interfaces_up(self, router: Router, names: Sequence[str]) -> bool:
+        """Every interface in ``names`` is operationally up (False when unreachable)."""
+        try:
+            found = self._state(router, interfaces=names)["interfaces"]
+        except DeviceUnavailableError:
+            return False
+        return all(found.get(name) == "up" for name in names)
+
+    def missing_counters(self, router: Router, counters: Sequence[tuple[str, str]]) -> list[str]:
+        """``filter/counter`` names of ``counters`` the router does not have."""
+        found = self._state(router, counters=counters)["counters"]
+        return [f"{f}/{c}" for f, c in counters if found.get(f"{f}/{c}") is None]

@@ -1,0 +1,112 @@
+"""``monitoring_worker``: read the real state of a resource from its routers.
+
+CONTRACT section 7. The original reported through a message bus and said ``ACTIVE`` even
+for an absent uplink; here the state is read from the routers over NETCONF:
+
+- edge_router: reachable -> ``router: ACTIVE``; ``/monitoring`` ``router: UP|DOWN``;
+- er_physical_interface: oper-status of the interface -> ``interface``; ``/monitoring``;
+- ha_router: each router reachable -> ``primary``, ``secondary``;
+- ha_interface: each member physical interface up -> ``primary``, ``secondary``;
+- internet_gateway: the downlink (and uplink, when set) HA interface is ``ACTIVE`` when both
+  member interfaces are up; an absent uplink is reported ``ACTIVE`` as the original did
+  (there is nothing to be down). The gateway's four firewall counters must exist on both
+  routers once its configuration is committed; a missing one fails the job.
+
+The update chain's ``delete:monitoring_worker`` and a ``logical_delete`` stop monitoring:
+the resource's ``/monitoring`` record is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nornir_esi import keys
+from nornir_esi.exceptions import PermanentError
+from nornir_esi.handlers.common import lookup_in, update_job_state
+from nornir_esi.inventory.graph import member_interfaces, pair_of, router_of_interface
+from nornir_esi.records import JobState, Monitoring
+from nornir_esi.store.base import Op
+from nornir_esi.worker import JobContext
+
+__all__ = ["monitoring_worker"]
+
+Router = Mapping[str, Any]
+
+
+def _active(up: bool) -> str:
+    return "ACTIVE" if up else "DOWN"
+
+
+def monitoring_worker(ctx: JobContext) -> list[Op]:
+    """Measure, merge ``state_monitoring`` into the job state; ``/monitoring`` lands with the
+    job's end (as the origin wrote it after ``/state``)."""
+    job = ctx.job
+    if job.action in ("delete", "logical_delete"):
+        return [Op.delete(keys.monitoring(job.resource_type, job.resource_id))]
+    lookup = lookup_in(ctx.store)
+    devices = ctx.services["devices"]
+    body = job.resource_input
+    live: dict[str, str] | None = None
+    if job.resource_type == "edge_router":
+        up = devices.reachable(body)
+        states = {"router": _active(up)}
+        live = {"router": "UP" if up else "DOWN"}
+    elif job.resource_type == "er_physical_interface":
+        router = router_of_interface(lookup, body)
+        up = devices.interfaces_up(router, [str(body.get("name", ""))])
+        states = {"interface": _active(up)}
+        live = {"interface": "UP" if up else "DOWN"}
+    elif job.resource_type == "ha_router":
+        pair = pair_of(lookup, "ha_router", body)
+        states = {role: _active(devices.reachable(r)) for role, r in pair.by_role().items()}
+    elif job.resource_type == "ha_interface":
+        states = _ha_interface_state(devices, lookup, job.resource_id)
+    elif job.resource_type == "internet_gateway":
+        states = _gateway_state(ctx, devices, lookup, body)
+    else:
+        raise PermanentError(f"{job.resource_type} {job.resource_id}: monitoring_worker does "
+                             "not know this type")
+
+    def record(state: JobState) -> None:
+        state.state_monitoring = states
+
+    update_job_state(ctx.store, job.resource_type, job.resource_id, record)
+    if live is None:
+        return []
+    record_live = Monitoring(status=live, version=job.version)
+    return [Op.put(keys.monitoring(job.resource_type, job.resource_id), record_live.to_json())]
+
+
+def _ha_interface_state(devices: Any, lookup: Any, ha_interface_id: str) -> dict[str, str]:
+    members = member_interfaces(lookup, ha_interface_id)
+    return {role: _active(devices.interfaces_up(router, [name]))
+            for role, (router, name) in members.items()}
+
+
+def _both_active(states: Mapping[str, str]) -> bool:
+    return all(value == "ACTIVE" for value in states.values())
+
+
+def _gateway_state(
+    ctx: JobContext, devices: Any, lookup: Any, body: Mapping[str, Any]
+) -> dict[str, str]:
+    downlink = _ha_interface_state(devices, lookup, str(body.get("downlink_interface_id")))
+    uplink_id = body.get("associated_uplink_id")
+    uplink = "ACTIVE"
+    if uplink_id:
+        uplink = _active(_both_active(_ha_interface_state(devices, lookup, str(uplink_id))))
+    params = ctx.params
+    counters = [
+        (str(params["inet_in_filter"]), str(params["counter_name_in_primary"])),
+        (str(params["inet_out_filter"]), str(params["counter_name_out_primary"])),
+    ]
+    pair = pair_of(lookup, "internet_gateway", body)
+    for role, router in pair.by_role().items():
+        missing = devices.missing_counters(router, counters)
+        if missing:
+            raise PermanentError(
+                f"internet_gateway {body.get('id')}: counters {', '.join(missing)} are missing "
+                f"on the {role} router {router.get('name')}"
+            )
+    return {"downlink": _active(_both_active(downlink)), "uplink": uplink}

@@ -1,0 +1,1 @@
+"""Where resources live: the resource graph (graph) and the Nornir inventory (nornir)."""

@@ -1,0 +1,151 @@
+"""A Nornir inventory of edge routers, built from their ``edge_router`` resource bodies.
+
+Hosts are named by the router's ``name`` and reach it at ``ip:ssh_port`` with its
+``login``/``password`` over NETCONF (nornir-netconf's ``netconf`` connection, Junos device
+handler). An overrides file maps a router's name or IP to other connection fields, for
+routers reached through a tunnel, NAT or, in tests, the simulator on 127.0.0.1::
+
+    10.79.5.185: {hostname: 127.0.0.1, port: 40123}
+    vMX-router-01: {hostname: 127.0.0.1, port: 40124, username: esi, password: secret}
+
+Registered as the Nornir inventory plugin ``ResourceInventory``;
+:func:`nornir_for` builds a ready Nornir without going through the plugin registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+from nornir.core import Nornir
+from nornir.core.configuration import Config
+from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hosts, Inventory
+from nornir.core.plugins.connections import ConnectionPluginRegister
+from nornir.core.state import GlobalState
+from nornir.plugins.runners import ThreadedRunner
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from nornir_esi import netconf
+from nornir_esi.exceptions import ValidationError
+
+__all__ = ["NETCONF_EXTRAS", "ResourceInventory", "load_overrides", "nornir_for"]
+
+PLATFORM = "junos"
+# Passed as ncclient.manager.connect_ssh keyword arguments: nornir-netconf's Netconf.open
+# updates its parameters with the connection's `extras`, after setting device_params from
+# the platform; naming the handler here too keeps it Junos even if the platform changes.
+NETCONF_EXTRAS: Mapping[str, Any] = {
+    # Router host keys are not distributed to the workers (the original did not check
+    # them either); SSH still encrypts, and the routers are on the management network.
+    "hostkey_verify": False,
+    # Password authentication only: a worker's agent or ~/.ssh keys must not be offered.
+    "allow_agent": False,
+    "look_for_keys": False,
+    "device_params": {"name": "junos"},
+}
+_OVERRIDE_FIELDS = frozenset({"hostname", "port", "username", "password"})
+
+
+def load_overrides(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The overrides file: ``{router name or ip: {hostname, port, username, password}}``."""
+    obj = f"inventory overrides {path}"
+    try:
+        data = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise ValidationError(obj, "", f"cannot be read: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValidationError(obj, "", "is not a mapping of router name or ip to fields")
+    out: dict[str, dict[str, Any]] = {}
+    for key, fields in data.items():
+        if not isinstance(fields, dict):
+            raise ValidationError(obj, str(key), "is not a mapping of connection fields")
+        unknown = set(fields) - _OVERRIDE_FIELDS
+        if unknown:
+            raise ValidationError(obj, str(key), f"has unknown fields {sorted(unknown)}")
+        if "port" in fields and not isinstance(fields["port"], int):
+            raise ValidationError(obj, f"{key}.port", f"{fields['port']!r} is not a number")
+        out[str(key)] = dict(fields)
+    return out
+
+
+class ResourceInventory:
+    """Nornir inventory plugin: one host per edge_router body."""
+
+    def __init__(self, routers: Sequence[Mapping[str, Any]], overrides: str | None = None) -> None:
+        self.routers = list(routers)
+        self.overrides = load_overrides(overrides) if overrides else {}
+
+    def load(self) -> Inventory:
+        hosts = Hosts()
+        for body in self.routers:
+            host = self._host(body)
+            if host.name in hosts:
+                raise ValidationError(f"edge_router {body.get('id')}", "name", "is not unique")
+            hosts[host.name] = host
+        return Inventory(hosts=hosts, groups=Groups(), defaults=Defaults())
+
+    def _host(self, body: Mapping[str, Any]) -> Host:
+        obj = f"edge_router {body.get('id', '?')}"
+        for field in ("id", "name", "ip", "login", "password"):
+            if not body.get(field):
+                raise ValidationError(obj, field, "is missing")
+        try:
+            port = int(body.get("ssh_port") or 830)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(obj, "ssh_port", f"{body['ssh_port']!r} is not a number") from exc
+        name, ip = str(body["name"]), str(body["ip"])
+        fields: dict[str, Any] = {
+            "hostname": ip,
+            "port": port,
+            "username": str(body["login"]),
+            "password": str(body["password"]),
+        }
+        # The name is more specific than the IP, so it wins when both are listed.
+        fields.update(self.overrides.get(ip, {}))
+        fields.update(self.overrides.get(name, {}))
+        return Host(
+            name=name,
+            hostname=fields["hostname"],
+            port=fields["port"],
+            username=fields["username"],
+            password=fields["password"],
+            platform=PLATFORM,
+            data={"id": str(body["id"]), "ip": ip},
+            # A fresh copy per host: nornir-netconf hands extras to ncclient, which may keep
+            # a reference to device_params.
+            connection_options={
+                "netconf": ConnectionOptions(extras=dict(deepcopy(NETCONF_EXTRAS)))
+            },
+        )
+
+
+def nornir_for(
+    routers: Sequence[Mapping[str, Any]],
+    overrides: str | None = None,
+    *,
+    num_workers: int = 20,
+) -> Nornir:
+    """A Nornir over ``routers`` (edge_router bodies): threaded runner, no logging setup.
+
+    Built directly rather than with InitNornir so it needs no installed entry point and
+    leaves the process' logging configuration alone (InitNornir would configure it).
+    """
+    netconf.tune_ncclient()
+    # nornir-netconf registers the `netconf` connection plugin through its entry point.
+    ConnectionPluginRegister.auto_register()
+    config = Config.from_dict(
+        inventory={"plugin": "ResourceInventory"},
+        runner={"plugin": "threaded", "options": {"num_workers": num_workers}},
+        logging={"enabled": False},
+    )
+    return Nornir(
+        inventory=ResourceInventory(routers, overrides).load(),
+        runner=ThreadedRunner(num_workers=num_workers),
+        config=config,
+        data=GlobalState(dry_run=False),
+    )

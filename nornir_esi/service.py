@@ -1,0 +1,95 @@
+"""The running system: template bootstrap, a job manager and workers, in threads.
+
+``nornir-esi run``, the demo and the end-to-end tests start the same thing::
+
+    with Service(store, inventory="inventory/hosts.yaml", workers=1) as service:
+        ...
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from nornir_esi import keys
+from nornir_esi.devices import NornirDevices
+from nornir_esi.handlers import HANDLERS
+from nornir_esi.heat import EmbeddedHeat, Heat
+from nornir_esi.manager import JobManager
+from nornir_esi.records import shipped_heat_templates
+from nornir_esi.store.base import Compare, Op, Store
+from nornir_esi.worker import Worker
+
+__all__ = ["Service", "ensure_heat_templates"]
+
+log = logging.getLogger(__name__)
+
+
+def ensure_heat_templates(store: Store) -> list[str]:
+    """Write the shipped template records that ``/config/v2.0/heat_templates/`` lacks."""
+    written = []
+    for template_id, record in shipped_heat_templates().items():
+        key = keys.heat_template(template_id)
+        if store.txn([Compare.absent(key)], [Op.put(key, record.to_json())]).succeeded:
+            written.append(template_id)
+    return written
+
+
+class Service:
+    """A job manager and ``workers`` workers (each with its own lease), in threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        inventory: str | None = None,
+        workers: int = 1,
+        slots: int = 8,
+        manager: bool = True,
+        heat: Heat | None = None,
+        manager_lease_ttl: int = 65,
+        worker_lease_ttl: int = 60,
+    ) -> None:
+        self.store = store
+        services: Mapping[str, Any] = {
+            "devices": NornirDevices(overrides=inventory),
+            "heat": heat or EmbeddedHeat(),
+        }
+        self.manager = JobManager(store, lease_ttl=manager_lease_ttl) if manager else None
+        self.workers = [
+            Worker(store, HANDLERS, slots=slots, lease_ttl=worker_lease_ttl, services=services)
+            for _ in range(workers)
+        ]
+        self.stop_event = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        ensure_heat_templates(self.store)
+        runners: list[tuple[str, Any]] = [(w.id, w) for w in self.workers]
+        if self.manager is not None:
+            runners.insert(0, (self.manager.id, self.manager))
+        for name, runner in runners:
+            thread = threading.Thread(target=self._run, args=(runner,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _run(self, runner: JobManager | Worker) -> None:
+        try:
+            runner.run(self.stop_event)
+        except Exception:
+            log.exception("%s stopped on an error", runner.id)
+            raise
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def __enter__(self) -> Service:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,23 @@
+"""The desired-state store: the contract (``base``), its etcd adapter and local servers."""
+
+from __future__ import annotations
+
+from nornir_esi.store.base import Compare, Entry, Event, Lease, Op, Store, TxnResult, Watch
+from nornir_esi.store.etcd import EtcdLease, EtcdStore, EtcdWatch
+from nornir_esi.store.server import EtcdCluster, EtcdServer
+
+__all__ = [
+    "Compare",
+    "Entry",
+    "EtcdCluster",
+    "EtcdLease",
+    "EtcdServer",
+    "EtcdStore",
+    "EtcdWatch",
+    "Event",
+    "Lease",
+    "Op",
+    "Store",
+    "TxnResult",
+    "Watch",
+]

@@ -1,0 +1,182 @@
+"""The store contract: what nornir-esi needs of etcd, and nothing more.
+
+The job manager, the workers and the front doors talk to a :class:`Store`; the etcd
+adapter (``store/etcd.py``) implements it. Values are UTF-8 text (JSON documents or plain
+handler names); the record shapes live in ``records.py`` and the keys in ``keys.py``.
+
+The operations are the ones the contract's queue protocol needs:
+
+- ``txn``: compare-and-swap of several keys at once (claiming a job, planning a workflow
+  in one step, compare-and-delete of a job state);
+- leases: a worker's claims and the manager's leadership vanish when it dies;
+- ``watch``: every change under a prefix from a revision on, with nothing lost across
+  reconnects (the adapter resumes from the last revision it delivered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+__all__ = [
+    "Compare",
+    "Entry",
+    "Event",
+    "Lease",
+    "Op",
+    "Store",
+    "TxnResult",
+    "Watch",
+]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A key with its value and etcd metadata."""
+
+    key: str
+    value: str
+    mod_revision: int
+    create_revision: int
+    version: int
+    lease: int = 0
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change seen by a watch: ``put`` (with the new value) or ``delete``."""
+
+    kind: Literal["put", "delete"]
+    key: str
+    value: str
+    mod_revision: int
+
+
+@dataclass(frozen=True)
+class Compare:
+    """A condition of a transaction.
+
+    ``target`` is what is compared: ``value``, ``version`` (0 when the key is absent),
+    ``mod_revision`` or ``create_revision``; ``op`` one of ``==``, ``!=``, ``<``, ``>``.
+    """
+
+    key: str
+    target: Literal["value", "version", "mod_revision", "create_revision"]
+    op: Literal["==", "!=", "<", ">"]
+    operand: str | int
+
+    @classmethod
+    def absent(cls, key: str) -> Compare:
+        return cls(key, "version", "==", 0)
+
+    @classmethod
+    def present(cls, key: str) -> Compare:
+        return cls(key, "version", ">", 0)
+
+    @classmethod
+    def value_is(cls, key: str, value: str) -> Compare:
+        return cls(key, "value", "==", value)
+
+    @classmethod
+    def unchanged_since(cls, key: str, mod_revision: int) -> Compare:
+        return cls(key, "mod_revision", "==", mod_revision)
+
+
+@dataclass(frozen=True)
+class Op:
+    """An operation of a transaction: ``put`` (optionally bound to a lease), ``delete``
+    (one key, or every key under it with ``prefix=True``) or ``get``."""
+
+    kind: Literal["put", "delete", "get"]
+    key: str
+    value: str = ""
+    lease: int = 0
+    prefix: bool = False
+
+    @classmethod
+    def put(cls, key: str, value: str, *, lease: int = 0) -> Op:
+        return cls("put", key, value, lease=lease)
+
+    @classmethod
+    def delete(cls, key: str, *, prefix: bool = False) -> Op:
+        return cls("delete", key, prefix=prefix)
+
+    @classmethod
+    def get(cls, key: str) -> Op:
+        return cls("get", key)
+
+
+@dataclass(frozen=True)
+class TxnResult:
+    """Whether the compares held, and the entries of each ``get`` op that ran, in order."""
+
+    succeeded: bool
+    gets: tuple[tuple[Entry, ...], ...] = ()
+    revision: int = 0
+
+
+class Lease(Protocol):
+    """A lease keys can be bound to; it expires ``ttl`` seconds after the last refresh."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def ttl(self) -> int: ...
+
+    def refresh(self) -> int:
+        """Keep the lease alive; returns the remaining TTL, 0 when it has expired."""
+        ...
+
+    def revoke(self) -> None:
+        """End the lease now; its keys are deleted."""
+        ...
+
+
+class Watch(Protocol):
+    """An open watch: iterate for events, ``cancel`` from any thread to end the iteration."""
+
+    def __iter__(self) -> Iterator[Event]: ...
+
+    def cancel(self) -> None: ...
+
+
+class Store(Protocol):
+    """Key-value store with transactions, leases and watches (etcd v3 semantics)."""
+
+    def get(self, key: str) -> Entry | None: ...
+
+    def get_prefix(self, prefix: str) -> list[Entry]:
+        """Every key under ``prefix``, sorted by key."""
+        ...
+
+    def put(self, key: str, value: str, *, lease: int = 0) -> int:
+        """Write a key; returns the store's revision after the write."""
+        ...
+
+    def delete(self, key: str, *, prefix: bool = False) -> int:
+        """Delete a key (or a prefix); returns how many keys were deleted."""
+        ...
+
+    def txn(
+        self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
+    ) -> TxnResult: ...
+
+    def lease(self, ttl: int) -> Lease:
+        """Grant a new lease of ``ttl`` seconds."""
+        ...
+
+    def watch(self, prefix: str, *, start_revision: int = 0) -> Watch:
+        """Changes under ``prefix`` from ``start_revision`` (0: from now) on, in order.
+
+        The adapter reconnects on its own and resumes after the last delivered revision; a
+        revision that was compacted away is an error (the caller re-reads and starts over).
+        """
+        ...
+
+    def revision(self) -> int:
+        """The store's current revision."""
+        ...
+
+    def close(self) -> None: ...

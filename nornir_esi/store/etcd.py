@@ -1,0 +1,631 @@
+"""The :class:`~nornir_esi.store.base.Store` on etcd v3, through ``pyetcd``.
+
+``pyetcd`` (python-etcd3's API) gives the channels, endpoint failover, authentication,
+leases and the watch stream. Key-value calls go to its gRPC stubs directly because its
+helpers drop the response header (the revision a ``txn`` or ``delete`` happened at) and
+compute a wrong range end for the empty prefix. gRPC and pyetcd errors become
+:class:`~nornir_esi.exceptions.StoreError` subclasses here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import grpc  # type: ignore[import-untyped]
+import pyetcd  # type: ignore[import-untyped]
+from pyetcd import etcdrpc
+from pyetcd import events as etcd_events
+from pyetcd import exceptions as etcd_exc
+
+from nornir_esi.exceptions import (
+    LeaseExpired,
+    StoreCompacted,
+    StoreError,
+    StoreUnavailable,
+    ValidationError,
+)
+from nornir_esi.store.base import Compare, Entry, Event, Op, TxnResult
+
+__all__ = ["EtcdLease", "EtcdStore", "EtcdWatch"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# pyetcd skips an endpoint for this long after a failure, and only fails over when the
+# endpoint in use is marked failed. With one endpoint there is nothing to fail over to, so
+# it must never be marked (pyetcd would refuse to use it for that long); with several, a
+# short window lets a restarted member come back into the rotation soon.
+_SINGLE_RETRY_AFTER = 0.0
+_MULTI_RETRY_AFTER = 2.0
+
+# A watch stream is otherwise silent while nothing changes: without keepalive pings a
+# half-open TCP connection (a peer that vanished without a FIN) would hang it forever.
+# etcd rejects pings more often than every 5 s (--grpc-keepalive-min-time).
+# gRPC's default reconnect backoff grows to 2 minutes: after an outage that long, a
+# client would keep failing fast long after etcd is back. Capped at 1 s instead.
+_GRPC_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1_000),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+_UNAVAILABLE_CODES = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL}
+)
+_UNAVAILABLE_EXC = (
+    etcd_exc.ConnectionFailedError,
+    etcd_exc.ConnectionTimeoutError,
+    etcd_exc.InternalServerError,
+    etcd_exc.NoServerAvailableError,
+    etcd_exc.WatchTimedOut,
+)
+
+_COMPARE_TARGETS = {
+    "value": etcdrpc.Compare.VALUE,
+    "version": etcdrpc.Compare.VERSION,
+    "mod_revision": etcdrpc.Compare.MOD,
+    "create_revision": etcdrpc.Compare.CREATE,
+}
+_COMPARE_OPS = {
+    "==": etcdrpc.Compare.EQUAL,
+    "!=": etcdrpc.Compare.NOT_EQUAL,
+    "<": etcdrpc.Compare.LESS,
+    ">": etcdrpc.Compare.GREATER,
+}
+
+# Watch reconnect backoff, seconds: quick first retries (an etcd restart takes ~0.3 s),
+# capped so a long outage is not hammered.
+_BACKOFF_FIRST = 0.05
+_BACKOFF_MAX = 1.0
+
+
+def _b(text: str) -> bytes:
+    return text.encode("utf-8")
+
+
+def _range(prefix: str) -> tuple[bytes, bytes]:
+    """``(key, range_end)`` of every key starting with ``prefix``.
+
+    etcd's conventions: ``range_end`` is the prefix with its last byte below 0xff
+    incremented; ``\\0`` means "to the end of the keyspace", and ``key=\\0`` with it is
+    the whole keyspace (an empty key is rejected).
+    """
+    key = _b(prefix)
+    if not key:
+        return b"\0", b"\0"
+    end = bytearray(key)
+    while end:
+        if end[-1] < 0xFF:
+            end[-1] += 1
+            return key, bytes(end)
+        end.pop()
+    return key, b"\0"
+
+
+def _entry(kv: Any) -> Entry:
+    return Entry(
+        key=kv.key.decode("utf-8"),
+        value=kv.value.decode("utf-8"),
+        mod_revision=kv.mod_revision,
+        create_revision=kv.create_revision,
+        version=kv.version,
+        lease=kv.lease,
+    )
+
+
+def _rpc_error(exc: grpc.RpcError, what: str) -> StoreError:
+    code = exc.code()
+    details = exc.details() or code.name
+    if code in _UNAVAILABLE_CODES:
+        return StoreUnavailable(f"etcd: {what}: {details}", delay=1.0)
+    if code == grpc.StatusCode.NOT_FOUND and "lease" in details:
+        return LeaseExpired(f"etcd: {what}: {details}")
+    return StoreError(f"etcd: {what}: {code.name}: {details}")
+
+
+def _details(exc: BaseException) -> str:
+    """pyetcd's exception text, plus the gRPC status it replaced (its ``__context__``)."""
+    cause = exc.__context__
+    if isinstance(cause, grpc.RpcError):
+        return f"{exc}: {cause.code().name}: {cause.details()}"
+    return str(exc) or type(exc).__name__
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """Whether a failed request surely never reached etcd, so even a write may be retried.
+
+    gRPC fails a call fast with this text when it has no connection to send it on.
+    """
+    if isinstance(exc, etcd_exc.NoServerAvailableError):
+        return True
+    cause = exc.__context__
+    return (
+        isinstance(cause, grpc.RpcError)
+        and cause.code() == grpc.StatusCode.UNAVAILABLE
+        and "failed to connect to all addresses" in (cause.details() or "")
+    )
+
+
+def _parse_endpoint(url: str) -> tuple[str, int, bool]:
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("etcd endpoint", url, "is not an http(s)://host:port URL")
+    return parts.hostname, parts.port or 2379, parts.scheme == "https"
+
+
+class EtcdStore:
+    """A :class:`~nornir_esi.store.base.Store` on one etcd cluster.
+
+    ``endpoints`` are client URLs (``http://127.0.0.1:2379``; a comma-separated string or a
+    list). With several, requests go to one of them and move to another after it fails:
+    the failing request itself raises :class:`StoreUnavailable` (reads are retried on the
+    next endpoint; writes are not, their outcome may be unknown). TLS is used when
+    ``ca_cert`` is given (plus ``cert_key``/``cert_cert`` for client certificates);
+    ``user``/``password`` authenticate once, at construction. ``timeout`` bounds each
+    request, in seconds.
+    """
+
+    def __init__(
+        self,
+        endpoints: str | list[str],
+        *,
+        ca_cert: str | None = None,
+        cert_key: str | None = None,
+        cert_cert: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        urls = (
+            [u.strip() for u in endpoints.split(",")] if isinstance(endpoints, str) else endpoints
+        )
+        urls = [u for u in urls if u]
+        if not urls:
+            raise ValidationError("etcd", "endpoints", "is empty")
+        if (cert_key is None) != (cert_cert is None):
+            raise ValidationError("etcd", "cert_key", "and cert_cert go together")
+        if (user is None) != (password is None):
+            raise ValidationError("etcd", "user", "and password go together")
+        parsed = [_parse_endpoint(u) for u in urls]
+        if any(secure for _, _, secure in parsed) and ca_cert is None:
+            raise ValidationError("etcd", "ca_cert", "is required for https endpoints")
+        creds = None
+        if ca_cert is not None:
+            creds = pyetcd.MultiEndpointEtcd3Client.get_secure_creds(ca_cert, cert_key, cert_cert)
+        retry_after = _SINGLE_RETRY_AFTER if len(parsed) == 1 else _MULTI_RETRY_AFTER
+        self.endpoints = urls
+        self.timeout = timeout
+        eps = [
+            pyetcd.Endpoint(
+                host,
+                port,
+                secure=creds is not None,
+                creds=creds,
+                time_retry=retry_after,
+                opts=_GRPC_OPTIONS,
+            )
+            for host, port, _ in parsed
+        ]
+        try:
+            self._client = pyetcd.MultiEndpointEtcd3Client(
+                endpoints=eps, timeout=timeout, user=user, password=password, failover=True
+            )
+        except grpc.RpcError as exc:
+            for ep in eps:
+                ep.close()
+            raise _rpc_error(exc, f"authenticate to {','.join(urls)}") from exc
+        # Like clientv3.WithRequireLeader: a member cut off from its cluster fails
+        # requests and ends watch streams at once (UNAVAILABLE, "no leader"), so the
+        # client moves to another member instead of reading stale data or waiting on a
+        # watch that will never see another event.
+        self._client.metadata = (*(self._client.metadata or ()), ("hasleader", "true"))
+        self._watches: weakref.WeakSet[EtcdWatch] = weakref.WeakSet()
+        self._closed = False
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> EtcdStore:
+        """A store from ``ESI_ETCD_ENDPOINTS`` (comma-separated URLs), ``ESI_ETCD_CA``,
+        ``ESI_ETCD_CERT``, ``ESI_ETCD_KEY``, ``ESI_ETCD_USER`` and ``ESI_ETCD_PASSWORD``."""
+        env = os.environ if environ is None else environ
+        endpoints = env.get("ESI_ETCD_ENDPOINTS", "")
+        if not endpoints.strip():
+            raise ValidationError("environment", "ESI_ETCD_ENDPOINTS", "is not set")
+        return cls(
+            endpoints,
+            ca_cert=env.get("ESI_ETCD_CA") or None,
+            cert_cert=env.get("ESI_ETCD_CERT") or None,
+            cert_key=env.get("ESI_ETCD_KEY") or None,
+            user=env.get("ESI_ETCD_USER") or None,
+            password=env.get("ESI_ETCD_PASSWORD") or None,
+        )
+
+    def __repr__(self) -> str:
+        return f"EtcdStore({','.join(self.endpoints)!r})"
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[], T], *, idempotent: bool = False) -> T:
+        """Run one request and map its errors.
+
+        With several endpoints a failed request moves pyetcd to the next one; it is
+        retried there when it is a read, or when it was never sent (no connection).
+        """
+        attempts = len(self.endpoints)
+        for attempt in range(attempts):
+            try:
+                try:
+                    return fn()
+                except grpc.RpcError as exc:
+                    # pyetcd's own bookkeeping: marks the endpoint failed (so the next
+                    # request fails over) and drops stubs bound to its channel. It
+                    # re-raises, as one of its exceptions or the RpcError itself.
+                    self._client._manage_grpc_errors(exc)
+                    raise
+            except grpc.RpcError as exc:
+                raise _rpc_error(exc, what) from exc
+            except _UNAVAILABLE_EXC as exc:
+                if (idempotent or _not_sent(exc)) and attempt + 1 < attempts:
+                    continue
+                raise StoreUnavailable(f"etcd: {what}: {_details(exc)}", delay=1.0) from exc
+            except etcd_exc.Etcd3Exception as exc:
+                raise StoreError(f"etcd: {what}: {_details(exc)}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unary(self, stub: str, method: str, request: Any) -> Any:
+        c = self._client
+        rpc = getattr(getattr(c, stub), method)
+        return rpc(request, self.timeout, credentials=c.call_credentials, metadata=c.metadata)
+
+    def _range_request(self, key: str, *, prefix: bool) -> Any:
+        rq = etcdrpc.RangeRequest()
+        if prefix:
+            rq.key, rq.range_end = _range(key)
+            rq.sort_order = etcdrpc.RangeRequest.ASCEND
+            rq.sort_target = etcdrpc.RangeRequest.KEY
+        else:
+            rq.key = _b(key)
+        return rq
+
+    def _delete_request(self, key: str, *, prefix: bool) -> Any:
+        rq = etcdrpc.DeleteRangeRequest()
+        if prefix:
+            rq.key, rq.range_end = _range(key)
+        else:
+            rq.key = _b(key)
+        return rq
+
+    @staticmethod
+    def _put_request(key: str, value: str, lease: int) -> Any:
+        return etcdrpc.PutRequest(key=_b(key), value=_b(value), lease=lease)
+
+    # -- Store --------------------------------------------------------------------------
+
+    def get(self, key: str) -> Entry | None:
+        rs = self._call(
+            f"get {key}",
+            lambda: self._unary("kvstub", "Range", self._range_request(key, prefix=False)),
+            idempotent=True,
+        )
+        return _entry(rs.kvs[0]) if rs.kvs else None
+
+    def get_prefix(self, prefix: str) -> list[Entry]:
+        rs = self._call(
+            f"get prefix {prefix}",
+            lambda: self._unary("kvstub", "Range", self._range_request(prefix, prefix=True)),
+            idempotent=True,
+        )
+        return [_entry(kv) for kv in rs.kvs]
+
+    def put(self, key: str, value: str, *, lease: int = 0) -> int:
+        rs = self._call(
+            f"put {key}",
+            lambda: self._unary("kvstub", "Put", self._put_request(key, value, lease)),
+        )
+        return int(rs.header.revision)
+
+    def delete(self, key: str, *, prefix: bool = False) -> int:
+        rs = self._call(
+            f"delete {key}",
+            lambda: self._unary("kvstub", "DeleteRange", self._delete_request(key, prefix=prefix)),
+        )
+        return int(rs.deleted)
+
+    def txn(
+        self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
+    ) -> TxnResult:
+        rq = etcdrpc.TxnRequest(
+            compare=[self._compare(c) for c in compare],
+            success=[self._op(op) for op in success],
+            failure=[self._op(op) for op in failure],
+        )
+        rs = self._call("txn", lambda: self._unary("kvstub", "Txn", rq))
+        gets = tuple(
+            tuple(_entry(kv) for kv in r.response_range.kvs)
+            for r in rs.responses
+            if r.WhichOneof("response") == "response_range"
+        )
+        return TxnResult(succeeded=bool(rs.succeeded), gets=gets, revision=int(rs.header.revision))
+
+    def _compare(self, c: Compare) -> Any:
+        target = _COMPARE_TARGETS.get(c.target)
+        result = _COMPARE_OPS.get(c.op)
+        if target is None or result is None:
+            raise ValidationError(f"compare {c.key}", c.target, f"{c.op} is not supported")
+        msg = etcdrpc.Compare(key=_b(c.key), target=target, result=result)
+        if c.target == "value":
+            if not isinstance(c.operand, str):
+                raise ValidationError(f"compare {c.key}", "value", "operand must be a str")
+            msg.value = _b(c.operand)
+        else:
+            if isinstance(c.operand, bool) or not isinstance(c.operand, int):
+                raise ValidationError(f"compare {c.key}", c.target, "operand must be an int")
+            setattr(msg, c.target, c.operand)
+        return msg
+
+    def _op(self, op: Op) -> Any:
+        if op.kind == "put":
+            return etcdrpc.RequestOp(request_put=self._put_request(op.key, op.value, op.lease))
+        if op.kind == "delete":
+            rq = self._delete_request(op.key, prefix=op.prefix)
+            return etcdrpc.RequestOp(request_delete_range=rq)
+        if op.kind == "get":
+            rq = self._range_request(op.key, prefix=op.prefix)
+            return etcdrpc.RequestOp(request_range=rq)
+        raise ValidationError(f"txn op {op.key}", "kind", f"{op.kind!r} is not supported")
+
+    def lease(self, ttl: int) -> EtcdLease:
+        """Grant a lease; etcd may raise ``ttl`` to its minimum (about 1.5 election
+        timeouts), which :attr:`EtcdLease.ttl` reports."""
+        if ttl <= 0:
+            raise ValidationError("lease", "ttl", f"{ttl} must be positive")
+        granted = self._call(f"grant lease ttl={ttl}", lambda: self._client.lease(ttl))
+        return EtcdLease(self, int(granted.id), int(granted.ttl))
+
+    def watch(self, prefix: str, *, start_revision: int = 0) -> EtcdWatch:
+        if start_revision <= 0:
+            # Pin "from now" to a revision, so a reconnect before the first event
+            # still resumes exactly where this watch began.
+            start_revision = self.revision() + 1
+        w = EtcdWatch(self, prefix, start_revision)
+        self._watches.add(w)
+        try:
+            w._register()
+        except BaseException:
+            w.cancel()
+            raise
+        return w
+
+    def revision(self) -> int:
+        # count_only on one key: the cheapest linearizable read; only its header matters.
+        rq = etcdrpc.RangeRequest(key=b"\0", count_only=True)
+        rs = self._call("revision", lambda: self._unary("kvstub", "Range", rq), idempotent=True)
+        return int(rs.header.revision)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for w in list(self._watches):
+            w.cancel()
+        self._client.close()
+
+    def __enter__(self) -> EtcdStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EtcdLease:
+    """A granted lease (see :class:`~nornir_esi.store.base.Lease`)."""
+
+    def __init__(self, store: EtcdStore, lease_id: int, ttl: int) -> None:
+        self._store = store
+        self._id = lease_id
+        self._ttl = ttl
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    @property
+    def ttl(self) -> int:
+        return self._ttl
+
+    def refresh(self) -> int:
+        client = self._store._client
+        responses = self._store._call(
+            f"refresh lease {self._id:x}", lambda: list(client.refresh_lease(self._id))
+        )
+        # etcd answers an expired or unknown lease with TTL <= 0 rather than an error.
+        return max(0, int(responses[-1].TTL)) if responses else 0
+
+    def revoke(self) -> None:
+        # Already gone is fine: its keys are deleted either way.
+        with contextlib.suppress(LeaseExpired):
+            self._store._call(
+                f"revoke lease {self._id:x}", lambda: self._store._client.revoke_lease(self._id)
+            )
+
+    def __repr__(self) -> str:
+        return f"EtcdLease(id={self._id:x}, ttl={self._ttl})"
+
+
+# What the watch callback hands the iterating thread: a batch of events, or why the
+# registration ended (an exception, or None when pyetcd closed its stream cleanly).
+_Item = tuple[int, Any]
+_CANCELLED: Literal["cancelled"] = "cancelled"
+
+
+class EtcdWatch:
+    """An open watch on a prefix (see :class:`~nornir_esi.store.base.Watch`).
+
+    pyetcd multiplexes all watches of a client on one gRPC stream and reports a broken
+    stream by calling every callback with the ``grpc.RpcError`` (or ``None`` when it
+    closed the stream itself, e.g. after failing over). Its callbacks run on that
+    stream's thread, so they only queue; re-registering happens in the iterating thread.
+
+    Resuming: events of one revision arrive in one response, so after delivering events
+    up to revision R the watch is re-created from R+1; anything at or below R that shows
+    up anyway (a registration that was being replaced) is dropped. A compacted start
+    revision raises :class:`StoreCompacted`.
+    """
+
+    def __init__(self, store: EtcdStore, prefix: str, start_revision: int) -> None:
+        self._store = store
+        self.prefix = prefix
+        self._next_revision = start_revision
+        self._queue: queue.Queue[_Item | Literal["cancelled"]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+        self._generation = 0
+        self._registration: tuple[Any, int] | None = None
+        self._iterating = False
+
+    def _register(self) -> None:
+        """Create the etcd watch from ``_next_revision``; raises StoreError subclasses."""
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+
+        def callback(response: Any) -> None:
+            self._queue.put((generation, response))
+
+        key, range_end = _range(self.prefix)
+        client = self._store._client
+
+        def add() -> tuple[Any, int]:
+            # The watcher (stream) is kept with the id: pyetcd replaces the client's
+            # watcher after any failed request, but the stream of the old one goes on
+            # delivering, so cancelling must go to the watcher that holds the id.
+            watcher = client.watcher
+            return watcher, watcher.add_callback(
+                key, callback, range_end=range_end, start_revision=self._next_revision
+            )
+
+        registration = self._store._call(f"watch {self.prefix} from {self._next_revision}", add)
+        with self._lock:
+            if self._cancelled.is_set():
+                self._cancel_registration(registration)
+            else:
+                self._registration = registration
+
+    def _cancel_registration(self, registration: tuple[Any, int] | None) -> None:
+        if registration is None:
+            return
+        watcher, watch_id = registration
+        try:
+            watcher.cancel(watch_id)
+        except Exception as exc:  # the stream is gone: nothing is left to cancel
+            log.debug("watch %s: cancel %s: %s", self.prefix, watch_id, exc)
+
+    def _reconnect(self) -> bool:
+        """Register again until it works; False when cancelled meanwhile."""
+        delay = _BACKOFF_FIRST
+        failures = 0
+        while not self._cancelled.is_set():
+            try:
+                self._register()
+                if failures:
+                    log.info("watch %s: resumed at %d", self.prefix, self._next_revision)
+                return True
+            except StoreUnavailable as exc:
+                failures += 1
+                # Once per outage at warning level; the retries every second are debug.
+                log.log(
+                    logging.WARNING if failures == 1 else logging.DEBUG,
+                    "watch %s: cannot resume at %d yet (%s), retrying",
+                    self.prefix,
+                    self._next_revision,
+                    exc,
+                )
+            if self._cancelled.wait(delay):
+                break
+            delay = min(delay * 2, _BACKOFF_MAX)
+        return False
+
+    def __iter__(self) -> Iterator[Event]:
+        with self._lock:
+            if self._iterating:
+                raise StoreError(f"watch {self.prefix}: already being iterated")
+            self._iterating = True
+        while True:
+            item = self._queue.get()
+            if item == _CANCELLED or self._cancelled.is_set():
+                return
+            generation, response = item
+            if generation != self._generation:
+                continue  # a registration that was replaced
+            if isinstance(response, etcd_exc.RevisionCompactedError):
+                self.cancel()
+                raise StoreCompacted(
+                    f"watch {self.prefix}: revision {self._next_revision} is compacted"
+                    f" (compacted up to {response.compacted_revision})",
+                    compact_revision=int(response.compacted_revision),
+                ) from response
+            if response is None or isinstance(response, Exception):
+                if isinstance(response, grpc.RpcError) and (
+                    response.code() not in _UNAVAILABLE_CODES
+                    and response.code() != grpc.StatusCode.CANCELLED
+                ):
+                    self.cancel()
+                    raise _rpc_error(response, f"watch {self.prefix}") from response
+                log.info(
+                    "watch %s: stream ended (%s), resuming at %d",
+                    self.prefix,
+                    response.code().name if isinstance(response, grpc.RpcError) else "closed",
+                    self._next_revision,
+                )
+                with self._lock:
+                    self._registration = None
+                if not self._reconnect():
+                    return
+                continue
+            for ev in response.events:
+                rev = int(ev.mod_revision)
+                if rev < self._next_revision:
+                    continue
+                kind: Literal["put", "delete"] = (
+                    "delete" if isinstance(ev, etcd_events.DeleteEvent) else "put"
+                )
+                value = ev.value.decode("utf-8") if kind == "put" else ""
+                # Advance before yielding: a consumer that stops here has seen it.
+                self._next_revision = rev
+                yield Event(kind, ev.key.decode("utf-8"), value, rev)
+                if self._cancelled.is_set():
+                    return
+            # Only now is the whole revision delivered (a response never splits one).
+            if response.events:
+                self._next_revision = int(response.events[-1].mod_revision) + 1
+
+    def cancel(self) -> None:
+        """End the iteration (from any thread) and the etcd watch."""
+        with self._lock:
+            if self._cancelled.is_set():
+                return
+            self._cancelled.set()
+            registration, self._registration = self._registration, None
+        self._queue.put(_CANCELLED)
+        self._cancel_registration(registration)
+
+    def __enter__(self) -> EtcdWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+    def __repr__(self) -> str:
+        return f"EtcdWatch({self.prefix!r}, next_revision={self._next_revision})"

@@ -1,0 +1,99 @@
+"""One Junos RPC over the host's NETCONF connection, with errors turned into DeviceErrors.
+
+ncclient wraps paramiko's errors in its own (SSHError, SessionCloseError, ...), so
+NCClientError plus OSError covers the transport.
+
+Shared by the tasks so that every failure names the host and the step, and so that a
+broken session is dropped from the host (the next task reconnects instead of reusing it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from lxml import etree
+from ncclient import NCClientError
+from ncclient.operations.rpc import RPCError
+from ncclient.transport.errors import AuthenticationError
+from nornir.core.task import Task
+
+from nornir_esi import netconf
+from nornir_esi.exceptions import DeviceError, DeviceRejectedError, DeviceUnavailableError
+
+__all__ = ["CONNECTION", "call", "connection", "device_error", "leaf", "sub"]
+
+CONNECTION = "netconf"
+# rpc-error tags that mean "busy now", not "wrong request" (RFC 6241 appendix A).
+_BUSY_TAGS = frozenset({"lock-denied", "in-use", "resource-denied"})
+# Replies with a whole configuration can be large; lxml refuses deep/huge trees otherwise.
+_PARSER = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
+
+
+def device_error(host: str, step: str, exc: BaseException) -> DeviceError:
+    """The DeviceError for a third-party error, classified by whether a retry may help."""
+    if isinstance(exc, RPCError):
+        reason = (exc.message or str(exc)).strip()
+        # Several <rpc-error>s come as one RPCError with .errors and no tag of its own.
+        errors = getattr(exc, "errors", None) or [exc]
+        tags = sorted({tag for err in errors if (tag := getattr(err, "tag", None))})
+        where = f" ({', '.join(tags)})" if tags else ""
+        if tags and set(tags) <= _BUSY_TAGS:
+            return DeviceUnavailableError(host, step, reason + where)
+        return DeviceRejectedError(host, step, reason + where)
+    if isinstance(exc, AuthenticationError):
+        # Wrong credentials stay wrong: retrying only risks locking the account.
+        return DeviceRejectedError(host, step, f"authentication failed: {exc}")
+    return DeviceUnavailableError(host, step, f"{type(exc).__name__}: {exc}")
+
+
+def _drop(task: Task) -> None:
+    # The session is unusable (transport gone or timed out): forget it so the next task on
+    # this host opens a fresh one; closing may fail on a dead transport, which is fine.
+    conn = task.host.connections.pop(CONNECTION, None)
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+def connection(task: Task) -> Any:
+    """The host's ncclient Manager, opened through nornir-netconf on first use."""
+    netconf.tune_ncclient()
+    try:
+        return task.host.get_connection(CONNECTION, task.nornir.config)
+    except (NCClientError, OSError) as exc:
+        _drop(task)
+        raise device_error(task.host.name, "connect", exc) from exc
+
+
+def call(task: Task, step: str, rpc: etree._Element) -> etree._Element:
+    """Send ``rpc``; the ``<rpc-reply>`` as an element without namespaces' fuss.
+
+    Any ncclient/transport error becomes a DeviceError naming the host and ``step``.
+    """
+    manager = connection(task)
+    try:
+        reply = manager.rpc(rpc)
+    except RPCError as exc:
+        raise device_error(task.host.name, step, exc) from exc
+    except (NCClientError, OSError) as exc:
+        _drop(task)
+        raise device_error(task.host.name, step, exc) from exc
+    # The junos device handler returns an NCElement (str() is the XML), the default one
+    # an RPCReply (.xml is the XML).
+    raw = getattr(reply, "xml", None) or str(reply)
+    return etree.fromstring(raw.encode(), _PARSER)
+
+
+def leaf(tag: str, text: str | None = None, **attrib: str) -> etree._Element:
+    """An element with optional text and attributes (RPC building)."""
+    el = etree.Element(tag, attrib)
+    el.text = text
+    return el
+
+
+def sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
+    """A child element with optional text (RPC building)."""
+    el = etree.SubElement(parent, tag)
+    el.text = text
+    return el

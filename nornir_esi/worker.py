@@ -1,0 +1,214 @@
+"""The worker loop: claim ready jobs of its handlers, run them, finish them.
+
+A worker holds one lease (60 s, refreshed every third of it). It claims a job with one
+transaction: ``/jobs/working/<id>`` created only if absent and ``/jobs/ready/<id>`` still
+there, bound to the lease, and ``ready`` removed. If the worker dies, the lease expires,
+the claim vanishes and the job manager makes the job ready again, so handlers must be
+idempotent.
+
+It runs up to ``slots`` jobs at once. When a job ends, one transaction writes
+``/jobs/finished/<id>`` and removes the claim (only if the claim is still this worker's),
+and, for the workflow's last job, ``/state`` from the job state (which it deletes), or,
+when a job with ``on_failure: fail`` failed, ``/state`` with ``<ACTION>_FAILED`` and the
+reason. ``/state`` is never written over a version as new or newer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from nornir_esi import keys
+from nornir_esi.exceptions import EsiError
+from nornir_esi.records import Job, JobEntry, JobState, State
+from nornir_esi.store.base import Compare, Entry, Lease, Op, Store
+from nornir_esi.store.feed import Feed
+
+__all__ = ["Handler", "JobContext", "Worker", "terminal_state"]
+
+log = logging.getLogger(__name__)
+
+_COMPLETED = {"create": "CREATE_COMPLETED", "modify": "MODIFY_COMPLETED",
+              "logical_delete": "DELETE_COMPLETED", "delete": "DELETE_COMPLETED"}
+_FAILED = {"create": "CREATE_FAILED", "modify": "MODIFY_FAILED",
+           "logical_delete": "DELETE_FAILED", "delete": "DELETE_FAILED"}
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: the job, the store, and the services the worker was given."""
+
+    job: Job
+    store: Store
+    worker_id: str
+    services: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {p.param: p.value for p in self.job.params}
+
+
+# A handler may return writes that must land with the job's end, in the same transaction
+# as ``/jobs/finished`` and ``/state`` (the monitoring worker's ``/monitoring`` record).
+Handler = Callable[[JobContext], Sequence[Op] | None]
+
+
+def terminal_state(job: Job) -> str:
+    """``worker_state`` when ``job`` ends its workflow well: the workflow's kind decides.
+
+    An update's last job is ``create:monitoring_worker``, but the workflow modified the
+    resource: ``MODIFY_COMPLETED``.
+    """
+    actions = {keys.parse_job_id(d)[0] for d in job.dependency}
+    if "modify" in actions:
+        return "MODIFY_COMPLETED"
+    return _COMPLETED[job.action]
+
+
+class Worker:
+    """Claims and runs jobs of ``handlers`` (handler name -> function)."""
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: Mapping[str, Handler],
+        *,
+        slots: int = 8,
+        lease_ttl: int = 60,
+        worker_id: str | None = None,
+        services: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.handlers = dict(handlers)
+        self.slots = slots
+        self.lease_ttl = lease_ttl
+        self.id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+        self.services = dict(services or {})
+        self._free = threading.Semaphore(slots)
+        self._rescan = threading.Event()
+        self._lease: Lease | None = None
+        self.completed = 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until ``stop``; jobs already running are finished first."""
+        lease = self.store.lease(self.lease_ttl)
+        self._lease = lease
+        keeper = threading.Thread(target=self._keep_alive, args=(lease, stop), daemon=True,
+                                  name=f"{self.id} lease")
+        keeper.start()
+        pool = ThreadPoolExecutor(self.slots, thread_name_prefix=self.id)
+        try:
+            revision = self.store.revision()
+            self._scan(pool)
+            with Feed(self.store, [keys.JOBS_READY], start_revision=revision + 1) as feed:
+                while not stop.is_set():
+                    event = feed.get(timeout=0.5)
+                    job_id = None if event is None else keys.job_id_of(event.key)
+                    if event is not None and event.kind == "put" and job_id:
+                        self._try_claim(job_id, event.value, pool)
+                    if self._rescan.is_set():
+                        self._rescan.clear()
+                        self._scan(pool)
+        finally:
+            pool.shutdown(wait=True)
+            stop.set()
+            keeper.join()
+            lease.revoke()
+
+    def _keep_alive(self, lease: Lease, stop: threading.Event) -> None:
+        while not stop.wait(max(self.lease_ttl / 3, 0.2)):
+            try:
+                if lease.refresh() <= 0:
+                    log.error("worker %s lost its lease: its claims are gone", self.id)
+            except EsiError as exc:
+                log.warning("worker %s: lease refresh failed: %s", self.id, exc)
+
+    def _scan(self, pool: ThreadPoolExecutor) -> None:
+        """Claim what is ready now (at start, and after a slot frees while events passed)."""
+        for entry in self.store.get_prefix(keys.JOBS_READY):
+            job_id = keys.job_id_of(entry.key)
+            if job_id and not self._try_claim(job_id, entry.value, pool):
+                return
+
+    def _try_claim(self, job_id: str, handler: str, pool: ThreadPoolExecutor) -> bool:
+        """Claim and start ``job_id``; False when no slot is free (a rescan follows)."""
+        if handler not in self.handlers:
+            return True
+        if not self._free.acquire(blocking=False):
+            return False
+        assert self._lease is not None
+        working = keys.job_working(job_id)
+        result = self.store.txn(
+            [Compare.absent(working), Compare.present(keys.job_ready(job_id))],
+            [
+                Op.put(working, self.id, lease=self._lease.id),
+                Op.delete(keys.job_ready(job_id)),
+                Op.get(keys.job_all(job_id)),
+            ],
+        )
+        if not result.succeeded or not result.gets or not result.gets[0]:
+            self._free.release()
+            return True
+        job = JobEntry.from_value(result.gets[0][0].value).job
+        pool.submit(self._execute, job)
+        return True
+
+    def _execute(self, job: Job) -> None:
+        error = ""
+        extra: Sequence[Op] = ()
+        try:
+            log.info("%s runs %s", self.id, job.id)
+            extra = self.handlers[job.handler](JobContext(job, self.store, self.id,
+                                                          self.services)) or ()
+        except Exception as exc:  # every failure ends the job with a reason, never a hang
+            error = str(exc) if isinstance(exc, EsiError) else f"{type(exc).__name__}: {exc}"
+            log.warning("%s: %s failed: %s", self.id, job.id, error)
+        try:
+            self._finish(job, error, extra)
+        except Exception:
+            log.exception("%s: finishing %s failed; the lease will expire and it is retried",
+                          self.id, job.id)
+        finally:
+            self.completed += 1
+            self._free.release()
+            self._rescan.set()
+
+    def _finish(self, job: Job, error: str, extra: Sequence[Op] = ()) -> None:
+        working = keys.job_working(job.id)
+        compare = [Compare.value_is(working, self.id)]
+        ops = [Op.put(keys.job_finished(job.id), ""), Op.delete(working)]
+        if not error:
+            ops += extra
+        state_key = keys.state(job.resource_type, job.resource_id)
+        job_state_key = keys.job_state(job.resource_type, job.resource_id)
+        if error and job.on_failure == "fail":
+            state = State(worker_state=_FAILED[job.action], version=job.version, error=error)
+            compare, ops = self._with_state(compare, ops, state_key, state, job.version)
+            ops.append(Op.delete(job_state_key))
+        elif job.is_last and not error:
+            job_state_entry = self.store.get(job_state_key)
+            job_state = (JobState() if job_state_entry is None
+                         else JobState.from_value(job_state_entry.value))
+            state = State.from_job_state(terminal_state(job), job.version, job_state)
+            compare, ops = self._with_state(compare, ops, state_key, state, job.version)
+            if job_state_entry is not None:
+                compare.append(Compare.unchanged_since(job_state_key, job_state_entry.mod_revision))
+                ops.append(Op.delete(job_state_key))
+        if not self.store.txn(compare, ops).succeeded:
+            raise EsiError(f"job {job.id}: the claim or the job state changed under the worker")
+
+    def _with_state(
+        self, compare: list[Compare], ops: list[Op], key: str, state: State, version: int
+    ) -> tuple[list[Compare], list[Op]]:
+        current: Entry | None = self.store.get(key)
+        if current is not None and State.from_value(current.value).version >= version:
+            return compare, ops  # a newer version's state stays
+        guard = (Compare.absent(key) if current is None
+                 else Compare.unchanged_since(key, current.mod_revision))
+        return [*compare, guard], [*ops, Op.put(key, state.to_json())]
+

@@ -1,0 +1,120 @@
+"""The create flow end to end on real etcd and two simulated routers, against the origin.
+
+Every key the origin captured while the seed's gateway and everything it depends on were
+created (``fixtures/origin-internet-gateway-scenario.json``) must be written here with an
+equal value, checkpoint by checkpoint and in the same order within each flow; the job
+ids' random suffixes are the only difference allowed. Each router then carries exactly
+the stanzas of the origin's diff.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from nornir_esi import desired, keys
+from nornir_esi.netsim.diff import diff_text
+from nornir_esi.netsim.server import Simulator
+from nornir_esi.store.base import Event, Store
+from nornir_esi.store.feed import Feed
+from nornir_esi.waiting import wait_for_state
+from tests.origin import scenario_steps
+from tests.store.helpers import eventually
+
+from .conftest import INVENTORY, ROUTERS
+
+_SUFFIX = re.compile(r"(:\d+):[a-z0-9]{5}\b")
+_ORIGIN_DIFF = Path(__file__).parent.parent / "fixtures" / "origin-junos-diff.txt"
+
+
+def _norm(text: str) -> str:
+    """Job ids without their random suffix."""
+    return _SUFFIX.sub(r"\1:*", text)
+
+
+def _normalized(value: Any) -> Any:
+    return json.loads(_norm(json.dumps(value)))
+
+
+def _json(text: str) -> Any:
+    """A stored value: JSON documents decoded, plain text (queue keys' handler names) kept."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _record(store: Store, revision: int, until: list[tuple[str, str]]) -> list[Event]:
+    """Every event from ``revision`` on, until each resource in ``until`` has a /state."""
+    events: list[Event] = []
+    waiting = {keys.state(t, i) for t, i in until}
+    with Feed(store, ["/"], start_revision=revision) as feed:
+        while waiting:
+            event = feed.get(timeout=60)
+            assert event is not None, f"no /state yet for {sorted(waiting)}"
+            events.append(event)
+            if event.kind == "put" and event.key in waiting:
+                state = json.loads(event.value)["state"]["worker_state"]
+                assert not state.endswith("_FAILED"), f"{event.key}: {event.value}"
+                waiting.discard(event.key)
+    return events
+
+
+def _origin_sections() -> dict[str, list[str]]:
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in _ORIGIN_DIFF.read_text().splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            sections[current] = []
+        elif current and line.strip() and not line.startswith("#") and line != "[edit]":
+            sections[current].append(" ".join(line.split()))
+    return sections
+
+
+def test_create_flow_reproduces_every_origin_key(pair: Simulator, service_store: Store) -> None:
+    store = service_store
+    items = desired.load_file(INVENTORY / "resources.yaml")
+    gateway = desired.load_file(INVENTORY / "gateway.yaml")
+    start = store.revision() + 1
+    desired.apply(store, items)
+    events = _record(store, start, [(t, b["id"]) for t, b in items])
+    desired.apply(store, gateway)
+    events += _record(store, events[-1].mod_revision + 1, [(t, b["id"]) for t, b in gateway])
+
+    puts = [(e.mod_revision, _norm(e.key), _normalized(_json(e.value)))
+            for e in events if e.kind == "put"]
+    last_revision: dict[str, int] = {}
+    for step in scenario_steps():
+        key, value = _norm(step["key"]), _normalized(step["value"])
+        matches = [rev for rev, k, v in puts if k == key and v == value]
+        assert matches, (
+            f"{step['flow']} checkpoint {step['point']}: {step['key']} never had the origin's "
+            f"value; ours: {[v for _, k, v in puts if k == key]}"
+        )
+        flow = step["flow"]
+        after = [rev for rev in matches if rev >= last_revision.get(flow, 0)]
+        assert after, f"{flow} checkpoint {step['point']} came before the previous checkpoint"
+        last_revision[flow] = after[0]
+
+    # After the last job: job state and queues are gone; /state, heat stack, cache stay.
+    gw_type, gw = gateway[0][0], gateway[0][1]
+    assert store.get(keys.job_state(gw_type, gw["id"])) is None
+    queues = (keys.JOBS_ALL, keys.JOBS_READY, keys.JOBS_WAITING, keys.JOBS_WORKING,
+              keys.JOBS_FINISHED)
+    # The manager collects the last job right after its /state.
+    eventually(lambda: all(store.get_prefix(q) == [] for q in queues), what="empty job queues")
+    state = wait_for_state(store, gw_type, gw["id"], timeout=1)
+    assert state is not None and state.worker_state == "CREATE_COMPLETED"
+
+    # Each router carries exactly the origin's stanzas, and its commit names the job.
+    sections = _origin_sections()
+    for origin_name, router_name in (("MX-1", ROUTERS["secondary"]), ("MX-2", ROUTERS["primary"])):
+        router = pair.router(router_name)
+        day0, running = router.history[-1].config, router.running
+        ours = [" ".join(line.split()) for line in diff_text(day0, running).splitlines()
+                if line.strip()]
+        assert ours == sections[origin_name], router_name
+        assert router.history[0].comment.startswith("create:heat_worker:internet_gateway:")
