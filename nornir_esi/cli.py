@@ -162,8 +162,12 @@ def _fail(exc: EsiError) -> None:
 @click.option("--slots", type=click.IntRange(1), default=8, show_default=True,
               help="Jobs each worker runs at once.")
 @click.option("--no-manager", is_flag=True, help="Run workers only.")
+@click.option("--manager-lease-ttl", type=click.IntRange(1), default=65, show_default=True,
+              help="Seconds before a dead manager's leadership passes on.")
+@click.option("--worker-lease-ttl", type=click.IntRange(1), default=60, show_default=True,
+              help="Seconds before a dead worker's jobs become claimable again.")
 def run(endpoints: str | None, inventory: str | None, workers: int, slots: int,
-        no_manager: bool) -> None:
+        no_manager: bool, manager_lease_ttl: int, worker_lease_ttl: int) -> None:
     """Job manager and workers in the foreground until SIGINT or SIGTERM."""
     from nornir_esi.service import Service
 
@@ -171,7 +175,8 @@ def run(endpoints: str | None, inventory: str | None, workers: int, slots: int,
     try:
         store = _store(endpoints)
         service = Service(store, inventory=inventory, workers=workers, slots=slots,
-                          manager=not no_manager)
+                          manager=not no_manager, manager_lease_ttl=manager_lease_ttl,
+                          worker_lease_ttl=worker_lease_ttl)
         done = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: done.set())

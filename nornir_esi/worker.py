@@ -6,6 +6,10 @@ there, bound to the lease, and ``ready`` removed. If the worker dies, the lease 
 the claim vanishes and the job manager makes the job ready again, so handlers must be
 idempotent.
 
+A handler's temporary error (a router's lock held by another job, a dropped session) is
+retried in place with exponential backoff and full jitter, up to ``retries`` times; any
+other error, or the last temporary one, fails the job.
+
 It runs up to ``slots`` jobs at once. When a job ends, one transaction writes
 ``/jobs/finished/<id>`` and removes the claim (only if the claim is still this worker's),
 and, for the workflow's last job, ``/state`` from the job state (which it deletes), or,
@@ -16,6 +20,7 @@ reason. ``/state`` is never written over a version as new or newer.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nornir_esi import keys
-from nornir_esi.exceptions import EsiError
+from nornir_esi.exceptions import EsiError, TemporaryError
 from nornir_esi.records import Job, JobEntry, JobState, State
 from nornir_esi.store.base import Compare, Entry, Lease, Op, Store
 from nornir_esi.store.feed import Feed
@@ -33,6 +38,7 @@ __all__ = ["Handler", "JobContext", "Worker", "terminal_state"]
 
 log = logging.getLogger(__name__)
 
+BACKOFF_BASE = 0.1  # seconds before the first retry, at most; doubled each time
 _COMPLETED = {"create": "CREATE_COMPLETED", "modify": "MODIFY_COMPLETED",
               "logical_delete": "DELETE_COMPLETED", "delete": "DELETE_COMPLETED"}
 _FAILED = {"create": "CREATE_FAILED", "modify": "MODIFY_FAILED",
@@ -82,6 +88,8 @@ class Worker:
         lease_ttl: int = 60,
         worker_id: str | None = None,
         services: Mapping[str, Any] | None = None,
+        retries: int = 8,
+        backoff_cap: float = 5.0,
     ) -> None:
         self.store = store
         self.handlers = dict(handlers)
@@ -92,6 +100,9 @@ class Worker:
         self._free = threading.Semaphore(slots)
         self._rescan = threading.Event()
         self._lease: Lease | None = None
+        self._stopping = threading.Event()
+        self.retries = retries
+        self.backoff_cap = backoff_cap
         self.completed = 0
 
     def run(self, stop: threading.Event) -> None:
@@ -102,6 +113,7 @@ class Worker:
                                   name=f"{self.id} lease")
         keeper.start()
         pool = ThreadPoolExecutor(self.slots, thread_name_prefix=self.id)
+        self._stopping = stop
         try:
             revision = self.store.revision()
             self._scan(pool)
@@ -158,15 +170,29 @@ class Worker:
         pool.submit(self._execute, job)
         return True
 
+    def _run_handler(self, job: Job) -> tuple[Sequence[Op], str]:
+        """Run the job's handler; retry temporary errors with backoff; (writes, error)."""
+        context = JobContext(job, self.store, self.id, self.services)
+        for attempt in range(1, self.retries + 2):
+            try:
+                log.info("%s runs %s (try %d)", self.id, job.id, attempt)
+                return self.handlers[job.handler](context) or (), ""
+            except TemporaryError as exc:
+                if attempt > self.retries or self._stopping.is_set():
+                    return (), f"{exc} (gave up after {attempt} tries)"
+                # Full jitter: workers that collided (on a router's lock) spread out.
+                ceiling = min(self.backoff_cap, exc.delay, BACKOFF_BASE * 2 ** (attempt - 1))
+                delay = random.uniform(0, ceiling)
+                log.info("%s: %s: %s; trying again in %.2f s", self.id, job.id, exc, delay)
+                self._stopping.wait(delay)
+            except Exception as exc:  # every failure ends the job with a reason, never a hang
+                reason = str(exc) if isinstance(exc, EsiError) else f"{type(exc).__name__}: {exc}"
+                return (), reason
+        raise AssertionError("unreachable")
+
     def _execute(self, job: Job) -> None:
-        error = ""
-        extra: Sequence[Op] = ()
-        try:
-            log.info("%s runs %s", self.id, job.id)
-            extra = self.handlers[job.handler](JobContext(job, self.store, self.id,
-                                                          self.services)) or ()
-        except Exception as exc:  # every failure ends the job with a reason, never a hang
-            error = str(exc) if isinstance(exc, EsiError) else f"{type(exc).__name__}: {exc}"
+        extra, error = self._run_handler(job)
+        if error:
             log.warning("%s: %s failed: %s", self.id, job.id, error)
         try:
             self._finish(job, error, extra)

@@ -15,7 +15,7 @@ import os
 import queue
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -174,8 +174,13 @@ class EtcdStore:
     the failing request itself raises :class:`StoreUnavailable` (reads are retried on the
     next endpoint; writes are not, their outcome may be unknown). TLS is used when
     ``ca_cert`` is given (plus ``cert_key``/``cert_cert`` for client certificates);
-    ``user``/``password`` authenticate once, at construction. ``timeout`` bounds each
-    request, in seconds.
+    ``user``/``password`` authenticate once, at construction (pyetcd does not renew the
+    token). ``timeout`` bounds each request, in seconds.
+
+    Requests fail fast while there is no connection (etcd down, or just restarted and
+    gRPC not yet reconnected, at most about a second): callers retry
+    :class:`StoreUnavailable` like any :class:`TemporaryError`. Watches reconnect on
+    their own.
     """
 
     def __init__(
@@ -204,7 +209,12 @@ class EtcdStore:
             raise ValidationError("etcd", "ca_cert", "is required for https endpoints")
         creds = None
         if ca_cert is not None:
-            creds = pyetcd.MultiEndpointEtcd3Client.get_secure_creds(ca_cert, cert_key, cert_cert)
+            try:
+                creds = pyetcd.MultiEndpointEtcd3Client.get_secure_creds(
+                    ca_cert, cert_key, cert_cert
+                )
+            except OSError as exc:
+                raise ValidationError("etcd", "ca_cert", f"or a client cert: {exc}") from exc
         retry_after = _SINGLE_RETRY_AFTER if len(parsed) == 1 else _MULTI_RETRY_AFTER
         self.endpoints = urls
         self.timeout = timeout
@@ -236,7 +246,7 @@ class EtcdStore:
         self._closed = False
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> EtcdStore:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EtcdStore:
         """A store from ``ESI_ETCD_ENDPOINTS`` (comma-separated URLs), ``ESI_ETCD_CA``,
         ``ESI_ETCD_CERT``, ``ESI_ETCD_KEY``, ``ESI_ETCD_USER`` and ``ESI_ETCD_PASSWORD``."""
         env = os.environ if environ is None else environ

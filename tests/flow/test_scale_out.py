@@ -1,0 +1,123 @@
+"""Several `nornir-esi run` processes on one etcd: shared work, one leader, hand-over."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from nornir_esi import desired, keys
+from nornir_esi.netsim.server import Simulator
+from nornir_esi.store.base import Store
+from nornir_esi.store.feed import Feed
+from nornir_esi.store.server import EtcdServer
+from nornir_esi.waiting import wait_for_state
+from tests.store.helpers import eventually
+
+from .conftest import INVENTORY
+
+CLI = [sys.executable, "-c", "from nornir_esi.cli import main; main()"]
+
+
+def _gateways(count: int) -> list[tuple[str, dict[str, Any]]]:
+    """``count`` gateways like the seed's, on VLANs 1025 and up of the same HA interface."""
+    (resource_type, seed), = desired.load_file(INVENTORY / "gateway.yaml")
+    out = []
+    for n in range(count):
+        vlan = 1025 + n
+        body = dict(seed, id=str(uuid.uuid4()), vlan_id=str(vlan), name=f"gw-{vlan}",
+                    vrf_name=f"vrf_gw_sample-ha-router-downlink_{vlan}",
+                    primary_logical_interface_name=f"ae0.{vlan}",
+                    secondary_logical_interface_name=f"ae0.{vlan}")
+        out.append((resource_type, body))
+    return out
+
+
+@contextmanager
+def _run(etcd: EtcdServer, overrides: Path, log: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*CLI, "run", "--etcd", etcd.endpoints, "--inventory", str(overrides),
+             "--manager-lease-ttl", "3", "--worker-lease-ttl", "3", *args],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def _commit_comments(pair: Simulator, name: str) -> list[str]:
+    return pair.call(lambda: [r.comment for r in pair.router(name).history])
+
+
+def _apply_and_wait(store: Store, items: list[tuple[str, dict[str, Any]]]) -> None:
+    desired.apply(store, items)
+    for resource_type, body in items:
+        state = wait_for_state(store, resource_type, body["id"], timeout=90)
+        assert state is not None, f"{resource_type} {body['id']}: no state"
+        assert state.worker_state in ("CREATE_COMPLETED", "READ_COMPLETE"), (state, body["id"])
+
+
+def test_two_processes_share_the_work_without_duplicates(
+    store: Store, etcd_server: EtcdServer, pair: Simulator, overrides: Path, tmp_path: Path
+) -> None:
+    pair.reset()
+    gateways = _gateways(6)
+    claims: list[str] = []
+    with (
+        _run(etcd_server, overrides, tmp_path / "a.log", "--slots", "1"),
+        _run(etcd_server, overrides, tmp_path / "b.log", "--slots", "1"),
+    ):
+        start = store.revision() + 1
+        _apply_and_wait(store, desired.load_file(INVENTORY / "resources.yaml"))
+        _apply_and_wait(store, gateways)
+        with Feed(store, [keys.JOBS_WORKING], start_revision=start) as feed:
+            while (event := feed.get(timeout=0.5)) is not None:
+                if event.kind == "put":
+                    claims.append(event.value)
+    # Two processes, one worker each: both claimed jobs.
+    assert len(set(claims)) == 2, set(claims)
+    # Every gateway's configuration was committed exactly once on each router.
+    for name in ("vMX-router-01", "vMX-router-02"):
+        comments = [c for c in _commit_comments(pair, name) if ":heat_worker:" in c]
+        assert len(comments) == len(gateways) == len(set(comments)), comments
+        for _, body in gateways:
+            assert sum(body["id"] in c for c in comments) == 1, body["id"]
+
+
+def test_killing_the_active_manager_hands_over_leadership(
+    store: Store, etcd_server: EtcdServer, pair: Simulator, overrides: Path, tmp_path: Path
+) -> None:
+    pair.reset()
+    with _run(etcd_server, overrides, tmp_path / "first.log") as first:
+        leader = eventually(lambda: store.get(keys.JOB_MANAGER_ID), what="a leader", timeout=30)
+        with _run(etcd_server, overrides, tmp_path / "second.log"):
+            _apply_and_wait(store, desired.load_file(INVENTORY / "resources.yaml"))
+            first.kill()  # no goodbye: its lease has to expire
+            first.wait()
+            successor = eventually(
+                lambda: (e := store.get(keys.JOB_MANAGER_ID)) is not None
+                and e.value != leader.value and e,
+                what="a new leader", timeout=30,
+            )
+            assert successor
+            # The new leader plans: a gateway applied now is created.
+            gateway = _gateways(1)
+            _apply_and_wait(store, gateway)
+    comments = [c for c in _commit_comments(pair, "vMX-router-01") if ":heat_worker:" in c]
+    assert len(comments) == 1 and gateway[0][1]["id"] in comments[0]
+    assert json.loads(store.get(keys.state("internet_gateway", gateway[0][1]["id"])).value)[
+        "version"] == 1
