@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
-import time
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,33 +155,67 @@ def _fail(exc: EsiError) -> None:
 
 @main.command()
 @ETCD_OPTION
-@click.option("--inventory", type=click.Path(exists=True, dir_okay=False),
-              help="YAML mapping router name or ip to {hostname, port, username, password}.")
+@click.option(
+    "--inventory",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML mapping router name or ip to {hostname, port, username, password}.",
+)
 @click.option("--workers", type=click.IntRange(0), default=1, show_default=True)
-@click.option("--slots", type=click.IntRange(1), default=8, show_default=True,
-              help="Jobs each worker runs at once.")
+@click.option(
+    "--slots",
+    type=click.IntRange(1),
+    default=8,
+    show_default=True,
+    help="Jobs each worker runs at once.",
+)
 @click.option("--no-manager", is_flag=True, help="Run workers only.")
-@click.option("--manager-lease-ttl", type=click.IntRange(1), default=65, show_default=True,
-              help="Seconds before a dead manager's leadership passes on.")
-@click.option("--worker-lease-ttl", type=click.IntRange(1), default=60, show_default=True,
-              help="Seconds before a dead worker's jobs become claimable again.")
-def run(endpoints: str | None, inventory: str | None, workers: int, slots: int,
-        no_manager: bool, manager_lease_ttl: int, worker_lease_ttl: int) -> None:
+@click.option(
+    "--manager-lease-ttl",
+    type=click.IntRange(1),
+    default=65,
+    show_default=True,
+    help="Seconds before a dead manager's leadership passes on.",
+)
+@click.option(
+    "--worker-lease-ttl",
+    type=click.IntRange(1),
+    default=60,
+    show_default=True,
+    help="Seconds before a dead worker's jobs become claimable again.",
+)
+def run(
+    endpoints: str | None,
+    inventory: str | None,
+    workers: int,
+    slots: int,
+    no_manager: bool,
+    manager_lease_ttl: int,
+    worker_lease_ttl: int,
+) -> None:
     """Job manager and workers in the foreground until SIGINT or SIGTERM."""
     from nornir_esi.service import Service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(message)s")
     try:
         store = _store(endpoints)
-        service = Service(store, inventory=inventory, workers=workers, slots=slots,
-                          manager=not no_manager, manager_lease_ttl=manager_lease_ttl,
-                          worker_lease_ttl=worker_lease_ttl)
+        service = Service(
+            store,
+            inventory=inventory,
+            workers=workers,
+            slots=slots,
+            manager=not no_manager,
+            manager_lease_ttl=manager_lease_ttl,
+            worker_lease_ttl=worker_lease_ttl,
+        )
         done = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: done.set())
         with service:
-            click.echo(f"nornir-esi: running {'no manager, ' if no_manager else 'a job manager, '}"
-                       f"{workers} worker(s) x {slots} slots", err=True)
+            click.echo(
+                f"nornir-esi: running {'no manager, ' if no_manager else 'a job manager, '}"
+                f"{workers} worker(s) x {slots} slots",
+                err=True,
+            )
             done.wait()
         store.close()
     except EsiError as exc:
@@ -202,8 +235,10 @@ def apply(file: str, endpoints: str | None) -> None:
     except EsiError as exc:
         _fail(exc)
     for change in changes:
-        click.echo(f"{change.outcome:9} {change.resource_type} {change.resource_id} "
-                   f"version {change.version}")
+        click.echo(
+            f"{change.outcome:9} {change.resource_type} {change.resource_id} "
+            f"version {change.version}"
+        )
 
 
 @main.command()
@@ -227,27 +262,40 @@ def get(prefix: str, endpoints: str | None) -> None:
 @main.command()
 @click.argument("resource_type")
 @click.argument("resource_id")
-@click.option("--until", "target", required=True, metavar="WORKER_STATE",
-              help="e.g. CREATE_COMPLETED")
+@click.option(
+    "--until", "target", required=True, metavar="WORKER_STATE", help="e.g. CREATE_COMPLETED"
+)
 @click.option("--version", type=int, help="Wait for this config version (default: the latest).")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds.")
 @ETCD_OPTION
-def wait(resource_type: str, resource_id: str, target: str, version: int | None,
-         timeout: float, endpoints: str | None) -> None:
+def wait(
+    resource_type: str,
+    resource_id: str,
+    target: str,
+    version: int | None,
+    timeout: float,
+    endpoints: str | None,
+) -> None:
     """Exit 0 when /state of the resource reaches WORKER_STATE; 1 with the state otherwise."""
     from nornir_esi.waiting import wait_for_state
 
     try:
-        state = wait_for_state(_store(endpoints), resource_type, resource_id,
-                               version=version, timeout=timeout)
+        state = wait_for_state(
+            _store(endpoints), resource_type, resource_id, version=version, timeout=timeout
+        )
     except EsiError as exc:
         _fail(exc)
     if state is None:
-        click.echo(f"{resource_type} {resource_id}: no terminal state within {timeout:g} s",
-                   err=True)
+        click.echo(
+            f"{resource_type} {resource_id}: no terminal state within {timeout:g} s", err=True
+        )
         sys.exit(1)
     line = f"{resource_type} {resource_id} version {state.version}: {state.worker_state}"
     if state.worker_state != target:
         click.echo(f"{line}{': ' + state.error if state.error else ''}", err=True)
         sys.exit(1)
     click.echo(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,111 +1,143 @@
-"""``make demo``: the seed's gateway provisioned on a simulated router pair, end to end.
+"""``make demo``: the seed's internet gateway created end to end, on real parts.
 
-Starts two simulated MX routers on loopback (MX-1 secondary, MX-2 primary, each with the
-day-0 configuration and a 0.5 s commit), then, over NETCONF/SSH: locks both candidates,
-loads the gateway on both, commit-checks both, commits with ``commit confirmed`` on the
-backup router first and the master second, confirms both, and prints what each router
-shows: ``show | compare rollback 1``, VRRP state, interface state and the gateway's
-firewall counters. Everything stops at the end.
+Starts etcd (on free loopback ports, a temporary data dir), two simulated MX routers with
+the day-0 configuration (the origin's ``vMX-router-02``, primary, and ``vMX-router-01``,
+secondary; their 10.x addresses are mapped to the simulators), a job manager and a
+worker; applies the sample resources of ``inventory/`` (routers, interfaces, HA pair,
+internet service, QoS option), then the seed's gateway; prints the six checkpoints of the
+create flow as etcd saw them, and each router's ``show | compare`` against its day-0
+configuration; stops everything.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from lxml import etree
+import yaml
 
-from nornir_esi import netconf
-from nornir_esi.netsim.device import Role
-from nornir_esi.netsim.sample import VRF, gateway_set
+from nornir_esi import desired, keys
+from nornir_esi.netsim.diff import diff_text
 from nornir_esi.netsim.server import RouterSpec, Simulator
+from nornir_esi.service import Service
+from nornir_esi.store.base import Event, Store
+from nornir_esi.store.feed import Feed
+from nornir_esi.store.server import EtcdServer
 
-PAIR: dict[str, tuple[Role, str]] = {
-    "MX-1": ("secondary", "InetGW2-VRRP"),
-    "MX-2": ("primary", "InetGW1-VRRP"),
-}
-
-
-def _connect(sim: Simulator, name: str) -> Any:
-    host, port = sim.address(name)
-    return netconf.connect(host, port, username="esi", password="esiesi0000")
+ROUTERS = {"vMX-router-02": "primary", "vMX-router-01": "secondary"}
+INVENTORY = Path(__file__).resolve().parent.parent / "inventory"
 
 
-def _xml(reply: object) -> etree._Element:
-    return etree.fromstring(str(reply).encode())
+def _checkpoint(number: int, title: str, event: Event) -> None:
+    print(f"\n### ({number}) {title}\n{event.key}")
+    try:
+        print(json.dumps(json.loads(event.value), indent=4))
+    except ValueError:
+        print(event.value)
 
 
-def _step(message: str) -> None:
-    print(f"==> {message}", flush=True)
+def _follow(store: Store, revision: int, resource_type: str, resource_id: str) -> list[Event]:
+    """Every event from ``revision`` until the resource's ``/state`` is written."""
+    events: list[Event] = []
+    state_key = keys.state(resource_type, resource_id)
+    with Feed(store, ["/"], start_revision=revision) as feed:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            event = feed.get(timeout=1.0)
+            if event is None:
+                continue
+            events.append(event)
+            if event.key == state_key and event.kind == "put":
+                return events
+    raise SystemExit(f"{resource_type} {resource_id}: no /state within 60 s")
+
+
+def _print_checkpoints(events: list[Event], resource_type: str, resource_id: str) -> str:
+    config, stack = (
+        keys.config(resource_type, resource_id),
+        keys.heat_stack(resource_type, resource_id),
+    )
+    job_state, state = (
+        keys.job_state(resource_type, resource_id),
+        keys.state(resource_type, resource_id),
+    )
+    puts = [e for e in events if e.kind == "put"]
+
+    def first(predicate: Callable[[Event], bool]) -> Event:
+        return next(e for e in puts if predicate(e))
+
+    _checkpoint(1, "the resource is written to /config", first(lambda e: e.key == config))
+    for event in (e for e in puts if e.key.startswith(keys.JOBS_ALL)):
+        _checkpoint(2, "the job manager plans the workflow", event)
+    _checkpoint(
+        3, "the routers are configured and the stack recorded", first(lambda e: e.key == stack)
+    )
+    _checkpoint(
+        4,
+        "the heat worker's outputs",
+        first(lambda e: e.key == job_state and "heat_outputs" in e.value),
+    )
+    _checkpoint(
+        5,
+        "the monitoring worker's state",
+        first(lambda e: e.key == job_state and "state_monitoring" in e.value),
+    )
+    last = first(lambda e: e.key == state)
+    _checkpoint(6, "the last job writes /state and removes the job state", last)
+    worker_state: str = json.loads(last.value)["state"]["worker_state"]
+    return worker_state
 
 
 def main() -> int:
-    specs = [RouterSpec(name, "127.0.0.1", 0, role=role) for name, (role, _) in PAIR.items()]
     started = time.monotonic()
-    with Simulator(specs, commit_delay=0.5) as sim, ExitStack() as stack:
+    specs = [
+        RouterSpec(name, "127.0.0.1", 0, role=role)  # type: ignore[arg-type]
+        for name, role in ROUTERS.items()
+    ]
+    with (
+        EtcdServer("demo") as etcd,
+        Simulator(specs, commit_delay=0.5) as sim,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        print(f"etcd: {etcd.endpoints}")
         for line in sim.listening_lines():
             print(line)
-        sessions = {name: stack.enter_context(_connect(sim, name)) for name in PAIR}
-        _step("lock both candidates")
-        for m in sessions.values():
-            m.rpc("<lock-configuration/>")
-        _step("load the gateway on both")
-        for name, m in sessions.items():
-            m.load_configuration(action="set", config=gateway_set(PAIR[name][1]))
-        _step("commit check on both")
-        for m in sessions.values():
-            m.commit(check=True)
-        # The backup router of the gateway's VRRP group goes first: if anything fails
-        # there, the master still forwards and nothing is lost.
-        order = sorted(PAIR, key=lambda n: PAIR[n][0] != "secondary")
-        for name in order:
-            _step(f"commit confirmed on {name} ({PAIR[name][0]})")
-            sessions[name].commit(confirmed=True, timeout="600", comment="demo: sample gateway")
-        _step("confirm both, unlock")
-        for m in sessions.values():
-            m.commit(comment="demo: confirm")
-            m.rpc("<unlock-configuration/>")
-        for name, m in sessions.items():
-            print(f"\n## {name} ({PAIR[name][0]}): show | compare rollback 2")
-            info = _xml(
-                m.rpc(
-                    "<get-rollback-information><rollback>0</rollback>"
-                    "<compare>2</compare></get-rollback-information>"
-                )
+        hosts: dict[str, Any] = {}
+        for name in ROUTERS:
+            host, port = sim.address(name)
+            hosts[name] = {"hostname": host, "port": port}
+        overrides = Path(tmp) / "hosts.yaml"
+        overrides.write_text(yaml.safe_dump(hosts))
+        store = etcd.client()
+        with Service(store, inventory=str(overrides), workers=1):
+            resources = desired.load_file(INVENTORY / "resources.yaml")
+            print(
+                f"\n==> apply {len(resources)} resources: routers, interfaces, HA pair, "
+                "internet service, QoS option"
             )
-            print(info.findtext(".//{*}configuration-output"), end="")
-            vrrp = _xml(m.rpc("<get-vrrp-information/>"))
-            for entry in vrrp.iterfind(".//{*}vrrp-interface"):
-                print(
-                    f"vrrp: {entry.findtext('{*}interface')} "
-                    f"{entry.findtext('{*}vrrp-state')} ({entry.findtext('{*}config-group')})"
-                )
-            links = _xml(
-                m.rpc(
-                    "<get-interface-information><interface-name>ae0.1025"
-                    "</interface-name></get-interface-information>"
-                )
-            )
-            for logical in links.iterfind(".//{*}logical-interface"):
-                print(
-                    f"interface: {logical.findtext('{*}name')} {logical.findtext('{*}oper-status')}"
-                )
-            for filter_name, suffix in (("INET_IN", "IN"), ("INET_OUT", "OUT")):
-                counter = _xml(
-                    m.rpc(
-                        f"<get-firewall-counter-information><filter>{filter_name}</filter>"
-                        f"<countername>{VRF}_{suffix}</countername>"
-                        "</get-firewall-counter-information>"
-                    )
-                )
-                print(
-                    f"counter: {filter_name} {VRF}_{suffix} "
-                    f"packets={counter.findtext('.//{*}packet-count')}"
-                )
-    print(f"\ndone in {time.monotonic() - started:.1f} s")
-    return 0
+            revision = store.revision() + 1
+            desired.apply(store, resources)
+            for resource_type, body in resources:
+                _follow(store, revision, resource_type, body["id"])
+            ((gw_type, gateway),) = desired.load_file(INVENTORY / "gateway.yaml")
+            print(f"==> apply the seed's gateway {gateway['id']}")
+            revision = store.revision() + 1
+            desired.apply(store, [(gw_type, gateway)])
+            events = _follow(store, revision, gw_type, gateway["id"])
+            outcome = _print_checkpoints(events, gw_type, gateway["id"])
+        for name, role in ROUTERS.items():
+            router = sim.router(name)
+            print(f"\n## {name} ({role}): show | compare (day-0 -> running)")
+            print(diff_text(router.history[-1].config, router.running), end="")
+            print(f"commit log: {router.history[0].comment}")
+        store.close()
+    print(f"\n{gw_type} {gateway['id']}: {outcome} in {time.monotonic() - started:.1f} s")
+    return 0 if outcome == "CREATE_COMPLETED" else 1
 
 
 if __name__ == "__main__":

@@ -77,9 +77,12 @@ def parse_items(data: object, source: str = "input") -> list[tuple[str, dict[str
     return items
 
 
+def _desired_part(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in _VOLATILE}
+
+
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    strip = lambda body: {k: v for k, v in body.items() if k not in _VOLATILE}  # noqa: E731
-    return strip(a) == strip(b)
+    return _desired_part(a) == _desired_part(b)
 
 
 def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Change]:
@@ -87,13 +90,16 @@ def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
     batch = list(items)
     pending: dict[tuple[str, str], Mapping[str, Any]] = {}
     for resource_type, body in batch:
+        # A body that is not an object is validate()'s to refuse, with a ValidationError.
+        rid = body.get("id", "?") if isinstance(body, Mapping) else "?"
         if resource_type not in RESOURCE_TYPES:
             raise ValidationError(
-                f"resource {body.get('id', '?')}", "type",
+                f"resource {rid}",
+                "type",
                 f"{resource_type!r} is not one of {', '.join(sorted(RESOURCE_TYPES))}",
             )
-        if isinstance(body.get("id"), str):
-            pending[(resource_type, body["id"])] = body
+        if isinstance(body, Mapping) and isinstance(rid, str):
+            pending[(resource_type, rid)] = body
 
     def lookup(resource_type: str, resource_id: str) -> Mapping[str, Any] | None:
         if (resource_type, resource_id) in pending:
@@ -105,7 +111,7 @@ def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
     ops: list[Op] = []
     changes: list[Change] = []
     for resource_type, body in batch:
-        clean = validate(resource_type, dict(body), lookup)
+        clean = validate(resource_type, dict(body) if isinstance(body, Mapping) else body, lookup)
         resource_id = str(clean["id"])
         key = keys.config(resource_type, resource_id)
         current_entry = store.get(key)
@@ -118,14 +124,19 @@ def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
         if RESOURCE_TYPES[resource_type].has_status:
             clean = {**clean, "status": status}
         record = ConfigRecord(body=clean, version=version, marked_for_deletion=False)
-        compare.append(Compare.absent(key) if current_entry is None
-                       else Compare.unchanged_since(key, current_entry.mod_revision))
+        compare.append(
+            Compare.absent(key)
+            if current_entry is None
+            else Compare.unchanged_since(key, current_entry.mod_revision)
+        )
         ops.append(Op.put(key, record.to_json()))
-        changes.append(Change(resource_type, resource_id,
-                              "created" if current is None else "updated", version))
+        changes.append(
+            Change(resource_type, resource_id, "created" if current is None else "updated", version)
+        )
     if ops and not store.txn(compare, ops).succeeded:
-        raise TemporaryError("/config changed while the batch was validated; apply it again",
-                             delay=0.1)
+        raise TemporaryError(
+            "/config changed while the batch was validated; apply it again", delay=0.1
+        )
     return changes
 
 

@@ -84,7 +84,9 @@ class NornirDevices:
     ) -> dict[str, Any]:
         nr = self._nornir([router])
         try:
-            result = nr.run(task=collect_state, interfaces=list(interfaces), counters=list(counters))
+            result = nr.run(
+                task=collect_state, interfaces=list(interfaces), counters=list(counters)
+            )
             _raise_failure(result, "collect state")
             state: dict[str, Any] = next(iter(result.values()))[0].result
             return state

@@ -55,7 +55,9 @@ def _job_id(key: str) -> str:
 
 
 def _compare_unchanged(key: str, entry: Entry | None) -> Compare:
-    return Compare.absent(key) if entry is None else Compare.unchanged_since(key, entry.mod_revision)
+    return (
+        Compare.absent(key) if entry is None else Compare.unchanged_since(key, entry.mod_revision)
+    )
 
 
 class JobManager:
@@ -103,7 +105,9 @@ class JobManager:
                 return lease
             lease.revoke()
             # Wait for the leader's key to go (its lease expired or it resigned).
-            with Feed(self.store, [keys.JOB_MANAGER_ID], start_revision=result.revision + 1) as feed:
+            with Feed(
+                self.store, [keys.JOB_MANAGER_ID], start_revision=result.revision + 1
+            ) as feed:
                 while not stop.is_set():
                     event = feed.get(timeout=0.5)
                     if event is not None and event.kind == "delete":
@@ -264,15 +268,19 @@ class JobManager:
                 gone.add(other_id)
                 continue
             pending = [
-                d for d in other.dependency
+                d
+                for d in other.dependency
                 if d not in gone and self.store.get(keys.job_all(d)) is not None
             ]
             if not pending:
-                ops += [Op.delete(keys.job_waiting(other_id)), Op.put(keys.job_ready(other_id),
-                                                                      other.handler)]
+                ops += [
+                    Op.delete(keys.job_waiting(other_id)),
+                    Op.put(keys.job_ready(other_id), other.handler),
+                ]
         if not self.store.txn(compare, ops).succeeded:
-            log.info("collecting %s raced with another change; it is retried on the next event",
-                     job_id)
+            log.info(
+                "collecting %s raced with another change; it is retried on the next event", job_id
+            )
 
     def _ready_again(self, job_id: str) -> None:
         """A job claimed by a worker that died (no working, no finished) becomes ready again."""
@@ -284,6 +292,11 @@ class JobManager:
         compare = [Compare.unchanged_since(all_entry.key, all_entry.mod_revision)]
         compare += [Compare.absent(k(job_id)) for k in queue_keys]
         retried = JobEntry(entry.handler, entry.job, entry.attempts + 1)
-        ops = [Op.put(all_entry.key, retried.to_json()), Op.put(keys.job_ready(job_id), entry.handler)]
+        ops = [
+            Op.put(all_entry.key, retried.to_json()),
+            Op.put(keys.job_ready(job_id), entry.handler),
+        ]
         if self.store.txn(compare, ops).succeeded:
-            log.warning("job %s lost its worker; ready again (attempt %d)", job_id, retried.attempts)
+            log.warning(
+                "job %s lost its worker; ready again (attempt %d)", job_id, retried.attempts
+            )

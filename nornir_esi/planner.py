@@ -95,8 +95,13 @@ def plan(
         )
     if heat is not None:
         jobs.append(
-            job("modify" if update else "create", heat, first=not jobs, last=False,
-                depends=list(jobs))
+            job(
+                "modify" if update else "create",
+                heat,
+                first=not jobs,
+                last=False,
+                depends=list(jobs),
+            )
         )
     if monitoring is not None:
         jobs.append(job("create", monitoring, first=not jobs, last=True, depends=list(jobs)))

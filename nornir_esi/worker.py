@@ -39,10 +39,18 @@ __all__ = ["Handler", "JobContext", "Worker", "terminal_state"]
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 0.1  # seconds before the first retry, at most; doubled each time
-_COMPLETED = {"create": "CREATE_COMPLETED", "modify": "MODIFY_COMPLETED",
-              "logical_delete": "DELETE_COMPLETED", "delete": "DELETE_COMPLETED"}
-_FAILED = {"create": "CREATE_FAILED", "modify": "MODIFY_FAILED",
-           "logical_delete": "DELETE_FAILED", "delete": "DELETE_FAILED"}
+_COMPLETED = {
+    "create": "CREATE_COMPLETED",
+    "modify": "MODIFY_COMPLETED",
+    "logical_delete": "DELETE_COMPLETED",
+    "delete": "DELETE_COMPLETED",
+}
+_FAILED = {
+    "create": "CREATE_FAILED",
+    "modify": "MODIFY_FAILED",
+    "logical_delete": "DELETE_FAILED",
+    "delete": "DELETE_FAILED",
+}
 
 
 @dataclass
@@ -109,8 +117,9 @@ class Worker:
         """Work until ``stop``; jobs already running are finished first."""
         lease = self.store.lease(self.lease_ttl)
         self._lease = lease
-        keeper = threading.Thread(target=self._keep_alive, args=(lease, stop), daemon=True,
-                                  name=f"{self.id} lease")
+        keeper = threading.Thread(
+            target=self._keep_alive, args=(lease, stop), daemon=True, name=f"{self.id} lease"
+        )
         keeper.start()
         pool = ThreadPoolExecutor(self.slots, thread_name_prefix=self.id)
         self._stopping = stop
@@ -197,8 +206,9 @@ class Worker:
         try:
             self._finish(job, error, extra)
         except Exception:
-            log.exception("%s: finishing %s failed; the lease will expire and it is retried",
-                          self.id, job.id)
+            log.exception(
+                "%s: finishing %s failed; the lease will expire and it is retried", self.id, job.id
+            )
         finally:
             self.completed += 1
             self._free.release()
@@ -218,8 +228,11 @@ class Worker:
             ops.append(Op.delete(job_state_key))
         elif job.is_last and not error:
             job_state_entry = self.store.get(job_state_key)
-            job_state = (JobState() if job_state_entry is None
-                         else JobState.from_value(job_state_entry.value))
+            job_state = (
+                JobState()
+                if job_state_entry is None
+                else JobState.from_value(job_state_entry.value)
+            )
             state = State.from_job_state(terminal_state(job), job.version, job_state)
             compare, ops = self._with_state(compare, ops, state_key, state, job.version)
             if job_state_entry is not None:
@@ -234,7 +247,9 @@ class Worker:
         current: Entry | None = self.store.get(key)
         if current is not None and State.from_value(current.value).version >= version:
             return compare, ops  # a newer version's state stays
-        guard = (Compare.absent(key) if current is None
-                 else Compare.unchanged_since(key, current.mod_revision))
+        guard = (
+            Compare.absent(key)
+            if current is None
+            else Compare.unchanged_since(key, current.mod_revision)
+        )
         return [*compare, guard], [*ops, Op.put(key, state.to_json())]
-

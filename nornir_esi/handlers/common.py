@@ -32,7 +32,11 @@ def update_job_state(
         entry = store.get(key)
         state = JobState() if entry is None else JobState.from_value(entry.value)
         change(state)
-        guard = Compare.absent(key) if entry is None else Compare.unchanged_since(key, entry.mod_revision)
+        guard = (
+            Compare.absent(key)
+            if entry is None
+            else Compare.unchanged_since(key, entry.mod_revision)
+        )
         if store.txn([guard], [Op.put(key, state.to_json())]).succeeded:
             return state
     raise EsiError(f"{resource_type} {resource_id}: job state kept changing; gave up merging")

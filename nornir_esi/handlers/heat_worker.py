@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from nornir_esi import keys
+from nornir_esi.devices import Change
 from nornir_esi.exceptions import PermanentError
 from nornir_esi.handlers.common import lookup_in, update_job_state
 from nornir_esi.heat import Heat
 from nornir_esi.inventory.graph import pair_of
 from nornir_esi.records import JobState
-from nornir_esi.devices import Change
 from nornir_esi.render import gateway_prune_policies, render_gateway, render_vrf_config
 from nornir_esi.worker import JobContext
 
@@ -31,8 +31,10 @@ ROLLOUT_ORDER = ("secondary", "primary")
 def heat_worker(ctx: JobContext) -> None:
     job = ctx.job
     if job.resource_type != "internet_gateway":
-        raise PermanentError(f"{job.resource_type} {job.resource_id}: heat_worker has no device "
-                             "configuration for this type")
+        raise PermanentError(
+            f"{job.resource_type} {job.resource_id}: heat_worker has no device "
+            "configuration for this type"
+        )
     params = ctx.params
     pair = pair_of(lookup_in(ctx.store), job.resource_type, job.resource_input)
     routers = pair.by_role()

@@ -65,8 +65,9 @@ def monitoring_worker(ctx: JobContext) -> list[Op]:
     elif job.resource_type == "internet_gateway":
         states = _gateway_state(ctx, devices, lookup, body)
     else:
-        raise PermanentError(f"{job.resource_type} {job.resource_id}: monitoring_worker does "
-                             "not know this type")
+        raise PermanentError(
+            f"{job.resource_type} {job.resource_id}: monitoring_worker does not know this type"
+        )
 
     def record(state: JobState) -> None:
         state.state_monitoring = states
@@ -80,8 +81,10 @@ def monitoring_worker(ctx: JobContext) -> list[Op]:
 
 def _ha_interface_state(devices: Any, lookup: Any, ha_interface_id: str) -> dict[str, str]:
     members = member_interfaces(lookup, ha_interface_id)
-    return {role: _active(devices.interfaces_up(router, [name]))
-            for role, (router, name) in members.items()}
+    return {
+        role: _active(devices.interfaces_up(router, [name]))
+        for role, (router, name) in members.items()
+    }
 
 
 def _both_active(states: Mapping[str, str]) -> bool:

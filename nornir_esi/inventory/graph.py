@@ -57,11 +57,17 @@ def pair_of(lookup: Lookup, resource_type: str, body: Mapping[str, Any]) -> Pair
 
 def router_of_interface(lookup: Lookup, body: Mapping[str, Any]) -> Mapping[str, Any]:
     """The edge router a physical interface belongs to."""
-    return _get(lookup, "edge_router", body.get("device_id"),
-                via=f"er_physical_interface {body.get('id', '?')}")
+    return _get(
+        lookup,
+        "edge_router",
+        body.get("device_id"),
+        via=f"er_physical_interface {body.get('id', '?')}",
+    )
 
 
-def member_interfaces(lookup: Lookup, ha_interface_id: str) -> dict[str, tuple[Mapping[str, Any], str]]:
+def member_interfaces(
+    lookup: Lookup, ha_interface_id: str
+) -> dict[str, tuple[Mapping[str, Any], str]]:
     """Per role, (router, physical interface name) of an HA interface's two members."""
     via = f"ha_interface {ha_interface_id}"
     ha = _get(lookup, "ha_interface", ha_interface_id, via=via)

@@ -19,14 +19,14 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
+import yaml
 from nornir.core import Nornir
 from nornir.core.configuration import Config
 from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hosts, Inventory
 from nornir.core.plugins.connections import ConnectionPluginRegister
 from nornir.core.state import GlobalState
 from nornir.plugins.runners import ThreadedRunner
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from yaml import YAMLError
 
 from nornir_esi import netconf
 from nornir_esi.exceptions import ValidationError
@@ -53,7 +53,7 @@ def load_overrides(path: str | Path) -> dict[str, dict[str, Any]]:
     """The overrides file: ``{router name or ip: {hostname, port, username, password}}``."""
     obj = f"inventory overrides {path}"
     try:
-        data = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, YAMLError) as exc:
         raise ValidationError(obj, "", f"cannot be read: {exc}") from exc
     if data is None:

@@ -19,8 +19,10 @@ ROUTERS = {"primary": "vMX-router-02", "secondary": "vMX-router-01"}
 
 @pytest.fixture(scope="session")
 def pair() -> Iterator[Simulator]:
-    specs = [RouterSpec(name, "127.0.0.1", 0, role=role)  # type: ignore[arg-type]
-             for role, name in ROUTERS.items()]
+    specs = [
+        RouterSpec(name, "127.0.0.1", 0, role=role)  # type: ignore[arg-type]
+        for role, name in ROUTERS.items()
+    ]
     with Simulator(specs, minute=0.5) as sim:
         yield sim
 
@@ -41,6 +43,7 @@ def overrides(pair: Simulator, tmp_path: Path) -> Path:
 def service_store(store: Store, pair: Simulator, overrides: Path) -> Iterator[Store]:
     """An empty etcd, day-0 routers, and a job manager with one worker running on them."""
     pair.reset()
-    with Service(store, inventory=str(overrides), workers=1, manager_lease_ttl=5,
-                 worker_lease_ttl=5):
+    with Service(
+        store, inventory=str(overrides), workers=1, manager_lease_ttl=5, worker_lease_ttl=5
+    ):
         yield store

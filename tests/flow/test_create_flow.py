@@ -84,8 +84,11 @@ def test_create_flow_reproduces_every_origin_key(pair: Simulator, service_store:
     desired.apply(store, gateway)
     events += _record(store, events[-1].mod_revision + 1, [(t, b["id"]) for t, b in gateway])
 
-    puts = [(e.mod_revision, _norm(e.key), _normalized(_json(e.value)))
-            for e in events if e.kind == "put"]
+    puts = [
+        (e.mod_revision, _norm(e.key), _normalized(_json(e.value)))
+        for e in events
+        if e.kind == "put"
+    ]
     last_revision: dict[str, int] = {}
     for step in scenario_steps():
         key, value = _norm(step["key"]), _normalized(step["value"])
@@ -102,8 +105,13 @@ def test_create_flow_reproduces_every_origin_key(pair: Simulator, service_store:
     # After the last job: job state and queues are gone; /state, heat stack, cache stay.
     gw_type, gw = gateway[0][0], gateway[0][1]
     assert store.get(keys.job_state(gw_type, gw["id"])) is None
-    queues = (keys.JOBS_ALL, keys.JOBS_READY, keys.JOBS_WAITING, keys.JOBS_WORKING,
-              keys.JOBS_FINISHED)
+    queues = (
+        keys.JOBS_ALL,
+        keys.JOBS_READY,
+        keys.JOBS_WAITING,
+        keys.JOBS_WORKING,
+        keys.JOBS_FINISHED,
+    )
     # The manager collects the last job right after its /state.
     eventually(lambda: all(store.get_prefix(q) == [] for q in queues), what="empty job queues")
     state = wait_for_state(store, gw_type, gw["id"], timeout=1)
@@ -114,7 +122,8 @@ def test_create_flow_reproduces_every_origin_key(pair: Simulator, service_store:
     for origin_name, router_name in (("MX-1", ROUTERS["secondary"]), ("MX-2", ROUTERS["primary"])):
         router = pair.router(router_name)
         day0, running = router.history[-1].config, router.running
-        ours = [" ".join(line.split()) for line in diff_text(day0, running).splitlines()
-                if line.strip()]
+        ours = [
+            " ".join(line.split()) for line in diff_text(day0, running).splitlines() if line.strip()
+        ]
         assert ours == sections[origin_name], router_name
         assert router.history[0].comment.startswith("create:heat_worker:internet_gateway:")

@@ -27,25 +27,44 @@ CLI = [sys.executable, "-c", "from nornir_esi.cli import main; main()"]
 
 def _gateways(count: int) -> list[tuple[str, dict[str, Any]]]:
     """``count`` gateways like the seed's, on VLANs 1025 and up of the same HA interface."""
-    (resource_type, seed), = desired.load_file(INVENTORY / "gateway.yaml")
+    ((resource_type, seed),) = desired.load_file(INVENTORY / "gateway.yaml")
     out = []
     for n in range(count):
         vlan = 1025 + n
-        body = dict(seed, id=str(uuid.uuid4()), vlan_id=str(vlan), name=f"gw-{vlan}",
-                    vrf_name=f"vrf_gw_sample-ha-router-downlink_{vlan}",
-                    primary_logical_interface_name=f"ae0.{vlan}",
-                    secondary_logical_interface_name=f"ae0.{vlan}")
+        body = dict(
+            seed,
+            id=str(uuid.uuid4()),
+            vlan_id=str(vlan),
+            name=f"gw-{vlan}",
+            vrf_name=f"vrf_gw_sample-ha-router-downlink_{vlan}",
+            primary_logical_interface_name=f"ae0.{vlan}",
+            secondary_logical_interface_name=f"ae0.{vlan}",
+        )
         out.append((resource_type, body))
     return out
 
 
 @contextmanager
-def _run(etcd: EtcdServer, overrides: Path, log: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+def _run(
+    etcd: EtcdServer, overrides: Path, log: Path, *args: str
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*CLI, "run", "--etcd", etcd.endpoints, "--inventory", str(overrides),
-             "--manager-lease-ttl", "3", "--worker-lease-ttl", "3", *args],
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                *CLI,
+                "run",
+                "--etcd",
+                etcd.endpoints,
+                "--inventory",
+                str(overrides),
+                "--manager-lease-ttl",
+                "3",
+                "--worker-lease-ttl",
+                "3",
+                *args,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         try:
             yield proc
@@ -109,9 +128,13 @@ def test_killing_the_active_manager_hands_over_leadership(
             first.kill()  # no goodbye: its lease has to expire
             first.wait()
             successor = eventually(
-                lambda: (e := store.get(keys.JOB_MANAGER_ID)) is not None
-                and e.value != leader.value and e,
-                what="a new leader", timeout=30,
+                lambda: (
+                    (e := store.get(keys.JOB_MANAGER_ID)) is not None
+                    and e.value != leader.value
+                    and e
+                ),
+                what="a new leader",
+                timeout=30,
             )
             assert successor
             # The new leader plans: a gateway applied now is created.
@@ -119,5 +142,7 @@ def test_killing_the_active_manager_hands_over_leadership(
             _apply_and_wait(store, gateway)
     comments = [c for c in _commit_comments(pair, "vMX-router-01") if ":heat_worker:" in c]
     assert len(comments) == 1 and gateway[0][1]["id"] in comments[0]
-    assert json.loads(store.get(keys.state("internet_gateway", gateway[0][1]["id"])).value)[
-        "version"] == 1
+    assert (
+        json.loads(store.get(keys.state("internet_gateway", gateway[0][1]["id"])).value)["version"]
+        == 1
+    )
