@@ -27,16 +27,20 @@ def pair() -> Iterator[Simulator]:
         yield sim
 
 
-@pytest.fixture
-def overrides(pair: Simulator, tmp_path: Path) -> Path:
+def write_overrides(pair: Simulator, directory: Path) -> Path:
     """The inventory file mapping the origin's routers to the simulated ones."""
     hosts = {}
     for name in ROUTERS.values():
         host, port = pair.address(name)
         hosts[name] = {"hostname": host, "port": port}
-    path = tmp_path / "hosts.yaml"
+    path = directory / "hosts.yaml"
     path.write_text(yaml.safe_dump(hosts))
     return path
+
+
+@pytest.fixture
+def overrides(pair: Simulator, tmp_path: Path) -> Path:
+    return write_overrides(pair, tmp_path)
 
 
 @pytest.fixture

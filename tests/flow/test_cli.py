@@ -1,0 +1,274 @@
+"""The ``nornir-esi`` command line as a user runs it: a subprocess on the test etcd.
+
+``apply``, ``get`` and ``wait`` each run as ``python -m nornir_esi.cli``; ``run`` runs in
+the background against the simulated router pair until SIGTERM. Exit codes are the
+module's contract: 0 done, 1 state not reached, 2 bad input or usage, 3 unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nornir_esi import desired, keys
+from nornir_esi.netsim.server import Simulator
+from nornir_esi.netsim.tree import canonical_bytes
+from nornir_esi.records import ConfigRecord
+from nornir_esi.store import EtcdServer
+from nornir_esi.store.base import Store
+from tests.store.helpers import eventually
+
+from .conftest import INVENTORY, ROUTERS
+
+ROOT = INVENTORY.parent
+RESOURCES_FILE = INVENTORY / "resources.yaml"
+GATEWAY_FILE = INVENTORY / "gateway.yaml"
+RESOURCES = desired.load_file(RESOURCES_FILE)
+GATEWAY = desired.load_file(GATEWAY_FILE)[0][1]
+ROUTER_BODIES = {b["id"]: b for t, b in RESOURCES if t == "edge_router"}
+NO_ETCD = "no etcd endpoints: pass --etcd or set ESI_ETCD_ENDPOINTS"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "ESI_ETCD_ENDPOINTS"}
+    env.update(extra)
+    return env
+
+
+def cli(*args: str | Path, timeout: float = 90, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nornir_esi.cli", *map(str, args)],
+        cwd=ROOT,
+        env=_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _words(stdout: str) -> list[list[str]]:
+    return [line.split() for line in stdout.splitlines()]
+
+
+def _router_state(pair: Simulator, name: str) -> tuple[int, bytes]:
+    router = pair.router(name)
+    return pair.call(lambda: (len(router.history), canonical_bytes(router.running)))
+
+
+def test_cli_apply_get_run_wait_and_stop(
+    store: Store, pair: Simulator, overrides: Path, etcd_server: EtcdServer, tmp_path: Path
+) -> None:
+    pair.reset()
+    etcd = ("--etcd", etcd_server.endpoints)
+    day0 = {name: _router_state(pair, name) for name in ROUTERS.values()}
+
+    # apply: one `created` line per resource, in file order, version 1.
+    result = cli("apply", RESOURCES_FILE, *etcd)
+    assert result.returncode == 0, result.stderr
+    assert _words(result.stdout) == [["created", t, b["id"], "version", "1"] for t, b in RESOURCES]
+    for resource_type, body in RESOURCES:
+        assert store.get(keys.config(resource_type, body["id"])) is not None
+
+    # The same file again changes nothing, not even a revision.
+    revision = store.revision()
+    result = cli("apply", RESOURCES_FILE, *etcd)
+    assert result.returncode == 0, result.stderr
+    assert _words(result.stdout) == [
+        ["unchanged", t, b["id"], "version", "1"] for t, b in RESOURCES
+    ]
+    assert store.revision() == revision
+
+    # get: a JSON object of both edge routers' records.
+    result = cli("get", "/config/v2.0/edge_routers/", *etcd)
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert set(records) == {keys.config("edge_router", rid) for rid in ROUTER_BODIES}
+    for key, value in records.items():
+        record = ConfigRecord.from_value(value)
+        rid = key.rsplit("/", 1)[1]
+        assert record.version == 1
+        assert record.body["ip"] == ROUTER_BODIES[rid]["ip"]
+        assert record.body["name"] == ROUTER_BODIES[rid]["name"]
+        assert record.body["status"] == "PENDING_CREATE"
+
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "nornir_esi.cli",
+                "run",
+                *etcd,
+                "--inventory",
+                str(overrides),
+                "--workers",
+                "1",
+                "--manager-lease-ttl",
+                "5",
+                "--worker-lease-ttl",
+                "5",
+            ],
+            cwd=ROOT,
+            env=_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        # Signal handlers are installed before this line: SIGTERM is safe from here on.
+        eventually(
+            lambda: proc.poll() is None and "nornir-esi: running" in log.read_text(),
+            timeout=30,
+            what="`run` to start",
+        )
+
+        result = cli("apply", GATEWAY_FILE, *etcd)
+        assert result.returncode == 0, result.stderr
+        assert _words(result.stdout) == [
+            ["created", "internet_gateway", GATEWAY["id"], "version", "1"]
+        ]
+
+        result = cli(
+            "wait",
+            "internet_gateway",
+            GATEWAY["id"],
+            "--until",
+            "CREATE_COMPLETED",
+            "--timeout",
+            "60",
+            *etcd,
+        )
+        assert result.returncode == 0, (result.stderr, log.read_text())
+        assert result.stdout == f"internet_gateway {GATEWAY['id']} version 1: CREATE_COMPLETED\n"
+        # The background `run` did the work on both simulated routers.
+        for name in ROUTERS.values():
+            commits, running = _router_state(pair, name)
+            assert commits == day0[name][0] + 1, name
+            assert running != day0[name][1] and b"vrf_gw_sample-ha-router-downlink_1025" in running
+
+        # Another state than the awaited one: exit 1 at once, the state on stderr.
+        result = cli(
+            "wait",
+            "internet_gateway",
+            GATEWAY["id"],
+            "--until",
+            "DELETE_COMPLETED",
+            "--timeout",
+            "2",
+            *etcd,
+        )
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert f"internet_gateway {GATEWAY['id']} version 1: CREATE_COMPLETED" in result.stderr
+
+        # No state at all within the timeout: exit 1 too.
+        absent = "ffffffff-ffff-4fff-8fff-ffffffffffff"
+        result = cli(
+            "wait",
+            "internet_gateway",
+            absent,
+            "--until",
+            "CREATE_COMPLETED",
+            "--timeout",
+            "2",
+            *etcd,
+        )
+        assert result.returncode == 1
+        assert f"internet_gateway {absent}: no terminal state within 2 s" in result.stderr
+
+        assert proc.poll() is None, log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+        assert "Traceback" not in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _gateway_items(**changes: Any) -> list[dict[str, Any]]:
+    return [{"type": "internet_gateway", "body": {**GATEWAY, **changes}}]
+
+
+BAD_ROUTER = {**ROUTER_BODIES[RESOURCES[0][1]["id"]], "ip": "10.0.0.999"}
+
+BAD_FILES = {
+    # A good gateway, then a bad edge router: all or nothing.
+    "bad-router-after-good-gateway": (
+        yaml.safe_dump([*_gateway_items(), {"type": "edge_router", "body": BAD_ROUTER}]),
+        f"nornir-esi: edge_router {RESOURCES[0][1]['id']}: ip '10.0.0.999' is not an IPv4 "
+        "or IPv6 address",
+    ),
+    "vlan-5000": (
+        yaml.safe_dump(_gateway_items(vlan_id="5000")),
+        f"nornir-esi: internet_gateway {GATEWAY['id']}: vlan_id 5000 is outside 1-4094",
+    ),
+    "json-vlan-abc": (
+        json.dumps(_gateway_items(vlan_id="abc")),
+        f"nornir-esi: internet_gateway {GATEWAY['id']}: vlan_id 'abc' is not a string of digits",
+    ),
+    "body-not-an-object": (
+        yaml.safe_dump([{"type": "internet_gateway", "body": ["vlan_id", "1025"]}]),
+        "item 1: body must be an object",
+    ),
+    "not-yaml": ("- type: internet_gateway\n  body: {vlan_id: [\n", "is not YAML or JSON"),
+    "a-scalar": ("just text\n", "must be a list of {type, body} or a map of keys"),
+}
+
+
+@pytest.mark.parametrize("text,message", list(BAD_FILES.values()), ids=list(BAD_FILES))
+def test_cli_apply_bad_file_exits_2_and_writes_nothing(
+    store: Store, etcd_server: EtcdServer, tmp_path: Path, text: str, message: str
+) -> None:
+    desired.apply(store, RESOURCES)
+    before = (store.revision(), store.get_prefix(""))
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+
+    result = cli("apply", path, "--etcd", etcd_server.endpoints)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert (store.revision(), store.get_prefix("")) == before
+    assert store.get(keys.config("internet_gateway", GATEWAY["id"])) is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["apply", str(RESOURCES_FILE)],
+        ["get", "/config/"],
+        ["wait", "internet_gateway", GATEWAY["id"], "--until", "CREATE_COMPLETED"],
+        ["run", "--workers", "0"],
+    ],
+    ids=["apply", "get", "wait", "run"],
+)
+def test_cli_without_etcd_exits_2(store: Store, args: list[str]) -> None:
+    result = cli(*args, timeout=30)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert NO_ETCD in result.stderr
+    assert store.get_prefix("") == []
+
+
+def test_cli_takes_etcd_from_the_environment(store: Store, etcd_server: EtcdServer) -> None:
+    desired.apply(store, RESOURCES[:1])
+    result = cli("get", "/config/", ESI_ETCD_ENDPOINTS=etcd_server.endpoints)
+    assert result.returncode == 0, result.stderr
+    assert list(json.loads(result.stdout)) == [keys.config("edge_router", RESOURCES[0][1]["id"])]
+
+
+def test_cli_unreachable_etcd_exits_3(store: Store) -> None:
+    # Port 9 (discard) on loopback: nothing listens there in the test environment.
+    result = cli("get", "/config/", "--etcd", "http://127.0.0.1:9", timeout=60)
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    assert result.stderr.startswith("nornir-esi: etcd:")
+    assert result.stdout == ""
