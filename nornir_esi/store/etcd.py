@@ -126,10 +126,21 @@ def _entry(kv: Any) -> Entry:
     )
 
 
+# What etcd answers (with status UNKNOWN) while it has no quorum or is electing a leader:
+# the request may well succeed a moment later.
+_TRANSIENT_DETAILS = (
+    "context deadline exceeded",
+    "etcdserver: request timed out",
+    "etcdserver: leader changed",
+    "etcdserver: no leader",
+    "etcdserver: too many requests",
+)
+
+
 def _rpc_error(exc: grpc.RpcError, what: str) -> StoreError:
     code = exc.code()
     details = exc.details() or code.name
-    if code in _UNAVAILABLE_CODES:
+    if code in _UNAVAILABLE_CODES or any(t in details for t in _TRANSIENT_DETAILS):
         return StoreUnavailable(f"etcd: {what}: {details}", delay=1.0)
     if code == grpc.StatusCode.NOT_FOUND and "lease" in details:
         return LeaseExpired(f"etcd: {what}: {details}")

