@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -141,11 +142,13 @@ ETCD_OPTION = click.option(
 
 
 def _store(endpoints: str | None) -> EtcdStore:
+    """The store at ``endpoints``, with TLS and credentials from ``ESI_ETCD_CA``,
+    ``ESI_ETCD_CERT``, ``ESI_ETCD_KEY``, ``ESI_ETCD_USER`` and ``ESI_ETCD_PASSWORD``."""
     from nornir_esi.store.etcd import EtcdStore
 
-    if not endpoints:
+    if not endpoints or not endpoints.strip():
         raise click.UsageError("no etcd endpoints: pass --etcd or set ESI_ETCD_ENDPOINTS")
-    return EtcdStore([e.strip() for e in endpoints.split(",") if e.strip()])
+    return EtcdStore.from_env({**os.environ, "ESI_ETCD_ENDPOINTS": endpoints})
 
 
 def _fail(exc: EsiError) -> None:

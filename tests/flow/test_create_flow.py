@@ -17,6 +17,7 @@ from typing import Any
 from nornir_esi import desired, keys
 from nornir_esi.netsim.diff import diff_text
 from nornir_esi.netsim.server import Simulator
+from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store
 from nornir_esi.store.feed import Feed
 from nornir_esi.waiting import wait_for_state
@@ -127,3 +128,19 @@ def test_create_flow_reproduces_every_origin_key(pair: Simulator, service_store:
         ]
         assert ours == sections[origin_name], router_name
         assert router.history[0].comment.startswith("create:heat_worker:internet_gateway:")
+
+
+def test_a_manager_plans_what_was_written_while_none_ran(
+    store: Store, pair: Simulator, overrides: Path
+) -> None:
+    """Nothing depends on events a manager saw: it reconciles from etcd when it starts."""
+    pair.reset()
+    items = desired.load_file(INVENTORY / "resources.yaml")
+    items += desired.load_file(INVENTORY / "gateway.yaml")
+    desired.apply(store, items)  # no manager, no worker yet
+    assert store.get_prefix(keys.JOBS_ALL) == []
+    with Service(store, inventory=str(overrides), manager_lease_ttl=5, worker_lease_ttl=5):
+        for resource_type, body in items:
+            state = wait_for_state(store, resource_type, body["id"], timeout=60)
+            assert state is not None, body["id"]
+            assert state.worker_state in ("CREATE_COMPLETED", "READ_COMPLETE"), state
