@@ -29,7 +29,7 @@ import uuid
 from typing import Any
 
 from nornir_esi import keys
-from nornir_esi.exceptions import EsiError
+from nornir_esi.exceptions import EsiError, TemporaryError
 from nornir_esi.planner import plan
 from nornir_esi.records import (
     ConfigRecord,
@@ -73,26 +73,39 @@ class JobManager:
     # -- leadership ------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Campaign, lead while elected, campaign again on losing the lease; until ``stop``."""
+        """Campaign, lead while elected, campaign again on losing the lease; until ``stop``.
+
+        A store outage ends the term or the campaign, not the manager: it waits and
+        campaigns again (and reconciles from etcd if elected).
+        """
         while not stop.is_set():
-            lease = self._campaign(stop)
-            if lease is None:
-                return
-            lost = threading.Event()
-            keeper = threading.Thread(
-                target=self._keep_alive, args=(lease, lost, stop), name="manager lease", daemon=True
-            )
-            keeper.start()
-            self.leading.set()
-            log.info("job manager %s leads", self.id)
             try:
-                self._lead(stop, lost)
-            finally:
-                self.leading.clear()
-                lost.set()
-                keeper.join()
-                if stop.is_set():
-                    self._resign(lease)
+                self._term(stop)
+            except TemporaryError as exc:
+                log.warning(
+                    "job manager %s: %s; campaigning again in %.1f s", self.id, exc, exc.delay
+                )
+                stop.wait(exc.delay)
+
+    def _term(self, stop: threading.Event) -> None:
+        """One campaign and, if elected, one term of leadership."""
+        lease = self._campaign(stop)
+        if lease is None:
+            return
+        lost = threading.Event()
+        keeper = threading.Thread(
+            target=self._keep_alive, args=(lease, lost, stop), name="manager lease", daemon=True
+        )
+        keeper.start()
+        self.leading.set()
+        log.info("job manager %s leads", self.id)
+        try:
+            self._lead(stop, lost)
+        finally:
+            self.leading.clear()
+            lost.set()
+            keeper.join()
+            self._resign(lease)
 
     def _campaign(self, stop: threading.Event) -> Lease | None:
         while not stop.is_set():
@@ -104,6 +117,12 @@ class JobManager:
             if result.succeeded:
                 return lease
             lease.revoke()
+            # Our own key from a term that ended on an outage: give it up now rather than
+            # wait for its old lease to expire.
+            if self.store.txn(
+                [Compare.value_is(keys.JOB_MANAGER_ID, self.id)], [Op.delete(keys.JOB_MANAGER_ID)]
+            ).succeeded:
+                continue
             # Wait for the leader's key to go (its lease expired or it resigned).
             with Feed(
                 self.store, [keys.JOB_MANAGER_ID], start_revision=result.revision + 1

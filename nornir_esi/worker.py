@@ -114,38 +114,63 @@ class Worker:
         self.completed = 0
 
     def run(self, stop: threading.Event) -> None:
-        """Work until ``stop``; jobs already running are finished first."""
-        lease = self.store.lease(self.lease_ttl)
-        self._lease = lease
-        keeper = threading.Thread(
-            target=self._keep_alive, args=(lease, stop), daemon=True, name=f"{self.id} lease"
-        )
-        keeper.start()
-        pool = ThreadPoolExecutor(self.slots, thread_name_prefix=self.id)
+        """Work until ``stop``; jobs already running are finished first.
+
+        Store outages do not end the loop: it waits, re-reads what is ready and follows
+        the queue again (a lease that expired meanwhile is replaced).
+        """
         self._stopping = stop
+        done = threading.Event()
+        keeper = threading.Thread(
+            target=self._keep_alive, args=(done,), daemon=True, name=f"{self.id} lease"
+        )
+        pool = ThreadPoolExecutor(self.slots, thread_name_prefix=self.id)
         try:
-            revision = self.store.revision()
-            self._scan(pool)
-            with Feed(self.store, [keys.JOBS_READY], start_revision=revision + 1) as feed:
-                while not stop.is_set():
-                    event = feed.get(timeout=0.5)
-                    job_id = None if event is None else keys.job_id_of(event.key)
-                    if event is not None and event.kind == "put" and job_id:
-                        self._try_claim(job_id, event.value, pool)
-                    if self._rescan.is_set():
-                        self._rescan.clear()
-                        self._scan(pool)
+            while not stop.is_set():
+                try:
+                    if self._lease is None:
+                        self._lease = self.store.lease(self.lease_ttl)
+                        if not keeper.is_alive():
+                            keeper.start()
+                    self._follow(pool, stop)
+                except TemporaryError as exc:
+                    log.warning("worker %s: %s; resuming in %.1f s", self.id, exc, exc.delay)
+                    stop.wait(exc.delay)
         finally:
             pool.shutdown(wait=True)
-            stop.set()
-            keeper.join()
-            lease.revoke()
+            done.set()
+            if keeper.is_alive():
+                keeper.join()
+            if self._lease is not None:
+                try:
+                    self._lease.revoke()
+                except EsiError as exc:
+                    log.warning("worker %s: revoking its lease failed: %s", self.id, exc)
 
-    def _keep_alive(self, lease: Lease, stop: threading.Event) -> None:
-        while not stop.wait(max(self.lease_ttl / 3, 0.2)):
+    def _follow(self, pool: ThreadPoolExecutor, stop: threading.Event) -> None:
+        revision = self.store.revision()
+        self._scan(pool)
+        with Feed(self.store, [keys.JOBS_READY], start_revision=revision + 1) as feed:
+            while not stop.is_set():
+                event = feed.get(timeout=0.5)
+                job_id = None if event is None else keys.job_id_of(event.key)
+                if event is not None and event.kind == "put" and job_id:
+                    self._try_claim(job_id, event.value, pool)
+                if self._rescan.is_set():
+                    self._rescan.clear()
+                    self._scan(pool)
+
+    def _keep_alive(self, done: threading.Event) -> None:
+        while not done.wait(max(self.lease_ttl / 3, 0.2)):
+            lease = self._lease
+            if lease is None:
+                continue
             try:
                 if lease.refresh() <= 0:
-                    log.error("worker %s lost its lease: its claims are gone", self.id)
+                    # Its claims are gone (the manager makes those jobs ready again); new
+                    # claims need a live lease.
+                    log.error("worker %s lost its lease; taking a new one", self.id)
+                    self._lease = self.store.lease(self.lease_ttl)
             except EsiError as exc:
                 log.warning("worker %s: lease refresh failed: %s", self.id, exc)
 
