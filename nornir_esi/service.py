@@ -82,6 +82,10 @@ class Service:
             log.exception("%s stopped on an error", runner.id)
             raise
 
+    def alive(self) -> bool:
+        """Whether the manager and every worker are still running."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
     def stop(self) -> None:
         self.stop_event.set()
         for thread in self._threads:

@@ -58,7 +58,7 @@ def test_manager_and_worker_outlive_an_etcd_outage(
         own_etcd.start()
         leader.stop()
         eventually(follower.manager.leading.is_set, what="B leads", timeout=30)
-        assert all(thread.is_alive() for thread in follower._threads)
+        assert follower.alive()
         eventually(lambda: desired.apply(store, gateway), what="apply after the outage")
         ((gw_type, body),) = gateway
         state = wait_for_state(store, gw_type, body["id"], timeout=60)
