@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from nornir_esi import desired, keys
-from nornir_esi.netsim.diff import diff_text
+from nornir_esi.junos.diff import diff_text
 from nornir_esi.netsim.server import RouterSpec, Simulator
 from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store

@@ -1,12 +1,8 @@
 """A Junos-like NETCONF-over-SSH router simulator for tests, demos and benchmarks.
 
-Modules, from the bottom up:
+Configuration as data (statement schema, text and ``set`` syntax, tree edits, diffs) lives
+in :mod:`nornir_esi.junos`, shared with the product. The simulator's own modules:
 
-- ``schema``: what kind each Junos statement is (container, list, leaf, flag, leaf-list).
-- ``text``: curly-brace Junos text and ``set`` commands to and from the XML tree.
-- ``tree``: edits of a configuration tree (NETCONF edit-config operations, Junos load actions,
-  ``insert``), subtree filters.
-- ``diff``: ``show | compare`` text between two trees.
 - ``checks``: the commit checks Junos performs.
 - ``device``: one router: datastores, locks, commits, confirmed-commit timers, rollbacks,
   faults and operational state.

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from lxml import etree
 
 from nornir_esi.exceptions import NetsimRpcError
-from nornir_esi.netsim.tree import junos_path
+from nornir_esi.junos.tree import junos_path
 
 __all__ = ["check"]
 

@@ -35,8 +35,9 @@ from typing import Literal
 from lxml import etree
 
 from nornir_esi.exceptions import NetsimRpcError
-from nornir_esi.netsim import checks, tree
-from nornir_esi.netsim.text import parse_text
+from nornir_esi.junos import tree
+from nornir_esi.junos.text import parse_text
+from nornir_esi.netsim import checks
 
 __all__ = ["CommitRecord", "Faults", "Router", "Session", "Settings"]
 

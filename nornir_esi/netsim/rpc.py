@@ -20,7 +20,9 @@ from copy import deepcopy
 from lxml import etree
 
 from nornir_esi.exceptions import ConfigSyntaxError, NetsimRpcError
-from nornir_esi.netsim import tree
+from nornir_esi.junos import tree
+from nornir_esi.junos.diff import diff_text
+from nornir_esi.junos.text import parse_set, parse_text, render_set, render_text
 from nornir_esi.netsim.device import (
     JUNOS_VERSION,
     CommitCheckFailed,
@@ -28,8 +30,6 @@ from nornir_esi.netsim.device import (
     Session,
     SessionDropped,
 )
-from nornir_esi.netsim.diff import diff_text
-from nornir_esi.netsim.text import parse_set, parse_text, render_set, render_text
 
 __all__ = ["BASE_NS", "JUNOS_NS", "handle_rpc"]
 

@@ -18,8 +18,8 @@ import pytest
 
 from nornir_esi import desired, keys
 from nornir_esi.exceptions import ValidationError
+from nornir_esi.junos.tree import canonical_bytes
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.netsim.tree import canonical_bytes
 from nornir_esi.service import Service
 from nornir_esi.store.base import Entry, Store
 from nornir_esi.store.server import EtcdServer

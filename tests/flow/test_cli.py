@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from nornir_esi import desired, keys
+from nornir_esi.junos.tree import canonical_bytes
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.netsim.tree import canonical_bytes
 from nornir_esi.records import ConfigRecord
 from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nornir_esi import desired, keys
-from nornir_esi.netsim.diff import diff_text
+from nornir_esi.junos.diff import diff_text
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store

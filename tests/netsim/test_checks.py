@@ -8,9 +8,9 @@ import pytest
 from lxml import etree
 
 from nornir_esi.exceptions import NetsimRpcError
-from nornir_esi.netsim import tree
+from nornir_esi.junos import tree
+from nornir_esi.junos.text import parse_text
 from nornir_esi.netsim.checks import check
-from nornir_esi.netsim.text import parse_text
 
 # day0.conf in XML.
 DAY0 = """

@@ -28,8 +28,8 @@ from nornir_netconf.plugins.tasks import (
     netconf_validate,
 )
 
+from nornir_esi.junos.text import parse_text
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.netsim.text import parse_text
 
 from .conftest import VRF, connect, gateway_set, gateway_text
 

@@ -15,11 +15,11 @@ from nornir_netconf.plugins.tasks import netconf_rpc
 
 from nornir_esi.exceptions import DeviceError, DeviceRejectedError, ValidationError
 from nornir_esi.inventory.nornir import ResourceInventory, nornir_for
-from nornir_esi.netsim import tree
+from nornir_esi.junos import tree
+from nornir_esi.junos.text import parse_text
 from nornir_esi.netsim.device import Router
 from nornir_esi.netsim.sample import VRF, gateway_set
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.netsim.text import parse_text
 from nornir_esi.render import (
     gateway_prune_policies,
     params_by_name,

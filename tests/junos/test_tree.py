@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 
 from nornir_esi.exceptions import NetsimRpcError
-from nornir_esi.netsim import tree
+from nornir_esi.junos import tree
 
 JUNOS_NS = "http://xml.juniper.net/xnm/1.1/xnm"
 

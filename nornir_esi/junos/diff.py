@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from nornir_esi.netsim.schema import ROOT, Stmt
-from nornir_esi.netsim.text import (
+from nornir_esi.junos.schema import ROOT, Stmt
+from nornir_esi.junos.text import (
     Out,
     key_of,
     out_lines,

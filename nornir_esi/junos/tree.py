@@ -1,6 +1,6 @@
 """Edits of a Junos configuration tree: NETCONF edit-config, Junos load actions, subtree filters.
 
-Trees follow the conventions of :mod:`nornir_esi.netsim.schema`: a ``<configuration>``
+Trees follow the conventions of :mod:`nornir_esi.junos.schema`: a ``<configuration>``
 element without namespaces or whitespace text, list entries with their key element first.
 Statements the schema does not know are identified by shape: an element whose first child
 is ``<name>`` is a list entry keyed by name, any other element is the one node of its tag.
@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from lxml import etree
 
 from nornir_esi.exceptions import NetsimRpcError
-from nornir_esi.netsim import schema
-from nornir_esi.netsim.schema import Kind, Stmt
+from nornir_esi.junos import schema
+from nornir_esi.junos.schema import Kind, Stmt
 
 __all__ = [
     "NC_NS",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from nornir_esi.exceptions import ConfigSyntaxError
-from nornir_esi.netsim.schema import ROOT, Stmt, child, infer
+from nornir_esi.junos.schema import ROOT, Stmt, child, infer
 
 __all__ = ["parse_set", "parse_text", "render_set", "render_text"]
 

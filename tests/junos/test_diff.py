@@ -6,8 +6,8 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
-from nornir_esi.netsim.diff import diff_text
-from nornir_esi.netsim.text import parse_text
+from nornir_esi.junos.diff import diff_text
+from nornir_esi.junos.text import parse_text
 
 DAY0 = files("nornir_esi.netsim").joinpath("day0.conf").read_text()
 ORIGIN = Path(__file__).parent.parent / "fixtures" / "origin-junos-diff.txt"

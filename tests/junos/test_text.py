@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from nornir_esi.exceptions import ConfigSyntaxError
-from nornir_esi.netsim.text import parse_set, parse_text, render_set, render_text
+from nornir_esi.junos.text import parse_set, parse_text, render_set, render_text
 
 DAY0 = files("nornir_esi.netsim").joinpath("day0.conf").read_text()
 VRF = "vrf_gw_sample-ha-router-downlink_1025"
