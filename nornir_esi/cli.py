@@ -186,6 +186,14 @@ def _fail(exc: EsiError) -> None:
     show_default=True,
     help="Seconds before a dead worker's jobs become claimable again.",
 )
+@click.option(
+    "--drift-interval",
+    type=click.FloatRange(0),
+    default=600.0,
+    show_default=True,
+    help="Seconds between drift checks of every gateway, by the leading manager's process "
+    "(0: never).",
+)
 def run(
     endpoints: str | None,
     inventory: str | None,
@@ -194,6 +202,7 @@ def run(
     no_manager: bool,
     manager_lease_ttl: int,
     worker_lease_ttl: int,
+    drift_interval: float,
 ) -> None:
     """Job manager and workers in the foreground until SIGINT or SIGTERM."""
     from nornir_esi.service import Service
@@ -209,6 +218,7 @@ def run(
             manager=not no_manager,
             manager_lease_ttl=manager_lease_ttl,
             worker_lease_ttl=worker_lease_ttl,
+            drift_interval=drift_interval or None,
         )
         done = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -298,6 +308,109 @@ def wait(
         click.echo(f"{line}{': ' + state.error if state.error else ''}", err=True)
         sys.exit(1)
     click.echo(line)
+
+
+INVENTORY_OPTION = click.option(
+    "--inventory",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML mapping router name or ip to {hostname, port, username, password}.",
+)
+
+
+def _devices(inventory: str | None) -> Any:
+    from nornir_esi.devices import NornirDevices
+
+    return NornirDevices(overrides=inventory)
+
+
+def _gateway_only(resource_type: str) -> None:
+    if resource_type != "internet_gateway":
+        raise click.BadParameter(
+            f"{resource_type!r}: only internet_gateway resources change routers",
+            param_hint="TYPE",
+        )
+
+
+def _print_diffs(diffs: dict[str, str]) -> None:
+    for router, diff in diffs.items():
+        click.echo(f"## {router}")
+        click.echo(diff.rstrip() if diff.strip() else "(no change)")
+
+
+@main.command()
+@click.argument("target", nargs=-1, required=True, metavar="FILE | TYPE ID")
+@ETCD_OPTION
+@INVENTORY_OPTION
+def plan(target: tuple[str, ...], endpoints: str | None, inventory: str | None) -> None:
+    """Dry run: per router, the Junos diff a change would commit. Nothing changes.
+
+    FILE: resources as `apply` takes them, validated, not written. TYPE ID: the resource's
+    current /config version (pending or not).
+    """
+    from nornir_esi import desired, operations
+
+    try:
+        store, devices = _store(endpoints), _devices(inventory)
+        if len(target) == 1:
+            plans = operations.plan_items(store, devices, desired.load_file(target[0]))
+            if not plans:
+                click.echo("no internet_gateway in the file: no router would change")
+            for resource_id, diffs in plans.items():
+                click.echo(f"# internet_gateway {resource_id}")
+                _print_diffs(diffs)
+        elif len(target) == 2:
+            _gateway_only(target[0])
+            _print_diffs(operations.plan_pending(store, devices, target[1]))
+        else:
+            raise click.UsageError("plan takes FILE, or TYPE ID")
+    except EsiError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.argument("resource_type", metavar="TYPE")
+@click.argument("resource_id", metavar="ID")
+@ETCD_OPTION
+@INVENTORY_OPTION
+def check(
+    resource_type: str, resource_id: str, endpoints: str | None, inventory: str | None
+) -> None:
+    """Drift: what differs on each router from what the resource should have (exit 1)."""
+    from nornir_esi import operations
+
+    _gateway_only(resource_type)
+    try:
+        drift = operations.check(_store(endpoints), _devices(inventory), resource_id)
+    except EsiError as exc:
+        _fail(exc)
+    _print_diffs(drift.diffs)
+    click.echo(
+        f"{resource_type} {resource_id} version {drift.version}: "
+        f"{'drift found' if drift.found else 'no drift'}"
+    )
+    sys.exit(1 if drift.found else 0)
+
+
+@main.command()
+@click.argument("resource_type", metavar="TYPE")
+@click.argument("resource_id", metavar="ID")
+@ETCD_OPTION
+@INVENTORY_OPTION
+def repair(
+    resource_type: str, resource_id: str, endpoints: str | None, inventory: str | None
+) -> None:
+    """Re-apply the resource's current version to both routers, as one pair transaction."""
+    from nornir_esi import operations
+
+    _gateway_only(resource_type)
+    try:
+        result = operations.repair(_store(endpoints), _devices(inventory), resource_id)
+    except EsiError as exc:
+        _fail(exc)
+    _print_diffs(dict(result.diffs))
+    click.echo(
+        f"{resource_type} {resource_id}: {'repaired' if result.changed else 'nothing to repair'}"
+    )
 
 
 if __name__ == "__main__":

@@ -23,10 +23,10 @@ import yaml
 from nornir_esi import keys
 from nornir_esi.exceptions import TemporaryError, ValidationError
 from nornir_esi.records import ConfigRecord
-from nornir_esi.resources import RESOURCE_TYPES, validate
+from nornir_esi.resources import RESOURCE_TYPES, Lookup, validate
 from nornir_esi.store.base import Compare, Op, Store
 
-__all__ = ["Change", "apply", "load_file"]
+__all__ = ["Change", "apply", "load_file", "parse_items", "validate_batch"]
 
 # `status` is the API's view of progress, not desired state: a body that differs only in
 # it is unchanged.
@@ -85,8 +85,13 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return _desired_part(a) == _desired_part(b)
 
 
-def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Change]:
-    """Validate ``items`` and write what changed, all in one transaction."""
+def validate_batch(
+    store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]
+) -> tuple[list[tuple[str, dict[str, Any]]], Lookup]:
+    """Every body of ``items`` validated, and a lookup that sees the batch over ``/config``.
+
+    A reference may point at another resource of the same batch. Nothing is written.
+    """
     batch = list(items)
     pending: dict[tuple[str, str], Mapping[str, Any]] = {}
     for resource_type, body in batch:
@@ -107,11 +112,20 @@ def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
         entry = store.get(keys.config(resource_type, resource_id))
         return None if entry is None else ConfigRecord.from_value(entry.value).body
 
+    clean = [
+        (t, validate(t, dict(body) if isinstance(body, Mapping) else body, lookup))
+        for t, body in batch
+    ]
+    return clean, lookup
+
+
+def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Change]:
+    """Validate ``items`` and write what changed, all in one transaction."""
+    batch, _ = validate_batch(store, items)
     compare: list[Compare] = []
     ops: list[Op] = []
     changes: list[Change] = []
-    for resource_type, body in batch:
-        clean = validate(resource_type, dict(body) if isinstance(body, Mapping) else body, lookup)
+    for resource_type, clean in batch:
         resource_id = str(clean["id"])
         key = keys.config(resource_type, resource_id)
         current_entry = store.get(key)
@@ -121,9 +135,8 @@ def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
             continue
         version = 1 if current is None else current.version + 1
         status = "PENDING_CREATE" if current is None else "PENDING_UPDATE"
-        if RESOURCE_TYPES[resource_type].has_status:
-            clean = {**clean, "status": status}
-        record = ConfigRecord(body=clean, version=version, marked_for_deletion=False)
+        body = {**clean, "status": status} if RESOURCE_TYPES[resource_type].has_status else clean
+        record = ConfigRecord(body=body, version=version, marked_for_deletion=False)
         compare.append(
             Compare.absent(key)
             if current_entry is None

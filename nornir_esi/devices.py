@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nornir.core import Nornir
 from nornir.core.task import AggregatedResult
@@ -19,6 +19,9 @@ from nornir_esi.exceptions import DeviceError, DeviceUnavailableError, EsiError
 from nornir_esi.inventory.nornir import nornir_for
 from nornir_esi.tasks.collect_state import collect_state
 from nornir_esi.tasks.push_config import push_config
+
+if TYPE_CHECKING:
+    from nornir_esi.pair import PairResult, Verifier
 
 __all__ = ["Change", "NornirDevices"]
 
@@ -74,6 +77,30 @@ class NornirDevices:
             finally:
                 nr.close_connections()
         return diffs
+
+    def push_pair(
+        self,
+        changes_by_role: Mapping[str, Change],
+        *,
+        comment: str,
+        verify: Verifier | None = None,
+        dry_run: bool = False,
+    ) -> PairResult:
+        """Apply a change to both routers of a pair as one transaction (:mod:`nornir_esi.pair`).
+
+        ``changes_by_role``: ``{"primary": Change, "secondary": Change}``. Any failure leaves
+        both routers on their previous configuration and raises a PairError.
+        """
+        # pair builds on Change, defined here: imported when used, not at module load.
+        from nornir_esi.pair import apply_pair
+
+        return apply_pair(
+            changes_by_role,
+            comment=comment,
+            overrides=self.overrides,
+            verify=verify,
+            dry_run=dry_run,
+        )
 
     def _state(
         self,

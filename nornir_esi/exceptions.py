@@ -14,8 +14,12 @@ Third-party errors are wrapped with ``raise ... from exc``.
     ├── TemporaryError(delay=...)      may succeed when tried again later
     ├── DeviceError(host, step)        a router failed a step of a task, raised as one of:
     │   ├── DeviceRejectedError        the router answered <rpc-error> (also PermanentError)
-    │   └── DeviceUnavailableError     unreachable, session lost, timed out, database
-    │                                  locked by someone else (also TemporaryError)
+    │   ├── DeviceUnavailableError     unreachable, session lost, timed out, database
+    │   │                              locked by someone else (also TemporaryError)
+    │   └── PairError                  a pair transaction failed on one router; says what
+    │       │                          was rolled back on both (``rollback``, ``clean``)
+    │       ├── PairRejectedError      ... because the router refused (also DeviceRejected)
+    │       └── PairUnavailableError   ... because it was unusable (also DeviceUnavailable)
     ├── StoreError                     the desired-state store (etcd) refused or failed
     │   ├── StoreUnavailable           unreachable, no leader, timed out (also TemporaryError)
     │   ├── StoreCompacted             a watch asked for history etcd compacted away
@@ -38,6 +42,9 @@ __all__ = [
     "LeaseExpired",
     "NetsimError",
     "NetsimRpcError",
+    "PairError",
+    "PairRejectedError",
+    "PairUnavailableError",
     "PermanentError",
     "StoreCompacted",
     "StoreError",
@@ -111,6 +118,51 @@ class DeviceUnavailableError(DeviceError, TemporaryError):
     def __init__(self, host: str, step: str, reason: str, *, delay: float = 5.0) -> None:
         DeviceError.__init__(self, host, step, reason)
         self.delay = delay
+
+
+class PairError(DeviceError):
+    """A pair transaction failed: ``host``/``step``/``reason`` are those of the failure.
+
+    ``rollback`` says, per router name, what was done to undo the transaction there;
+    ``clean`` is True when both routers are known to be on their previous committed
+    configuration (or will be, by themselves, when an unconfirmed commit times out), False
+    when a router may keep the change: then a person has to look. ``cause`` is the
+    router's own error. Raised only as one of its two subclasses, which keep the cause's
+    retryability.
+    """
+
+    def __init__(
+        self,
+        cause: DeviceError,
+        rollback: dict[str, str],
+        *,
+        clean: bool,
+    ) -> None:
+        undone = "; ".join(f"{host}: {what}" for host, what in rollback.items())
+        DeviceError.__init__(self, cause.host, cause.step, f"{cause.reason}; rollback: {undone}")
+        self.reason = cause.reason
+        self.cause = cause
+        self.rollback = dict(rollback)
+        self.clean = clean
+
+    @staticmethod
+    def of(cause: DeviceError, rollback: dict[str, str], *, clean: bool) -> PairError:
+        """The subclass that keeps ``cause``'s retryability."""
+        if isinstance(cause, DeviceUnavailableError):
+            return PairUnavailableError(cause, rollback, clean=clean)
+        return PairRejectedError(cause, rollback, clean=clean)
+
+
+class PairRejectedError(PairError, DeviceRejectedError):
+    """A pair transaction failed because a router refused a step."""
+
+
+class PairUnavailableError(PairError, DeviceUnavailableError):
+    """A pair transaction failed because a router could not be used; retrying may succeed."""
+
+    def __init__(self, cause: DeviceError, rollback: dict[str, str], *, clean: bool) -> None:
+        PairError.__init__(self, cause, rollback, clean=clean)
+        self.delay = getattr(cause, "delay", 5.0)
 
 
 class StoreError(EsiError):

@@ -28,6 +28,7 @@ from nornir_esi.exceptions import ValidationError
 
 __all__ = [
     "ACTIONS",
+    "APPLIED_PREFIX",
     "CONFIG_PREFIX",
     "HEAT_STACKS_PREFIX",
     "HEAT_TEMPLATES_PREFIX",
@@ -44,6 +45,7 @@ __all__ = [
     "STATE_PREFIX",
     "WORKER_CONFIG_PREFIX",
     "JobId",
+    "applied",
     "config",
     "heat_stack",
     "heat_template",
@@ -59,9 +61,11 @@ __all__ = [
     "monitoring",
     "parse_config_key",
     "parse_job_id",
+    "parse_state_key",
     "plural",
     "singular",
     "state",
+    "type_prefix",
     "worker_config",
 ]
 
@@ -83,6 +87,9 @@ CONFIG_PREFIX = "/config/v2.0/"
 HEAT_TEMPLATES_PREFIX = CONFIG_PREFIX + "heat_templates/"
 WORKER_CONFIG_PREFIX = "/esi-worker/config/v2.0/"
 HEAT_STACKS_PREFIX = "/esi-worker/heat_stacks/v2.0/"
+# Ours, beyond the original's keys: what the heat worker last pushed for a resource (the
+# params of that version), so a modify can take the old version's stanzas off the routers.
+APPLIED_PREFIX = "/esi-worker/applied/v2.0/"
 JOB_STATE_PREFIX = "/esi-worker/job_state/v2.0/"
 STATE_PREFIX = "/state/v2.0/"
 MONITORING_PREFIX = "/monitoring/v2.0/"
@@ -147,6 +154,11 @@ def worker_config(resource_type: str, resource_id: str) -> str:
     return _resource_key(WORKER_CONFIG_PREFIX, resource_type, resource_id)
 
 
+def applied(resource_type: str, resource_id: str) -> str:
+    """``/esi-worker/applied/v2.0/<plural>/<id>``: the last pushed version's params."""
+    return _resource_key(APPLIED_PREFIX, resource_type, resource_id)
+
+
 def heat_stack(resource_type: str, resource_id: str) -> str:
     """``/esi-worker/heat_stacks/v2.0/<plural>/<id>``."""
     return _resource_key(HEAT_STACKS_PREFIX, resource_type, resource_id)
@@ -167,15 +179,29 @@ def monitoring(resource_type: str, resource_id: str) -> str:
     return _resource_key(MONITORING_PREFIX, resource_type, resource_id)
 
 
+def type_prefix(prefix: str, resource_type: str) -> str:
+    """Every key of one resource type under ``prefix``: ``/state/v2.0/internet_gateways/``."""
+    return f"{prefix}{plural(resource_type)}/"
+
+
+def parse_state_key(key: str) -> tuple[str, str] | None:
+    """``/state/v2.0/<plural>/<id>`` -> ``(resource_type, id)``; None for other keys."""
+    return _parse_resource_key(STATE_PREFIX, key)
+
+
 def parse_config_key(key: str) -> tuple[str, str] | None:
     """``/config/v2.0/<plural>/<id>`` -> ``(resource_type, id)``.
 
     None for template records and for anything that is not a resource's config key,
     so a watch on :data:`CONFIG_PREFIX` can skip what it does not plan from.
     """
-    if not key.startswith(CONFIG_PREFIX):
+    return _parse_resource_key(CONFIG_PREFIX, key)
+
+
+def _parse_resource_key(prefix: str, key: str) -> tuple[str, str] | None:
+    if not key.startswith(prefix):
         return None
-    parts = key[len(CONFIG_PREFIX) :].split("/")
+    parts = key[len(prefix) :].split("/")
     if len(parts) != 2 or not parts[1]:
         return None
     resource_type = _SINGULARS.get(parts[0])

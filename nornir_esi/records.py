@@ -38,6 +38,7 @@ from nornir_esi.keys import ACTIONS
 __all__ = [
     "ON_FAILURE",
     "PARAM_TYPES",
+    "Applied",
     "ConfigRecord",
     "HeatStack",
     "HeatTemplate",
@@ -547,6 +548,27 @@ class Monitoring:
         if "version" in self.status:
             raise ValidationError("monitoring", "version", "is not a status field")
         return {**self.status, "version": self.version}
+
+    def to_json(self) -> str:
+        return _json_text(self.to_value())
+
+
+@dataclass
+class Applied:
+    """``/esi-worker/applied/v2.0/<plural>/<id>`` (ours): the params the heat worker last
+    pushed to the routers, and of which config version."""
+
+    version: int
+    params: dict[str, Any]
+
+    @classmethod
+    def from_value(cls, value: object) -> Applied:
+        what = "applied"
+        d = _object(_load(value, what), what)
+        return cls(version=_get(d, "version", int, what), params=_get(d, "params", dict, what))
+
+    def to_value(self) -> dict[str, Any]:
+        return {"version": self.version, "params": dict(self.params)}
 
     def to_json(self) -> str:
         return _json_text(self.to_value())

@@ -8,6 +8,8 @@ The templates live in ``nornir_esi/templates/junos/``:
 
 - ``internet_gateway.set.j2``: the gateway's stanzas as ``set``/``insert`` commands;
 - ``internet_gateway.delete.j2``: the ``delete`` commands that take them off again;
+- ``internet_gateway.replace.j2``: the ``delete`` commands that empty the gateway's own
+  objects, followed (by :func:`render_gateway`) by the create's ``set`` commands;
 - ``internet_gateway.vrf_config.j2``: the service's extra routing-instance text
   (``jinja_vrf_config``), as curly text: ``set`` loads cannot carry curly text, so it is a
   second fragment, loaded with ``load merge`` in the same candidate and commit
@@ -40,7 +42,11 @@ __all__ = [
 
 OBJ = "internet_gateway template"
 
-_TEMPLATES = {"create": "internet_gateway.set.j2", "delete": "internet_gateway.delete.j2"}
+_TEMPLATES = {
+    "create": "internet_gateway.set.j2",
+    "delete": "internet_gateway.delete.j2",
+    "replace": "internet_gateway.replace.j2",
+}
 # Characters that end a Junos word or start a comment/string: a value holding one is quoted.
 _SPECIAL = frozenset(";{}[]#\"'")
 _UNDEFINED = re.compile(r"'([^']+)' is undefined")
@@ -147,17 +153,27 @@ def _render(template: str, context: Mapping[str, Any]) -> str:
 
 
 def render_gateway(params: Mapping[str, Any], role: str, *, action: str) -> str:
-    """The gateway's ``set`` commands (``create``) or ``delete`` commands for one router.
+    """The gateway's ``set`` commands (``create``), ``delete`` commands, or both (``replace``).
 
     ``role`` is the router's side of the pair, ``primary`` or ``secondary``; ``action`` is
-    ``create`` or ``delete`` (plain strings, as jobs carry them; others are refused). The result
-    ends with a newline and is ready for ``load-configuration action="set"``. For
-    ``delete``, pass :func:`gateway_prune_policies` to ``push_config(prune_policies=...)``
-    so a policy-statement the gateway leaves empty goes too.
+    ``create``, ``delete`` or ``replace`` (plain strings, as jobs carry them; others are
+    refused). The result ends with a newline and is ready for
+    ``load-configuration action="set"``. For ``delete``, pass
+    :func:`gateway_prune_policies` to ``push_config(prune_policies=...)`` so a
+    policy-statement the gateway leaves empty goes too.
+
+    ``replace`` is for re-applying and repairing: the contents of the gateway's own objects
+    are deleted, then set as ``create`` sets them, in one candidate; the router's diff is
+    then exactly what differs from a fresh create, including lines added out of band, and
+    empty when nothing does. Entries of ordered lists (filter and policy terms) keep
+    their place.
     """
     if action not in _TEMPLATES:
-        raise ValidationError(OBJ, "action", f"{action!r} is not create|delete")
-    return _render(_TEMPLATES[action], _context(params, role))
+        raise ValidationError(OBJ, "action", f"{action!r} is not create|delete|replace")
+    context = _context(params, role)
+    if action == "replace":
+        return _render(_TEMPLATES["replace"], context) + _render(_TEMPLATES["create"], context)
+    return _render(_TEMPLATES[action], context)
 
 
 def render_vrf_config(params: Mapping[str, Any]) -> str:

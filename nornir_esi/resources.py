@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from nornir_esi import keys
-from nornir_esi.exceptions import ValidationError
+from nornir_esi.exceptions import ConfigSyntaxError, ValidationError
+from nornir_esi.junos.text import parse_text
 
 __all__ = [
     "API_STATUSES",
@@ -202,6 +203,21 @@ def _digits_range(low: int, high: int) -> Check:
     return check
 
 
+def _routing_instance_text(value: Any) -> str | None:
+    """Junos configuration statements valid inside a routing instance (or nothing)."""
+    if not value.strip():
+        return None
+    try:
+        tree = parse_text(f"routing-instances {{ VRF {{\n{value}\n}} }}")
+    except ConfigSyntaxError as exc:
+        return f"is not valid Junos configuration: {exc.message}"
+    # Braces that close the instance early would put statements elsewhere on the router.
+    instances = tree.findall("routing-instances/instance")
+    if len(tree) != 1 or len(instances) != 1 or instances[0].findtext("name") != "VRF":
+        return "must stay inside the routing instance (its braces close it early)"
+    return None
+
+
 def _one_of(*choices: str) -> Check:
     def check(value: Any) -> str | None:
         return None if value in choices else f"{value!r} is not one of {'|'.join(choices)}"
@@ -326,8 +342,8 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
                 FieldSpec("neighbour_prefix", "str", False, _POLICY),
                 FieldSpec("ga_forwarding_class", "str", False, _POLICY),
                 FieldSpec("be_forwarding_class", "str", False, _POLICY),
-                # Junos text; its syntax is checked where it is rendered, not here.
-                FieldSpec("vrf_config", "str"),
+                # Extra Junos text inside each gateway's routing instance.
+                FieldSpec("vrf_config", "str", False, _routing_instance_text),
                 FieldSpec("zone", "str"),
                 FieldSpec("default_static_routes_per_gateway", "int", False, _COUNT),
                 FieldSpec("minimal_submask_length", "int", False, _int_range(0, 128)),

@@ -18,6 +18,7 @@ from nornir_esi.devices import NornirDevices
 from nornir_esi.handlers import HANDLERS
 from nornir_esi.heat import EmbeddedHeat, Heat
 from nornir_esi.manager import JobManager
+from nornir_esi.operations import DriftChecker
 from nornir_esi.records import shipped_heat_templates
 from nornir_esi.store.base import Compare, Op, Store
 from nornir_esi.worker import Worker
@@ -51,13 +52,17 @@ class Service:
         heat: Heat | None = None,
         manager_lease_ttl: int = 65,
         worker_lease_ttl: int = 60,
+        drift_interval: float | None = None,
     ) -> None:
         self.store = store
-        services: Mapping[str, Any] = {
-            "devices": NornirDevices(overrides=inventory),
-            "heat": heat or EmbeddedHeat(),
-        }
+        devices = NornirDevices(overrides=inventory)
+        services: Mapping[str, Any] = {"devices": devices, "heat": heat or EmbeddedHeat()}
         self.manager = JobManager(store, lease_ttl=manager_lease_ttl) if manager else None
+        self.drift = (
+            DriftChecker(store, devices, drift_interval, self.manager.leading)
+            if drift_interval and self.manager is not None
+            else None
+        )
         self.workers = [
             Worker(store, HANDLERS, slots=slots, lease_ttl=worker_lease_ttl, services=services)
             for _ in range(workers)
@@ -70,16 +75,18 @@ class Service:
         runners: list[tuple[str, Any]] = [(w.id, w) for w in self.workers]
         if self.manager is not None:
             runners.insert(0, (self.manager.id, self.manager))
+        if self.drift is not None:
+            runners.append(("drift checker", self.drift))
         for name, runner in runners:
             thread = threading.Thread(target=self._run, args=(runner,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def _run(self, runner: JobManager | Worker) -> None:
+    def _run(self, runner: JobManager | Worker | DriftChecker) -> None:
         try:
             runner.run(self.stop_event)
         except Exception:
-            log.exception("%s stopped on an error", runner.id)
+            log.exception("%s stopped on an error", getattr(runner, "id", runner))
             raise
 
     def alive(self) -> bool:

@@ -1,10 +1,20 @@
-"""``heat_worker``: push the gateway's Junos configuration to its router pair, record the stack.
+"""``heat_worker``: change the gateway on its router pair as one transaction, record the stack.
 
-For an internet gateway (the only type with a heat template in the contract): render the
-CONTRACT section 6 configuration for each router of the pair from the job's params, push
-it over NETCONF (the backup router of the gateway's VRRP group first), then create,
-update or delete the resource's Heat stack and record it under
-``/esi-worker/heat_stacks/...`` and in the job state's ``heat_outputs``.
+For an internet gateway (the only type with a heat template in the contract):
+
+1. compute each router's change from desired state (``gateway.changes``): create, modify
+   (against the params of the version applied before, ``/esi-worker/applied/...``) or
+   delete;
+2. apply it to the pair as one transaction (``pair.apply_pair``: both locked, loaded and
+   commit-checked, then ``commit confirmed`` on the VRRP backup router, verified, the same
+   on the master, both confirmed only when both verified; any failure leaves both routers
+   on their previous configuration); the job id is the commit comment;
+3. create, update or delete the resource's Heat stack and record it under
+   ``/esi-worker/heat_stacks/...`` and in the job state's ``heat_outputs``;
+4. remember what was applied (or forget it, after a delete).
+
+A re-run of the same job (its worker died) finds the change on the routers already and
+commits nothing.
 """
 
 from __future__ import annotations
@@ -12,23 +22,20 @@ from __future__ import annotations
 from typing import Any
 
 from nornir_esi import keys
-from nornir_esi.devices import Change
 from nornir_esi.exceptions import PermanentError
+from nornir_esi.gateway import Action, changes
 from nornir_esi.handlers.common import lookup_in, update_job_state
 from nornir_esi.heat import Heat
 from nornir_esi.inventory.graph import pair_of
-from nornir_esi.records import JobState
-from nornir_esi.render import gateway_prune_policies, render_gateway, render_vrf_config
+from nornir_esi.pair import gateway_verifier
+from nornir_esi.records import Applied, JobState
+from nornir_esi.store.base import Op
 from nornir_esi.worker import JobContext
 
 __all__ = ["heat_worker"]
 
-# The secondary router is the VRRP backup of the gateway's group: changing it first means
-# a failure there leaves the master, which forwards the traffic, untouched.
-ROLLOUT_ORDER = ("secondary", "primary")
 
-
-def heat_worker(ctx: JobContext) -> None:
+def heat_worker(ctx: JobContext) -> list[Op]:
     job = ctx.job
     if job.resource_type != "internet_gateway":
         raise PermanentError(
@@ -36,22 +43,29 @@ def heat_worker(ctx: JobContext) -> None:
             "configuration for this type"
         )
     params = ctx.params
-    pair = pair_of(lookup_in(ctx.store), job.resource_type, job.resource_input)
-    routers = pair.by_role()
-    deleting = job.action == "logical_delete"
-    changes = [
-        Change(
-            router=routers[role],
-            commands=render_gateway(params, role, action="delete" if deleting else "create"),
-            text="" if deleting else render_vrf_config(params),
-            prune_policies=gateway_prune_policies(params) if deleting else (),
-        )
-        for role in ROLLOUT_ORDER
-    ]
-    ctx.services["devices"].push(changes, comment=job.id)
+    store = ctx.store
+    applied_key = keys.applied(job.resource_type, job.resource_id)
+    applied_entry = store.get(applied_key)
+    applied = None if applied_entry is None else Applied.from_value(applied_entry.value).params
+    action: Action
+    if job.action == "logical_delete":
+        action = "delete"
+    elif applied is None:
+        action = "create"
+    else:
+        action = "modify"
+    pair = pair_of(lookup_in(store), job.resource_type, job.resource_input)
+    deleting = action == "delete"
+    verified_params = (applied or params) if deleting else params
+    ctx.services["devices"].push_pair(
+        changes(params, pair, action=action, applied=applied),
+        comment=job.id,
+        verify=gateway_verifier(verified_params, present=not deleting),
+    )
+
     heat: Heat = ctx.services["heat"]
     tenant = str(job.resource_input.get("tenant_id", ""))
-    if job.action == "logical_delete":
+    if deleting:
         stack = heat.delete(job.resource_type, job.resource_id, tenant_id=tenant)
     else:
         stack = heat.apply(
@@ -63,10 +77,14 @@ def heat_worker(ctx: JobContext) -> None:
             timeout_mins=int(params.get("heat_timeout") or 60),
             exists=job.action == "modify",
         )
-    ctx.store.put(keys.heat_stack(job.resource_type, job.resource_id), stack.to_json())
+    store.put(keys.heat_stack(job.resource_type, job.resource_id), stack.to_json())
     outputs: list[Any] = list(stack.output)
 
     def record_outputs(state: JobState) -> None:
         state.heat_outputs = outputs
 
-    update_job_state(ctx.store, job.resource_type, job.resource_id, record_outputs)
+    update_job_state(store, job.resource_type, job.resource_id, record_outputs)
+    # What the routers now carry lands with the job's end.
+    if deleting:
+        return [Op.delete(applied_key)]
+    return [Op.put(applied_key, Applied(version=job.version, params=params).to_json())]

@@ -51,9 +51,12 @@ def _children(parent: Element, stmt: Stmt) -> list[_Child]:
             continue
         sub = schema_of(stmt, parent, elem)
         tag = elem.tag
-        if sub.kind == "list":
+        if sub.kind == "list" and sub.single:
+            # At most one entry (`filter input NAME`): another name is a changed value.
+            ident: _Ident = (tag,)
+        elif sub.kind == "list":
             key = key_of(elem, sub)
-            ident: _Ident = (tag, key.text or "" if key is not None else "")
+            ident = (tag, key.text or "" if key is not None else "")
         elif sub.kind == "leaf-list":
             ident = (tag, elem.text or "")
         else:
@@ -191,8 +194,8 @@ class _Differ:
             ):
                 self.changed(here, tag, o, None, prefix, new_children, existing)
                 self.changed(here, tag, None, n, prefix, new_children, existing)
-            elif n.stmt.kind == "leaf":
-                if (o.elem.text or "") != (n.elem.text or ""):
+            elif n.stmt.kind == "leaf" or (n.stmt.single and _key(o) != _key(n)):
+                if n.stmt.single or (o.elem.text or "") != (n.elem.text or ""):
                     self.emit(here, tag, self.signed("-", o, prefix) + self.signed("+", n, prefix))
             elif n.stmt.kind in ("list", "container"):
                 if n.stmt.flatten:
@@ -202,7 +205,7 @@ class _Differ:
                 if n.stmt.kind == "container":
                     words.append(tag)
                 else:
-                    key = quote(n.ident[1])
+                    key = quote(_key(n))
                     words += [key] if stmt.anon == tag else [tag, key]
                 self.walk(o.elem, n.elem, n.stmt, words, [])
 
@@ -222,6 +225,11 @@ class _Differ:
             before, after = self.context(new, siblings, existing)
             lines = self.signed("+", new, prefix)
             self.emit(path, tag, ([before] if before else []) + lines + ([after] if after else []))
+
+
+def _key(c: _Child) -> str:
+    key = key_of(c.elem, c.stmt)
+    return "" if key is None else key.text or ""
 
 
 def _positional(c: _Child) -> str | None:

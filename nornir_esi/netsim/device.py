@@ -62,6 +62,9 @@ class Faults:
     # cannot tell whether it happened). False: it drops before anything is applied.
     drop_after_apply: bool = True
     hold_lock: bool = False
+    # `commit check` (also the check a commit starts with) fails this many more times.
+    fail_checks: int = 0
+    check_message: str = "commit check failed: simulated failure"
     links_down: set[str] = field(default_factory=set)
 
 
@@ -358,6 +361,9 @@ class Router:
             ):
                 raise NetsimRpcError("configuration database modified", error_type="protocol")
             self.validate(candidate)
+            if self.faults.fail_checks > 0:
+                self.faults.fail_checks -= 1
+                raise NetsimRpcError(self.faults.check_message, error_type="application")
             if self.faults.fail_commits > 0 and not check_only:
                 self.faults.fail_commits -= 1
                 raise NetsimRpcError(self.faults.fail_message, error_type="application")

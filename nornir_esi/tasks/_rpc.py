@@ -51,8 +51,15 @@ def _drop(task: Task) -> None:
     # The session is unusable (transport gone or timed out): forget it so the next task on
     # this host opens a fresh one; closing may fail on a dead transport, which is fine.
     conn = task.host.connections.pop(CONNECTION, None)
-    if conn is not None:
-        with contextlib.suppress(Exception):
+    if conn is None:
+        return
+    # Only the transport: the plugin's close() sends <close-session>, which on a session
+    # whose peer has gone waits out the whole RPC timeout for a reply that never comes.
+    session = getattr(getattr(conn, "connection", None), "session", None)
+    with contextlib.suppress(Exception):
+        if session is not None:
+            session.close()
+        else:
             conn.close()
 
 

@@ -152,7 +152,8 @@ def test_cli_apply_get_run_wait_and_stop(
         # The background `run` did the work on both simulated routers.
         for name in ROUTERS.values():
             commits, running = _router_state(pair, name)
-            assert commits == day0[name][0] + 1, name
+            # One pair transaction: `commit confirmed`, then the confirming commit.
+            assert commits == day0[name][0] + 2, name
             assert running != day0[name][1] and b"vrf_gw_sample-ha-router-downlink_1025" in running
 
         # Another state than the awaited one: exit 1 at once, the state on stderr.

@@ -79,7 +79,9 @@ def _run(
 
 
 def _commit_comments(pair: Simulator, name: str) -> list[str]:
-    return pair.call(lambda: [r.comment for r in pair.router(name).history])
+    """The comments of the commits that made a change final on the router (a pair
+    transaction's `commit confirmed` is followed by one confirming commit)."""
+    return pair.call(lambda: [r.comment for r in pair.router(name).history if not r.confirmed])
 
 
 def _apply_and_wait(store: Store, items: list[tuple[str, dict[str, Any]]]) -> None:

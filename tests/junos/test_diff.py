@@ -184,6 +184,22 @@ firewall {
                 }
             }
         }
+        filter FILTER_20M-GA-UP-INET {
+            term all {
+                then {
+                    policer 20M-GA-UP-INET;
+                    accept;
+                }
+            }
+        }
+        filter FILTER_20M-GA-DOWN-INET {
+            term all {
+                then {
+                    policer 20M-GA-DOWN-INET;
+                    accept;
+                }
+            }
+        }
     }
     policer 10M-GA-UP-INET {
         if-exceeding {
@@ -196,6 +212,20 @@ firewall {
         if-exceeding {
             bandwidth-limit 10m;
             burst-size-limit 187500000;
+        }
+        then discard;
+    }
+    policer 20M-GA-UP-INET {
+        if-exceeding {
+            bandwidth-limit 20m;
+            burst-size-limit 375000000;
+        }
+        then discard;
+    }
+    policer 20M-GA-DOWN-INET {
+        if-exceeding {
+            bandwidth-limit 20m;
+            burst-size-limit 375000000;
         }
         then discard;
     }

@@ -59,12 +59,22 @@ DAY0 = """
         <term><name>all</name><then><policer>10M-GA-UP-INET</policer><accept/></then></term></filter>
       <filter><name>FILTER_10M-GA-DOWN-INET</name>
         <term><name>all</name><then><policer>10M-GA-DOWN-INET</policer><accept/></then></term></filter>
+      <filter><name>FILTER_20M-GA-UP-INET</name>
+        <term><name>all</name><then><policer>20M-GA-UP-INET</policer><accept/></then></term></filter>
+      <filter><name>FILTER_20M-GA-DOWN-INET</name>
+        <term><name>all</name><then><policer>20M-GA-DOWN-INET</policer><accept/></then></term></filter>
     </inet></family>
     <policer><name>10M-GA-UP-INET</name>
       <if-exceeding><bandwidth-limit>10m</bandwidth-limit><burst-size-limit>187500000</burst-size-limit></if-exceeding>
       <then><discard/></then></policer>
     <policer><name>10M-GA-DOWN-INET</name>
       <if-exceeding><bandwidth-limit>10m</bandwidth-limit><burst-size-limit>187500000</burst-size-limit></if-exceeding>
+      <then><discard/></then></policer>
+    <policer><name>20M-GA-UP-INET</name>
+      <if-exceeding><bandwidth-limit>20m</bandwidth-limit><burst-size-limit>375000000</burst-size-limit></if-exceeding>
+      <then><discard/></then></policer>
+    <policer><name>20M-GA-DOWN-INET</name>
+      <if-exceeding><bandwidth-limit>20m</bandwidth-limit><burst-size-limit>375000000</burst-size-limit></if-exceeding>
       <then><discard/></then></policer>
   </firewall>
   <routing-instances>

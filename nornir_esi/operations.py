@@ -1,0 +1,216 @@
+"""Seeing before doing, and keeping the routers honest: ``plan``, ``check``, ``repair``.
+
+- ``plan``: for a pending ``/config`` version, or for resources in a file, the native Junos
+  diff each router would show, computed by the routers themselves (load into the
+  candidate under lock, ``show | compare``, discard). Nothing changes.
+- ``check`` (drift): what the gateway should have on each router, from its current
+  ``/config`` version, replayed as ``replace`` in a dry run: lines missing, changed, or
+  added out of band to the gateway's own objects show as the diff. Recorded under
+  ``/monitoring/...`` for the gateway.
+- ``repair``: the same change applied through the pair transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nornir_esi import desired, keys
+from nornir_esi.exceptions import EsiError, ValidationError
+from nornir_esi.gateway import Action, changes, params_for, template_of
+from nornir_esi.handlers.common import lookup_in
+from nornir_esi.inventory.graph import Lookup, pair_of
+from nornir_esi.pair import PairResult, gateway_verifier
+from nornir_esi.records import Applied, ConfigRecord, Monitoring, State
+from nornir_esi.store.base import Store
+
+__all__ = ["Drift", "DriftChecker", "check", "check_all", "plan_items", "plan_pending", "repair"]
+
+log = logging.getLogger(__name__)
+
+GATEWAY = "internet_gateway"
+
+
+class PairDevices(Protocol):
+    def push_pair(
+        self,
+        changes: Mapping[str, Any],
+        *,
+        comment: str,
+        verify: Any = None,
+        dry_run: bool = False,
+    ) -> PairResult: ...
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Per router, the lines that differ from what the gateway should have ("" when none)."""
+
+    resource_id: str
+    version: int
+    diffs: dict[str, str]
+
+    @property
+    def found(self) -> bool:
+        return any(diff.strip() for diff in self.diffs.values())
+
+
+def _current(store: Store, resource_id: str) -> ConfigRecord:
+    entry = store.get(keys.config(GATEWAY, resource_id))
+    if entry is None:
+        raise ValidationError(f"{GATEWAY} {resource_id}", "id", "does not exist in /config")
+    return ConfigRecord.from_value(entry.value)
+
+
+def _applied(store: Store, resource_id: str) -> dict[str, Any] | None:
+    entry = store.get(keys.applied(GATEWAY, resource_id))
+    return None if entry is None else Applied.from_value(entry.value).params
+
+
+def _dry_run(
+    store: Store,
+    devices: PairDevices,
+    body: Mapping[str, Any],
+    lookup: Lookup,
+    *,
+    action: Action,
+    applied: Mapping[str, Any] | None,
+) -> dict[str, str]:
+    params = params_for(template_of(store, GATEWAY), GATEWAY, body, lookup)
+    pair = pair_of(lookup, GATEWAY, body)
+    result = devices.push_pair(
+        changes(params, pair, action=action, applied=applied), comment="plan", dry_run=True
+    )
+    return dict(result.diffs)
+
+
+def plan_pending(store: Store, devices: PairDevices, resource_id: str) -> dict[str, str]:
+    """Per router, the diff the gateway's current ``/config`` version would commit."""
+    record = _current(store, resource_id)
+    applied = _applied(store, resource_id)
+    action: Action = (
+        "delete" if record.marked_for_deletion else "create" if applied is None else "modify"
+    )
+    return _dry_run(store, devices, record.body, lookup_in(store), action=action, applied=applied)
+
+
+def plan_items(
+    store: Store, devices: PairDevices, items: Iterable[tuple[str, Mapping[str, Any]]]
+) -> dict[str, dict[str, str]]:
+    """Per gateway in ``items`` (validated, not written), per router, the diff it would
+    commit; other resource types change no router and are only validated."""
+    batch, lookup = desired.validate_batch(store, items)
+    out: dict[str, dict[str, str]] = {}
+    for resource_type, body in batch:
+        if resource_type != GATEWAY:
+            continue
+        applied = _applied(store, str(body["id"]))
+        out[str(body["id"])] = _dry_run(
+            store,
+            devices,
+            body,
+            lookup,
+            action="create" if applied is None else "modify",
+            applied=applied,
+        )
+    return out
+
+
+def check(store: Store, devices: PairDevices, resource_id: str) -> Drift:
+    """Drift of a gateway from its current ``/config`` version; recorded in ``/monitoring``."""
+    record = _current(store, resource_id)
+    diffs = _dry_run(
+        store,
+        devices,
+        record.body,
+        lookup_in(store),
+        action="repair",
+        applied=_applied(store, resource_id),
+    )
+    drift = Drift(resource_id, record.version, diffs)
+    status = {
+        "drift": "FOUND" if drift.found else "NONE",
+        "drift_checked_at": int(time.time()),
+        "drift_routers": {name: diff for name, diff in diffs.items() if diff.strip()},
+    }
+    store.put(
+        keys.monitoring(GATEWAY, resource_id),
+        Monitoring(status=status, version=record.version).to_json(),
+    )
+    return drift
+
+
+def repair(store: Store, devices: PairDevices, resource_id: str) -> PairResult:
+    """Bring both routers back to the gateway's current version, as one pair transaction."""
+    record = _current(store, resource_id)
+    lookup = lookup_in(store)
+    params = params_for(template_of(store, GATEWAY), GATEWAY, record.body, lookup)
+    result = devices.push_pair(
+        changes(
+            params,
+            pair_of(lookup, GATEWAY, record.body),
+            action="repair",
+            applied=_applied(store, resource_id),
+        ),
+        comment=f"repair:{GATEWAY}:{resource_id}:{record.version}",
+        verify=gateway_verifier(params, present=True),
+    )
+    check(store, devices, resource_id)
+    return result
+
+
+def check_all(store: Store, devices: PairDevices) -> dict[str, Drift]:
+    """Drift of every gateway whose current version is settled (completed, nothing in flight)."""
+    out: dict[str, Drift] = {}
+    for entry in store.get_prefix(keys.type_prefix(keys.STATE_PREFIX, GATEWAY)):
+        parsed = keys.parse_state_key(entry.key)
+        if parsed is None:
+            continue
+        resource_id = parsed[1]
+        state = State.from_value(entry.value)
+        config = store.get(keys.config(GATEWAY, resource_id))
+        if (
+            config is None
+            or state.worker_state not in ("CREATE_COMPLETED", "MODIFY_COMPLETED")
+            or ConfigRecord.from_value(config.value).version != state.version
+            or store.get(keys.job_state(GATEWAY, resource_id)) is not None
+        ):
+            continue
+        try:
+            out[resource_id] = check(store, devices, resource_id)
+        except EsiError as exc:
+            log.warning("drift check of %s %s failed: %s", GATEWAY, resource_id, exc)
+    return out
+
+
+class DriftChecker:
+    """Checks every settled gateway for drift each ``interval`` seconds, while ``leading``
+    says this process's job manager leads (so one process checks, not all)."""
+
+    def __init__(
+        self, store: Store, devices: PairDevices, interval: float, leading: threading.Event
+    ) -> None:
+        self.store = store
+        self.devices = devices
+        self.interval = interval
+        self.leading = leading
+        self.rounds = 0
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval):
+            if not self.leading.is_set():
+                continue
+            try:
+                found = [
+                    rid for rid, drift in check_all(self.store, self.devices).items() if drift.found
+                ]
+            except EsiError as exc:
+                log.warning("drift check round failed: %s", exc)
+                continue
+            self.rounds += 1
+            if found:
+                log.warning("drift found on %s %s", GATEWAY, ", ".join(found))

@@ -1,0 +1,471 @@
+"""The pair transaction: one change to both routers of a gateway's HA pair, or to neither.
+
+A gateway lives on two routers (VRRP master and backup); a half-configured pair is the
+worst outcome, so :func:`apply_pair` runs the change as one transaction over one Nornir
+with both hosts, keeping each host's NETCONF session from step to step:
+
+1. lock both candidates (``lock-configuration``), load each router's change, and take
+   both diffs. Both empty: unlock, nothing is committed (a re-run is a no-op). Dry run:
+   discard, unlock, return the diffs;
+2. ``commit check`` on both;
+3. roll out in VRRP order, the backup (``secondary``) first, then the master: ``commit
+   confirmed`` on the router, then the verifier on it (its gateway up, counters there,
+   VRRP in the role's state);
+4. only when both verified: confirm both with a plain ``commit``, then unlock.
+
+Every commit carries ``comment`` in its log, which is how a later step recognises the
+transaction's own commits in ``show system commit``.
+
+Any failure at any step undoes the transaction on both routers before the error is
+raised (a :class:`~nornir_esi.exceptions.PairError` naming the router, the step and the
+reason, with what was rolled back where):
+
+- nothing committed yet: the candidate is discarded and the lock released;
+- a router committed (confirmed, or even confirmed for good): under the lock, after
+  checking in its commit history that the newest commits are the transaction's own
+  (log == comment, on top of the commit that was newest before), the configuration of
+  before is loaded (``load-configuration rollback=N``) and committed at once, not left to
+  the confirm timer; then unlocked;
+- a session that dropped during a commit (it may or may not have been applied): a new
+  session, lock, and the same check decides whether there is anything to undo;
+- a router that cannot be reached any more: its unconfirmed commit reverts by itself
+  after ``confirm_minutes``, which the error says.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from nornir.core import Nornir
+from nornir.core.task import Result, Task
+
+from nornir_esi.devices import Change
+from nornir_esi.exceptions import (
+    DeviceError,
+    DeviceRejectedError,
+    DeviceUnavailableError,
+    PairError,
+    ValidationError,
+)
+from nornir_esi.inventory.nornir import nornir_for
+from nornir_esi.tasks._config import (
+    CommitEntry,
+    commit_history,
+    commit_rpc,
+    diff,
+    discard,
+    load,
+    load_set,
+    lock,
+    prune_policy,
+    unlock,
+)
+from nornir_esi.tasks._rpc import CONNECTION, call, leaf, sub
+from nornir_esi.tasks.collect_state import collect_state
+
+__all__ = ["ROLES", "PairResult", "Role", "Verifier", "apply_pair", "gateway_verifier"]
+
+log = logging.getLogger(__name__)
+
+Role = Literal["primary", "secondary"]
+ROLES: tuple[Role, ...] = ("primary", "secondary")
+# VRRP backup first: while its new configuration is on trial, the master still forwards.
+ROLLOUT: tuple[Role, ...] = ("secondary", "primary")
+# How many of the commits that were newest before the transaction must reappear, shifted
+# down by the transaction's own commits, for those to be recognised as its own.
+_WINDOW = 3
+
+
+class Verifier(Protocol):
+    """Checks one router after its confirmed commit; raises a DeviceError when it is wrong.
+
+    ``task.host`` is the router, with the transaction's session; ``role`` its side.
+    """
+
+    def __call__(self, task: Task, role: Role) -> None: ...
+
+
+@dataclass(frozen=True)
+class PairResult:
+    """What the transaction did: per router name, the diff; ``changed``: any diff at all.
+
+    On a dry run, ``changed`` says what would change; nothing was committed.
+    """
+
+    diffs: Mapping[str, str]
+    changed: bool
+    dry_run: bool = False
+
+
+@dataclass
+class _Router:
+    role: Role
+    name: str
+    change: Change
+    diff: str = ""
+    locked: bool = False
+    # The transaction's commits known to be on the router, and whether one more may be
+    # (its session dropped while it was committing).
+    commits: int = 0
+    uncertain: bool = False
+    # Whether the last of them was the plain, final one (no timer would undo it).
+    confirmed: bool = False
+    before: list[CommitEntry] = field(default_factory=list)
+
+
+class _Failed(Exception):
+    """A step failed; the transaction is to be undone and ``error`` raised."""
+
+    def __init__(self, error: DeviceError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def apply_pair(
+    changes: Mapping[str, Change],
+    *,
+    comment: str,
+    overrides: str | None = None,
+    verify: Verifier | None = None,
+    confirm_minutes: int = 1,
+    dry_run: bool = False,
+) -> PairResult:
+    """Apply ``changes`` (``{"primary": Change, "secondary": Change}``) as one transaction.
+
+    ``comment`` goes into every commit's log and must be unique to the change (a job id):
+    the rollback recognises the transaction's commits by it. ``overrides`` is the inventory
+    overrides file (see :mod:`nornir_esi.inventory.nornir`). See the module for the steps
+    and for what a failure undoes; it raises a
+    :class:`~nornir_esi.exceptions.PairError`.
+    """
+    obj = "pair transaction"
+    if set(changes) != set(ROLES):
+        raise ValidationError(obj, "changes", f"roles {sorted(changes)} are not primary+secondary")
+    if not comment.strip():
+        raise ValidationError(obj, "comment", "is empty: the rollback recognises commits by it")
+    if not 1 <= confirm_minutes <= 65535:
+        raise ValidationError(obj, "confirm_minutes", f"{confirm_minutes} is outside 1-65535")
+    routers = {
+        role: _Router(role, str(changes[role].router.get("name")), changes[role]) for role in ROLES
+    }
+    if routers["primary"].name == routers["secondary"].name:
+        raise ValidationError(obj, "changes", f"both roles are router {routers['primary'].name}")
+    nr = nornir_for([dict(changes[role].router) for role in ROLES], overrides=overrides)
+    try:
+        return _Transaction(nr, routers, comment, verify, confirm_minutes).run(dry_run=dry_run)
+    finally:
+        # Also releases a lock an unlock could not: Junos ends it with the session.
+        nr.close_connections()
+
+
+class _Transaction:
+    def __init__(
+        self,
+        nr: Nornir,
+        routers: dict[Role, _Router],
+        comment: str,
+        verify: Verifier | None,
+        confirm_minutes: int,
+    ) -> None:
+        self.nr = nr
+        self.routers = routers
+        self.by_name = {r.name: r for r in routers.values()}
+        self.comment = comment
+        self.verify = verify
+        self.confirm_minutes = confirm_minutes
+
+    # -- the steps -------------------------------------------------------------------------
+
+    def run(self, *, dry_run: bool) -> PairResult:
+        both = [self.routers[role] for role in ROLLOUT]
+        try:
+            self._step(both, "lock", self._lock)
+            self._step(both, "load", self._load)
+            self._step(both, "diff", self._diff)
+            diffs = {r.name: r.diff for r in self.routers.values()}
+            if not any(diffs.values()) or dry_run:
+                self._step(both, "discard", self._release)
+                return PairResult(diffs, changed=any(diffs.values()), dry_run=dry_run)
+            changed = [r for r in both if r.diff]
+            self._step(changed, "commit check", self._check)
+            for router in both:
+                if router.diff:
+                    self._step([router], "commit confirmed", self._commit_confirmed)
+                if self.verify is not None:
+                    self._step([router], "verify", self._verify)
+            for router in changed:
+                self._step([router], "confirm", self._confirm)
+        except _Failed as failed:
+            rollback, clean = self._undo()
+            raise PairError.of(failed.error, rollback, clean=clean) from failed.error
+        for router in both:
+            try:
+                self._step([router], "unlock", self._unlock)
+            except _Failed as failed:
+                # Both are committed and confirmed: the change stands. The lock goes with
+                # the session, which the caller closes next.
+                log.warning("after the pair transaction: %s", failed.error)
+        return PairResult(diffs, changed=True)
+
+    def _lock(self, task: Task, router: _Router) -> None:
+        lock(task)
+        router.locked = True
+
+    def _load(self, task: Task, router: _Router) -> None:
+        change = router.change
+        load_set(task, "load", change.commands)
+        if change.text.strip():
+            load(task, "load text", change.text, action="merge")
+        for policy in change.prune_policies:
+            prune_policy(task, policy)
+
+    def _diff(self, task: Task, router: _Router) -> None:
+        router.diff = diff(task)
+
+    def _release(self, task: Task, router: _Router) -> None:
+        discard(task)
+        self._unlock(task, router)
+
+    def _unlock(self, task: Task, router: _Router) -> None:
+        unlock(task)
+        router.locked = False
+
+    def _check(self, task: Task, router: _Router) -> None:
+        call(task, "commit check", commit_rpc(check=True))
+
+    def _commit_confirmed(self, task: Task, router: _Router) -> None:
+        router.before = commit_history(task, "commit confirmed")[:_WINDOW]
+        rpc = commit_rpc(comment=self.comment, confirm_minutes=self.confirm_minutes)
+        self._commit(task, router, "commit confirmed", rpc)
+
+    def _confirm(self, task: Task, router: _Router) -> None:
+        # The confirm timer may have run out during the verifications: a plain commit would
+        # then commit the reverted candidate on one router while the other kept the change.
+        if self._count(router, commit_history(task, "confirm")) != router.commits:
+            raise DeviceRejectedError(
+                router.name,
+                "confirm",
+                "the confirmed commit is no longer the newest commit "
+                f"(reverted after {self.confirm_minutes} min, or committed over)",
+            )
+        self._commit(task, router, "confirm", commit_rpc(comment=self.comment))
+        router.confirmed = True
+
+    def _commit(self, task: Task, router: _Router, step: str, rpc: Any) -> None:
+        try:
+            call(task, step, rpc)
+        except DeviceError:
+            if CONNECTION not in task.host.connections:
+                # The session dropped: whether the commit was applied is unknown.
+                router.uncertain = True
+            raise
+        router.commits += 1
+
+    def _verify(self, task: Task, router: _Router) -> None:
+        assert self.verify is not None
+        self.verify(task, router.role)
+
+    # -- running steps ---------------------------------------------------------------------
+
+    def _step(
+        self, routers: Sequence[_Router], step: str, fn: Callable[[Task, _Router], None]
+    ) -> None:
+        """Run ``fn`` on ``routers`` (in parallel); raise _Failed with the first failure."""
+        errors = self._run(routers, step, fn)
+        if errors:
+            first, *others = errors
+            for other in others:
+                first.add_note(f"also: {other}")
+            raise _Failed(first)
+
+    def _run(
+        self, routers: Sequence[_Router], step: str, fn: Callable[[Task, _Router], None]
+    ) -> list[DeviceError]:
+        names = {r.name for r in routers}
+
+        def task(task: Task) -> Result:
+            router = self.by_name[task.host.name]
+            try:
+                fn(task, router)
+            except BaseException:
+                if CONNECTION not in task.host.connections:
+                    # Junos ended the lock, and the uncommitted changes, with the session.
+                    router.locked = False
+                raise
+            return Result(host=task.host)
+
+        subset = self.nr.filter(filter_func=lambda host: host.name in names)
+        results = subset.run(task=task, name=step, on_failed=True)
+        errors: list[DeviceError] = []
+        for router in routers:  # in the order given: the rollout's
+            multi = results.get(router.name)
+            if multi is None or not multi.failed:
+                continue
+            exc = multi[0].exception
+            if isinstance(exc, DeviceError):
+                errors.append(exc)
+            else:
+                errors.append(
+                    DeviceRejectedError(router.name, step, f"{type(exc).__name__}: {exc}")
+                )
+        # Nornir remembers failed hosts across runs; each step here decides for itself.
+        self.nr.data.reset_failed_hosts()
+        return errors
+
+    # -- undoing ---------------------------------------------------------------------------
+
+    def _count(self, router: _Router, history: list[CommitEntry]) -> int | None:
+        """How many of the newest commits are this transaction's; None when not all are.
+
+        They are if each has the transaction's comment and the commits that were newest
+        before the transaction follow them, unchanged.
+        """
+        if not router.before:
+            return None
+        candidates = [router.commits + 1, router.commits] if router.uncertain else [router.commits]
+        for n in candidates:
+            if n < 0 or history[n : n + len(router.before)] != router.before:
+                continue
+            if all(entry[3] == self.comment for entry in history[:n]):
+                return n
+        return None
+
+    def _undo(self) -> tuple[dict[str, str], bool]:
+        """Put both routers back on their configuration of before; what was done, per router."""
+        rollback: dict[str, str] = {}
+        clean = True
+        for role in ROLLOUT:
+            router = self.routers[role]
+            if router.commits or router.uncertain:
+                what, ok = self._roll_back(router)
+            elif router.locked:
+                what, ok = self._discard(router)
+            else:
+                what, ok = "nothing to undo (no change was committed, no lock held)", True
+            rollback[router.name] = what
+            clean = clean and ok
+        return rollback, clean
+
+    def _discard(self, router: _Router) -> tuple[str, bool]:
+        errors = self._run([router], "discard", self._release)
+        if errors:
+            # Uncommitted: the change goes with the session, which is closed next.
+            return f"candidate discarded when the session closes ({errors[0]})", True
+        return "candidate discarded, unlocked", True
+
+    def _roll_back(self, router: _Router) -> tuple[str, bool]:
+        done: list[str] = []
+
+        def roll_back(task: Task, router: _Router) -> None:
+            if not router.locked:
+                lock(task)  # a new session: the old one's lock died with it
+                router.locked = True
+            history = commit_history(task, "rollback")
+            count = self._count(router, history)
+            if count is None:
+                discard(task, "rollback")
+                self._unlock(task, router)
+                raise DeviceRejectedError(
+                    router.name,
+                    "rollback",
+                    "the newest commits are not all this transaction's: left as they are",
+                )
+            if count == 0:
+                done.append("nothing to undo (the commit was not applied), unlocked")
+            else:
+                rpc = leaf("load-configuration", rollback=str(count))
+                call(task, "rollback", rpc)
+                commit = commit_rpc(comment=f"rollback of {self.comment}")
+                call(task, "rollback", commit)
+                done.append(
+                    f"rolled back to its previous configuration (rollback {count}, "
+                    "committed), unlocked"
+                )
+            self._unlock(task, router)
+
+        errors = self._run([router], "rollback", roll_back)
+        if not errors:
+            return done[0], True
+        error = errors[0]
+        if not router.confirmed and isinstance(error, DeviceUnavailableError):
+            return (
+                f"could not be rolled back now ({error}); its unconfirmed commit reverts by "
+                f"itself within {self.confirm_minutes} min",
+                True,
+            )
+        return f"NOT rolled back, may keep the change: {error}", False
+
+
+# -- verification ------------------------------------------------------------------------
+
+
+def gateway_verifier(
+    params: Mapping[str, Any], *, present: bool = True, settle: float = 15.0
+) -> Verifier:
+    """A verifier of the gateway of ``params`` (a job's params by name) on one router.
+
+    ``present``: the gateway's logical interface (``<role>_device_logical_interface``) is
+    up, its counters (``<vrf>_IN`` on ``inet_in_filter``, ``<vrf>_OUT`` on
+    ``inet_out_filter``) exist, and VRRP on the unit is ``master`` on the primary,
+    ``backup`` on the secondary. Not ``present`` (after a delete): the unit and the
+    counters are gone. A router may take a few seconds to get there (VRRP elects after
+    the commit), so the checks are repeated for up to ``settle`` seconds, well inside a
+    one-minute confirm timer. Raises DeviceRejectedError(host, "verify", what is wrong).
+    """
+
+    def verify(task: Task, role: Role) -> None:
+        deadline = time.monotonic() + settle
+        while True:
+            problems = _gateway_problems(task, params, role, present=present)
+            if not problems:
+                return
+            if time.monotonic() >= deadline:
+                raise DeviceRejectedError(task.host.name, "verify", "; ".join(problems))
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    return verify
+
+
+def _gateway_problems(
+    task: Task, params: Mapping[str, Any], role: Role, *, present: bool
+) -> list[str]:
+    def param(name: str) -> str:
+        value = params.get(name)
+        if value is None or str(value) == "":
+            raise ValidationError("internet_gateway verifier", name, "is missing")
+        return str(value)
+
+    logical = param(f"{role}_device_logical_interface")
+    vrf = param("vrf_name")
+    counters = [(param("inet_in_filter"), f"{vrf}_IN"), (param("inet_out_filter"), f"{vrf}_OUT")]
+    state = collect_state(task, interfaces=[logical], counters=counters).result
+    status = state["interfaces"][logical]
+    found = {name for name, value in state["counters"].items() if value is not None}
+    problems: list[str] = []
+    if not present:
+        if status != "absent":
+            problems.append(f"{logical} is still configured ({status})")
+        problems += [f"counter {name} still exists" for name in sorted(found)]
+        return problems
+    if status != "up":
+        problems.append(f"{logical} is {status}")
+    problems += [f"counter {f}/{c} is missing" for f, c in counters if f"{f}/{c}" not in found]
+    want = "master" if role == "primary" else "backup"
+    vrrp = _vrrp_state(task, logical)
+    if vrrp != want:
+        problems.append(f"VRRP on {logical} is {vrrp or 'not running'}, not {want}")
+    return problems
+
+
+def _vrrp_state(task: Task, logical: str) -> str:
+    rpc = leaf("get-vrrp-information")
+    sub(rpc, "interface", logical)
+    reply = call(task, "verify", rpc)
+    for entry in reply.iter("{*}vrrp-interface"):
+        if (entry.findtext("{*}interface") or "").strip() == logical:
+            return (entry.findtext("{*}vrrp-state") or "").strip()
+    return ""

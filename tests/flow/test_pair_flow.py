@@ -1,0 +1,230 @@
+"""The pair as one transaction, seen from etcd: dry run, drift, repair, modify, delete, faults."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from nornir_esi import desired, keys, netconf, operations
+from nornir_esi.devices import NornirDevices
+from nornir_esi.junos.diff import diff_text
+from nornir_esi.junos.tree import canonical_bytes
+from nornir_esi.netsim.sample import VRF
+from nornir_esi.netsim.server import Simulator
+from nornir_esi.records import ConfigRecord
+from nornir_esi.service import Service
+from nornir_esi.store.base import Store
+from nornir_esi.waiting import wait_for_state
+from tests.store.helpers import eventually
+
+from .conftest import INVENTORY, ROUTERS
+from .test_create_flow import _origin_sections
+
+GW = "internet_gateway"
+
+
+def _items(name: str) -> list[tuple[str, dict[str, Any]]]:
+    return desired.load_file(INVENTORY / name)
+
+
+def _create_all(store: Store) -> dict[str, Any]:
+    """The sample resources and the seed's gateway, created; the gateway's body."""
+    items = _items("resources.yaml") + _items("gateway.yaml")
+    desired.apply(store, items)
+    for resource_type, body in items:
+        state = wait_for_state(store, resource_type, body["id"], timeout=60)
+        assert state is not None and not state.worker_state.endswith("_FAILED"), state
+    return items[-1][1]
+
+
+def _routers(pair: Simulator) -> dict[str, tuple[int, bytes]]:
+    """Per router: commits so far and the running configuration."""
+    return {
+        name: pair.call(
+            lambda n=name: (len(pair.router(n).history), canonical_bytes(pair.router(n).running))
+        )
+        for name in ROUTERS.values()
+    }
+
+
+def _normal(diff: str) -> list[str]:
+    return [" ".join(line.split()) for line in diff.splitlines() if line.strip()]
+
+
+def _out_of_band(pair: Simulator, router: str, commands: str) -> None:
+    """Another operator changes a router by hand."""
+    host, port = pair.address(router)
+    with netconf.connect(host, port, username="noc", password="x") as m:
+        m.load_configuration(action="set", config=commands)
+        m.commit(comment="by hand")
+
+
+def test_plan_shows_the_origin_diff_and_changes_nothing(
+    store: Store, pair: Simulator, overrides: Path
+) -> None:
+    pair.reset()
+    desired.apply(store, _items("resources.yaml"))  # no manager runs: nothing is pushed
+    devices = NornirDevices(overrides=str(overrides))
+    before = _routers(pair)
+    sections = _origin_sections()
+    expected = {ROUTERS["secondary"]: sections["MX-1"], ROUTERS["primary"]: sections["MX-2"]}
+
+    # A resource file, validated and not written.
+    (plan,) = operations.plan_items(store, devices, _items("gateway.yaml")).values()
+    assert {name: _normal(diff) for name, diff in plan.items()} == expected
+    assert store.get_prefix(keys.type_prefix(keys.CONFIG_PREFIX, GW)) == []
+
+    # A pending /config version.
+    desired.apply(store, _items("gateway.yaml"))
+    ((_, body),) = _items("gateway.yaml")
+    plan = operations.plan_pending(store, devices, body["id"])
+    assert {name: _normal(diff) for name, diff in plan.items()} == expected
+    assert _routers(pair) == before
+
+
+def test_drift_is_reported_and_repaired(
+    service_store: Store, pair: Simulator, overrides: Path
+) -> None:
+    store = service_store
+    gateway = _create_all(store)
+    devices = NornirDevices(overrides=str(overrides))
+    assert not operations.check(store, devices, gateway["id"]).found
+
+    secondary = ROUTERS["secondary"]
+    term = f"firewall family inet filter INET_IN term {VRF}_filter"
+    _out_of_band(
+        pair, secondary, f"delete {term}\nset {term.replace('INET_IN', 'INET_OUT')} then log\n"
+    )
+    drift = operations.check(store, devices, gateway["id"])
+    assert drift.found
+    assert drift.diffs[ROUTERS["primary"]].strip() == ""
+    lines = _normal(drift.diffs[secondary])
+    assert "[edit firewall family inet filter INET_IN]" in lines
+    assert f"+ term {VRF}_filter {{" in lines  # missing, would be added back
+    assert "- log;" in lines  # added by hand to our term, would go
+    record = json.loads(store.get(keys.monitoring(GW, gateway["id"])).value)  # type: ignore[union-attr]
+    assert record["drift"] == "FOUND" and secondary in record["drift_routers"]
+
+    result = operations.repair(store, devices, gateway["id"])
+    assert result.changed
+    assert not operations.check(store, devices, gateway["id"]).found
+    record = json.loads(store.get(keys.monitoring(GW, gateway["id"])).value)  # type: ignore[union-attr]
+    assert record["drift"] == "NONE"
+    terms = pair.call(
+        lambda: [
+            t.findtext("name")
+            for t in pair.router(secondary).running.iterfind(
+                "firewall/family/inet/filter[name='INET_IN']/term"
+            )
+        ]
+    )
+    assert terms == [f"{VRF}_filter", "all-accept"]
+
+
+def _write(store: Store, resource_type: str, body: dict[str, Any], *, delete: bool = False) -> int:
+    """A new version of a resource as a front door writes it (delete: the first step)."""
+    key = keys.config(resource_type, body["id"])
+    current = ConfigRecord.from_value(store.get(key).value)  # type: ignore[union-attr]
+    status = "PENDING_DELETE" if delete else "PENDING_UPDATE"
+    record = ConfigRecord(
+        body={**body, "status": status}, version=current.version + 1, marked_for_deletion=delete
+    )
+    store.put(key, record.to_json())
+    return record.version
+
+
+def test_create_then_delete_leaves_the_routers_as_they_were(
+    service_store: Store, pair: Simulator
+) -> None:
+    store = service_store
+    day0 = {name: running for name, (_, running) in _routers(pair).items()}
+    gateway = _create_all(store)
+    assert all(running != day0[name] for name, (_, running) in _routers(pair).items())
+    version = _write(store, GW, gateway, delete=True)
+    state = wait_for_state(store, GW, gateway["id"], version=version, timeout=60)
+    assert state is not None and state.worker_state == "DELETE_COMPLETED", state
+    assert {name: running for name, (_, running) in _routers(pair).items()} == day0
+    assert store.get(keys.applied(GW, gateway["id"])) is None
+    stack = json.loads(store.get(keys.heat_stack(GW, gateway["id"])).value)  # type: ignore[union-attr]
+    assert (stack["stack_id"], stack["stack_status"]) == ("", "DELETE_COMPLETE")
+
+
+def test_a_new_qos_option_is_a_minimal_diff(service_store: Store, pair: Simulator) -> None:
+    store = service_store
+    gateway = _create_all(store)
+    ((_, qos),) = [item for item in _items("resources.yaml") if item[0] == "qos_option"]
+    faster = dict(
+        qos,
+        id=str(uuid.uuid4()),
+        name="20Mbps-Guaranteed",
+        bandwidth="20",
+        incoming_policer_name="20M-GA-UP-INET",
+        outgoing_policer_name="20M-GA-DOWN-INET",
+    )
+    desired.apply(store, [("qos_option", faster)])
+    before = {name: pair.call(lambda n=name: pair.router(n).running) for name in ROUTERS.values()}
+    changes = desired.apply(store, [(GW, dict(gateway, qos_option_id=faster["id"]))])
+    assert [c.outcome for c in changes] == ["updated"]
+    state = wait_for_state(store, GW, gateway["id"], version=2, timeout=60)
+    assert state is not None and state.worker_state == "MODIFY_COMPLETED", state
+    for name in ROUTERS.values():
+        after = pair.call(lambda n=name: pair.router(n).running)
+        lines = _normal(diff_text(before[name], after))
+        assert [line for line in lines if line[0] in "+-"] == [
+            "- input FILTER_10M-GA-UP-INET;",
+            "+ input FILTER_20M-GA-UP-INET;",
+            "- output FILTER_10M-GA-DOWN-INET;",
+            "+ output FILTER_20M-GA-DOWN-INET;",
+        ], name
+        assert {line for line in lines if line[0] == "["} == {
+            "[edit interfaces ae0 unit 1025 family inet filter]"
+        }, name
+
+
+def test_a_router_fault_fails_the_job_and_leaves_both_routers_unchanged(
+    service_store: Store, pair: Simulator
+) -> None:
+    store = service_store
+    desired.apply(store, _items("resources.yaml"))
+    for resource_type, body in _items("resources.yaml"):
+        assert wait_for_state(store, resource_type, body["id"], timeout=60) is not None
+    before = _routers(pair)
+    pair.set_faults(ROUTERS["primary"], fail_commits=1, fail_message="commit failed: RE busy")
+    ((gw_type, body),) = _items("gateway.yaml")
+    desired.apply(store, [(gw_type, body)])
+    state = wait_for_state(store, gw_type, body["id"], timeout=60)
+    assert state is not None and state.worker_state == "CREATE_FAILED", state
+    assert ROUTERS["primary"] in state.error and "RE busy" in state.error
+    after = _routers(pair)
+    for name in ROUTERS.values():
+        assert after[name][1] == before[name][1], name  # same running configuration
+        assert pair.call(lambda n=name: pair.router(n).lock_owner) is None
+    assert store.get(keys.job_state(gw_type, body["id"])) is None
+
+
+def test_the_leading_process_checks_for_drift_periodically(
+    store: Store, pair: Simulator, overrides: Path
+) -> None:
+    pair.reset()
+    with Service(
+        store, inventory=str(overrides), manager_lease_ttl=5, worker_lease_ttl=5, drift_interval=0.5
+    ):
+        gateway = _create_all(store)
+        key = keys.monitoring(GW, gateway["id"])
+        eventually(
+            lambda: (e := store.get(key)) is not None and json.loads(e.value)["drift"] == "NONE",
+            what="a clean check",
+        )
+        _out_of_band(pair, ROUTERS["primary"], "delete interfaces ae0 unit 1025 description\n")
+        record = eventually(
+            lambda: (
+                (e := store.get(key)) is not None
+                and json.loads(e.value)["drift"] == "FOUND"
+                and json.loads(e.value)
+            ),
+            what="the drift found",
+        )
+        # The description was removed by hand: the check would add it back.
+        assert "+ description inet_gw;" in _normal(record["drift_routers"][ROUTERS["primary"]])

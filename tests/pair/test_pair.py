@@ -1,0 +1,404 @@
+"""The pair transaction against two simulated routers: all or nothing, whatever fails where."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from nornir.core.task import Task
+
+from nornir_esi.devices import Change, NornirDevices
+from nornir_esi.exceptions import (
+    DeviceRejectedError,
+    DeviceUnavailableError,
+    PairError,
+    PairRejectedError,
+    PairUnavailableError,
+)
+from nornir_esi.inventory.nornir import nornir_for
+from nornir_esi.junos import tree
+from nornir_esi.netsim.device import FAULT_HOLDER, Router
+from nornir_esi.netsim.server import RouterSpec, Simulator
+from nornir_esi.pair import PairResult, Role, apply_pair, gateway_verifier
+from nornir_esi.render import (
+    gateway_prune_policies,
+    render_gateway,
+    render_vrf_config,
+)
+from nornir_esi.tasks import push_config
+from tests.store.helpers import eventually
+from tests.tasks.conftest import PRIMARY, SECONDARY, SIM_NAME, write_overrides
+from tests.tasks.test_tasks import PARAMS, _collapse, _diff_lines, _origin
+
+T = TypeVar("T")
+COMMENT = "job 429e24b5-create"
+BODIES = {"primary": PRIMARY, "secondary": SECONDARY}
+NAMES = {"primary": PRIMARY["name"], "secondary": SECONDARY["name"]}
+# A second gateway on the same pair, created after the seed's: its terms follow the seed's.
+OTHER = {
+    **PARAMS,
+    "vrf_name": "vrf_other_1026",
+    "vlan": "1026",
+    "primary_device_logical_interface": "ae0.1026",
+    "secondary_device_logical_interface": "ae0.1026",
+    "prefix_list_name": "vrf_other_1026_prefix",
+    "filter_term_name": "vrf_other_1026_filter",
+}
+SEED_TERM = f"{PARAMS['vrf_name']}_filter"
+OTHER_TERM = "vrf_other_1026_filter"
+
+
+def changes(action: str, params: dict[str, Any] = PARAMS) -> dict[str, Change]:
+    return {
+        role: Change(
+            router=BODIES[role],
+            commands=render_gateway(params, role, action=action),
+            text=render_vrf_config(params) if action != "delete" else "",
+            prune_policies=gateway_prune_policies(params) if action == "delete" else (),
+        )
+        for role in ("primary", "secondary")
+    }
+
+
+def apply(overrides: str, action: str = "create", **kwargs: Any) -> PairResult:
+    kwargs.setdefault("comment", COMMENT)
+    kwargs.setdefault("verify", gateway_verifier(PARAMS, present=action != "delete", settle=0))
+    return apply_pair(changes(action, kwargs.pop("params", PARAMS)), overrides=overrides, **kwargs)
+
+
+def on(sim: Simulator, name: str, read: Callable[[Router], T]) -> T:
+    """Read router state on the simulator's loop; ``name`` is the seed's router name."""
+    device = sim.router(SIM_NAME[name])
+    return sim.call(lambda: read(device))
+
+
+def running(sim: Simulator) -> dict[str, bytes]:
+    return {name: on(sim, name, lambda r: tree.canonical_bytes(r.running)) for name in SIM_NAME}
+
+
+def history(sim: Simulator, name: str) -> list[tuple[str, bool, float]]:
+    return on(sim, name, lambda r: [(c.comment, c.confirmed, c.seconds) for c in r.history])
+
+
+def assert_left_as(sim: Simulator, before: dict[str, bytes]) -> None:
+    """Both routers on ``before``, no lock of ours, no candidate change, no pending confirm."""
+    assert running(sim) == before
+    for name in SIM_NAME:
+        assert on(sim, name, lambda r: r.lock_owner) in (None, FAULT_HOLDER), name
+        assert not on(sim, name, lambda r: r.candidate_modified()), name
+        assert not on(sim, name, lambda r: r.confirm_pending), name
+        assert on(sim, name, lambda r: len(r.sessions)) == 0, name
+
+
+def failure(overrides: str, **kwargs: Any) -> PairError:
+    with pytest.raises(PairError) as info:
+        apply(overrides, **kwargs)
+    return info.value
+
+
+def push_out_of_band(overrides: str, commands: str) -> None:
+    """Someone changes both routers behind the gateway's back (plain commit)."""
+    nr = nornir_for([PRIMARY, SECONDARY], overrides)
+    try:
+        results = nr.run(task=push_config, commands=commands, comment="by hand")
+        assert not results.failed, {h: m[0].exception for h, m in results.items()}
+    finally:
+        nr.close_connections()
+
+
+def filter_terms(sim: Simulator, name: str, filter_name: str = "INET_IN") -> list[str]:
+    return on(
+        sim,
+        name,
+        lambda r: [
+            str(t)
+            for t in r.running.xpath(
+                f"firewall/family/inet/filter[name='{filter_name}']/term/name/text()"
+            )
+        ],
+    )
+
+
+# -- success -------------------------------------------------------------------------------
+
+
+def test_create_rolls_out_backup_first_then_confirms_both(
+    routers: Simulator, overrides: str
+) -> None:
+    day0 = running(routers)
+    result = NornirDevices(overrides).push_pair(
+        changes("create"), comment=COMMENT, verify=gateway_verifier(PARAMS, settle=0)
+    )
+    assert result.changed is True and result.dry_run is False
+    assert set(result.diffs) == set(SIM_NAME)
+    for name, diff in result.diffs.items():
+        assert _diff_lines(diff) == _collapse(_origin(SIM_NAME[name])), name
+    after = running(routers)
+    for role, name in NAMES.items():
+        assert after[name] != day0[name]
+        group = on(
+            routers,
+            name,
+            lambda r: r.running.findtext(
+                "interfaces/interface[name='ae0']/unit[name='1025']/apply-groups"
+            ),
+        )
+        assert group == ("InetGW1-VRRP" if role == "primary" else "InetGW2-VRRP")
+        # Newest first: the confirming commit, the confirmed one, day-0.
+        commits = history(routers, name)
+        assert [(c, confirmed) for c, confirmed, _ in commits[:2]] == [
+            (COMMENT, False),
+            (COMMENT, True),
+        ]
+        assert len(commits) == 3
+    secondary = history(routers, NAMES["secondary"])
+    primary = history(routers, NAMES["primary"])
+    # The backup's trial commit came first; both were confirmed only after both trials.
+    assert secondary[1][2] <= primary[1][2]
+    assert max(secondary[1][2], primary[1][2]) <= min(secondary[0][2], primary[0][2])
+    assert_left_as(routers, after)
+
+
+def test_rerun_commits_nothing(routers: Simulator, overrides: str) -> None:
+    apply(overrides)
+    after = running(routers)
+    again = apply(overrides)
+    assert again.changed is False
+    assert again.diffs == dict.fromkeys(SIM_NAME, "")
+    for name in SIM_NAME:
+        assert len(history(routers, name)) == 3, name
+    assert_left_as(routers, after)
+
+
+def test_dry_run_returns_the_origin_diffs_and_commits_nothing(
+    routers: Simulator, overrides: str
+) -> None:
+    day0 = running(routers)
+    result = apply(overrides, dry_run=True)
+    assert result.changed is True and result.dry_run is True
+    for name, diff in result.diffs.items():
+        assert _diff_lines(diff) == _collapse(_origin(SIM_NAME[name])), name
+        assert len(history(routers, name)) == 1
+    assert_left_as(routers, day0)
+
+
+def test_delete_returns_both_routers_to_day0(routers: Simulator, overrides: str) -> None:
+    day0 = running(routers)
+    apply(overrides)
+    result = apply(overrides, "delete", comment="job 429e24b5-delete")
+    assert result.changed is True
+    assert_left_as(routers, day0)
+    for name in SIM_NAME:
+        assert history(routers, name)[0][:2] == ("job 429e24b5-delete", False)
+
+
+# -- failures: both routers end where they started -------------------------------------------
+
+
+def test_secondary_refuses_commit_check(routers: Simulator, overrides: str) -> None:
+    day0 = running(routers)
+    routers.set_faults("MX-1", fail_checks=1, check_message="commit check: simulated refusal")
+    exc = failure(overrides)
+    assert isinstance(exc, PairRejectedError) and isinstance(exc, DeviceRejectedError)
+    assert (exc.host, exc.step) == (NAMES["secondary"], "commit check")
+    assert "simulated refusal" in exc.reason
+    assert exc.clean is True
+    assert exc.rollback == {
+        NAMES["secondary"]: "candidate discarded, unlocked",
+        NAMES["primary"]: "candidate discarded, unlocked",
+    }
+    assert f"router {NAMES['secondary']}: commit check:" in str(exc)
+    for name in SIM_NAME:
+        assert len(history(routers, name)) == 1
+    assert_left_as(routers, day0)
+
+
+def test_second_commit_fails_after_the_first_was_committed(
+    routers: Simulator, overrides: str
+) -> None:
+    day0 = running(routers)
+    routers.set_faults("MX-2", fail_commits=1, fail_message="commit failed: disk full")
+    exc = failure(overrides)
+    assert (exc.host, exc.step) == (NAMES["primary"], "commit confirmed")
+    assert "disk full" in str(exc)
+    assert exc.clean is True
+    assert "rolled back to its previous configuration" in exc.rollback[NAMES["secondary"]]
+    assert exc.rollback[NAMES["primary"]] == "candidate discarded, unlocked"
+    # The secondary's trial commit was undone at once by a commit, not by the timer.
+    assert [c[:2] for c in history(routers, NAMES["secondary"])[:2]] == [
+        (f"rollback of {COMMENT}", False),
+        (COMMENT, True),
+    ]
+    assert len(history(routers, NAMES["primary"])) == 1
+    assert_left_as(routers, day0)
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["applied", "not-applied"])
+def test_second_router_drops_the_session_mid_commit(
+    routers: Simulator, overrides: str, applied: bool
+) -> None:
+    day0 = running(routers)
+    routers.set_faults("MX-2", drop_on_commit=1, drop_after_apply=applied)
+    exc = failure(overrides)
+    assert isinstance(exc, PairUnavailableError) and isinstance(exc, DeviceUnavailableError)
+    assert (exc.host, exc.step) == (NAMES["primary"], "commit confirmed")
+    assert exc.clean is True
+    assert "rolled back to its previous configuration" in exc.rollback[NAMES["secondary"]]
+    primary = history(routers, NAMES["primary"])
+    if applied:
+        assert "rolled back to its previous configuration" in exc.rollback[NAMES["primary"]]
+        assert [c[:2] for c in primary] == [
+            (f"rollback of {COMMENT}", False),
+            (COMMENT, True),
+            ("day-0 configuration", False),
+        ]
+    else:
+        assert exc.rollback[NAMES["primary"]].startswith("nothing to undo")
+        assert len(primary) == 1
+    assert_left_as(routers, day0)
+
+
+def test_first_router_drops_the_session_mid_commit(routers: Simulator, overrides: str) -> None:
+    day0 = running(routers)
+    routers.set_faults("MX-1", drop_on_commit=1, drop_after_apply=True)
+    exc = failure(overrides)
+    assert (exc.host, exc.step) == (NAMES["secondary"], "commit confirmed")
+    assert "rolled back to its previous configuration" in exc.rollback[NAMES["secondary"]]
+    assert exc.rollback[NAMES["primary"]] == "candidate discarded, unlocked"
+    assert len(history(routers, NAMES["primary"])) == 1
+    assert_left_as(routers, day0)
+
+
+def test_lock_held_by_another_session(routers: Simulator, overrides: str) -> None:
+    day0 = running(routers)
+    routers.set_faults("MX-2", hold_lock=True)
+    exc = failure(overrides)
+    assert isinstance(exc, PairUnavailableError)
+    assert (exc.host, exc.step) == (NAMES["primary"], "lock")
+    assert "locked" in exc.reason
+    assert exc.rollback[NAMES["primary"]].startswith("nothing to undo")
+    assert exc.rollback[NAMES["secondary"]] == "candidate discarded, unlocked"
+    assert on(routers, NAMES["primary"], lambda r: r.lock_owner) == FAULT_HOLDER
+    assert on(routers, NAMES["secondary"], lambda r: r.lock_owner) is None
+    assert_left_as(routers, day0)
+
+
+def test_verification_fails_on_the_first_router(routers: Simulator, overrides: str) -> None:
+    day0 = running(routers)
+    routers.set_faults("MX-1", links_down={"ae0"})
+    exc = failure(overrides)
+    assert isinstance(exc, PairRejectedError)
+    assert (exc.host, exc.step) == (NAMES["secondary"], "verify")
+    assert "ae0.1025 is down" in exc.reason
+    assert "not backup" in exc.reason
+    assert "rolled back to its previous configuration" in exc.rollback[NAMES["secondary"]]
+    # The master was never touched.
+    assert len(history(routers, NAMES["primary"])) == 1
+    assert_left_as(routers, day0)
+
+
+def test_deleted_gateway_fails_a_present_verification(routers: Simulator, overrides: str) -> None:
+    apply(overrides)
+    created = running(routers)
+    # A delete verified as if the gateway should still be there: the unit is gone.
+    exc = failure(
+        overrides,
+        action="delete",
+        comment="job delete",
+        verify=gateway_verifier(PARAMS, present=True, settle=0),
+    )
+    assert (exc.host, exc.step) == (NAMES["secondary"], "verify")
+    assert "ae0.1025 is absent" in exc.reason
+    assert_left_as(routers, created)
+
+
+# -- replace ---------------------------------------------------------------------------------
+
+
+def test_replace_of_an_unchanged_gateway_changes_nothing(
+    routers: Simulator, overrides: str
+) -> None:
+    apply(overrides)
+    apply(overrides, params=OTHER, comment="job other", verify=None)
+    for name in SIM_NAME:
+        assert filter_terms(routers, name) == [SEED_TERM, OTHER_TERM, "all-accept"]
+    both = running(routers)
+    result = apply(overrides, "replace", comment="job repair")
+    assert result.changed is False
+    assert result.diffs == dict.fromkeys(SIM_NAME, "")
+    assert_left_as(routers, both)
+    for name in SIM_NAME:
+        assert history(routers, name)[0][0] == "job other"
+
+
+def test_replace_removes_a_line_added_out_of_band(routers: Simulator, overrides: str) -> None:
+    apply(overrides)
+    apply(overrides, params=OTHER, comment="job other", verify=None)
+    both = running(routers)
+    push_out_of_band(
+        overrides, f"set firewall family inet filter INET_IN term {SEED_TERM} then log\n"
+    )
+    assert running(routers) != both
+    result = apply(overrides, "replace", comment="job repair")
+    assert result.changed is True
+    for diff in result.diffs.values():
+        assert _diff_lines(diff) == [
+            f"[edit firewall family inet filter INET_IN term {SEED_TERM} then]",
+            "- log;",
+        ]
+    # Back to exactly what the two creates left: the term kept its place.
+    assert_left_as(routers, both)
+
+
+def test_replace_puts_back_a_deleted_term_before_all_accept(
+    routers: Simulator, overrides: str
+) -> None:
+    apply(overrides)
+    apply(overrides, params=OTHER, comment="job other", verify=None)
+    push_out_of_band(overrides, f"delete firewall family inet filter INET_IN term {SEED_TERM}\n")
+    for name in SIM_NAME:
+        assert filter_terms(routers, name) == [OTHER_TERM, "all-accept"]
+    result = apply(overrides, "replace", comment="job repair")
+    assert result.changed is True
+    for name, diff in result.diffs.items():
+        lines = _diff_lines(diff)
+        assert lines[0] == "[edit firewall family inet filter INET_IN]", name
+        assert f"+ term {SEED_TERM} {{" in lines
+        assert lines[-1].strip() == "term all-accept { ... }"
+        assert filter_terms(routers, name) == [OTHER_TERM, SEED_TERM, "all-accept"]
+        assert filter_terms(routers, name, "INET_OUT") == [SEED_TERM, OTHER_TERM, "all-accept"]
+    assert_left_as(routers, running(routers))
+
+
+def test_unreachable_router_is_left_to_its_confirm_timer(tmp_path: Path) -> None:
+    # A Junos minute of two seconds: the unconfirmed commit reverts while the test waits.
+    specs = [
+        RouterSpec("MX-1", "127.0.0.1", 0, role="secondary"),
+        RouterSpec("MX-2", "127.0.0.1", 0, role="primary"),
+    ]
+    with Simulator(specs, minute=2.0) as sim:
+        overrides = str(write_overrides(sim, tmp_path / "overrides.yaml"))
+        day0 = running(sim)
+        check = gateway_verifier(PARAMS, settle=0)
+
+        def verify_then_vanish(task: Task, role: Role) -> None:
+            check(task, role)
+            if role == "primary":
+                # The master goes away right after its trial commit: no session, no new one.
+                sim.set_faults("MX-2", refuse_connections=True)
+                device = sim.router("MX-2")
+                sim.call(lambda: [s.drop() for s in list(device.sessions.values())])
+                raise DeviceUnavailableError(task.host.name, "verify", "router went away")
+
+        exc = failure(overrides, verify=verify_then_vanish)
+        assert (exc.host, exc.step) == (NAMES["primary"], "verify")
+        assert exc.clean is True
+        assert "rolled back to its previous configuration" in exc.rollback[NAMES["secondary"]]
+        assert "reverts by itself within 1 min" in exc.rollback[NAMES["primary"]]
+        assert on(sim, NAMES["primary"], lambda r: r.confirm_pending)
+        sim.set_faults("MX-2", refuse_connections=False)
+        eventually(lambda: running(sim) == day0, timeout=20, what="the primary reverted by itself")
+        assert history(sim, NAMES["primary"])[0][0] == "automatic rollback"
+        assert_left_as(sim, day0)
