@@ -53,6 +53,7 @@ class Service:
         manager_lease_ttl: int = 65,
         worker_lease_ttl: int = 60,
         drift_interval: float | None = None,
+        retries: int = 8,
     ) -> None:
         self.store = store
         devices = NornirDevices(overrides=inventory)
@@ -64,7 +65,14 @@ class Service:
             else None
         )
         self.workers = [
-            Worker(store, HANDLERS, slots=slots, lease_ttl=worker_lease_ttl, services=services)
+            Worker(
+                store,
+                HANDLERS,
+                slots=slots,
+                lease_ttl=worker_lease_ttl,
+                services=services,
+                retries=retries,
+            )
             for _ in range(workers)
         ]
         self.stop_event = threading.Event()

@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nornir_esi import desired, keys, netconf, operations
 from nornir_esi.devices import NornirDevices
 from nornir_esi.junos.diff import diff_text
@@ -183,24 +185,65 @@ def test_a_new_qos_option_is_a_minimal_diff(service_store: Store, pair: Simulato
         }, name
 
 
+FAULTS = {
+    # fault: (router role, faults, words the job's error must carry)
+    "secondary refuses commit check": (
+        "secondary",
+        {"fail_checks": 1, "check_message": "commit check failed: RE busy"},
+        ["commit check", "RE busy"],
+    ),
+    "primary's commit fails after the secondary's confirmed commit": (
+        "primary",
+        {"fail_commits": 1, "fail_message": "commit failed: RE busy"},
+        ["commit", "RE busy"],
+    ),
+    # A dropped session is temporary: the worker retries (once here), and it drops again.
+    "primary drops the session mid-commit": (
+        "primary",
+        {"drop_on_commit": 3, "drop_after_apply": True},
+        ["commit"],
+    ),
+    "primary's lock is held by another session": (
+        "primary",
+        {"hold_lock": True},
+        ["lock"],
+    ),
+    "verification fails on the first router": (
+        "secondary",
+        {"links_down": {"ae0"}},
+        ["verify"],
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS), ids=list(FAULTS))
 def test_a_router_fault_fails_the_job_and_leaves_both_routers_unchanged(
-    service_store: Store, pair: Simulator
+    store: Store, pair: Simulator, overrides: Path, fault: str
 ) -> None:
-    store = service_store
-    desired.apply(store, _items("resources.yaml"))
-    for resource_type, body in _items("resources.yaml"):
-        assert wait_for_state(store, resource_type, body["id"], timeout=60) is not None
-    before = _routers(pair)
-    pair.set_faults(ROUTERS["primary"], fail_commits=1, fail_message="commit failed: RE busy")
-    ((gw_type, body),) = _items("gateway.yaml")
-    desired.apply(store, [(gw_type, body)])
-    state = wait_for_state(store, gw_type, body["id"], timeout=60)
+    role, faults, words = FAULTS[fault]
+    pair.reset()
+    with Service(
+        store, inventory=str(overrides), manager_lease_ttl=5, worker_lease_ttl=5, retries=1
+    ):
+        desired.apply(store, _items("resources.yaml"))
+        for resource_type, body in _items("resources.yaml"):
+            assert wait_for_state(store, resource_type, body["id"], timeout=60) is not None
+        before = _routers(pair)
+        pair.set_faults(ROUTERS[role], **faults)
+        ((gw_type, body),) = _items("gateway.yaml")
+        desired.apply(store, [(gw_type, body)])
+        state = wait_for_state(store, gw_type, body["id"], timeout=90)
+        after = _routers(pair)
+        locks = {n: pair.call(lambda n=n: pair.router(n).lock_owner) for n in ROUTERS.values()}
+    pair.reset()
     assert state is not None and state.worker_state == "CREATE_FAILED", state
-    assert ROUTERS["primary"] in state.error and "RE busy" in state.error
-    after = _routers(pair)
+    assert ROUTERS[role] in state.error, state.error
+    for word in words:
+        assert word in state.error, state.error
     for name in ROUTERS.values():
-        assert after[name][1] == before[name][1], name  # same running configuration
-        assert pair.call(lambda n=name: pair.router(n).lock_owner) is None
+        assert after[name][1] == before[name][1], name  # the same running configuration
+        # No lock of ours is left (the held-lock fault's own holder aside).
+        assert locks[name] in (None, "netsim-fault"), (name, locks[name])
     assert store.get(keys.job_state(gw_type, body["id"])) is None
 
 
