@@ -133,6 +133,24 @@ class TestValidBodies:
 
 BAD = [
     # (type, changes, field, reason substring)
+    (
+        "internet_service",
+        {"vrf_config": "routing-options { static { route 0.0.0.0/0 next-hop 192.0.2.1; }"},
+        "vrf_config",
+        "is not valid Junos configuration",
+    ),
+    (
+        "internet_service",
+        {"vrf_config": "routing-options static route"},
+        "vrf_config",
+        "missing ';'",
+    ),
+    (
+        "internet_service",
+        {"vrf_config": "} } system { host-name evil; } routing-instances { X {"},
+        "vrf_config",
+        "must stay inside the routing instance",
+    ),
     ("internet_gateway", {"vlan_id": "5000"}, "vlan_id", "5000 is outside 1-4094"),
     ("internet_gateway", {"vlan_id": "0"}, "vlan_id", "0 is outside 1-4094"),
     ("internet_gateway", {"vlan_id": 1025}, "vlan_id", "must be a string, not integer"),
@@ -270,3 +288,11 @@ class TestInvalidBodies:
     def test_unknown_type(self, graph: Graph) -> None:
         with pytest.raises(ValidationError, match="is not a known resource type"):
             resources.validate("router", {}, graph)
+
+
+def test_a_valid_vrf_config_is_accepted(graph: Graph) -> None:
+    text = "routing-options { static { route 0.0.0.0/0 next-hop 192.0.2.1; } }"
+    body = resources.validate(
+        "internet_service", changed(graph, "internet_service", vrf_config=text), graph
+    )
+    assert body["vrf_config"] == text

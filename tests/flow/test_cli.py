@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 import yaml
 
-from nornir_esi import desired, keys
+from nornir_esi import desired, keys, netconf
 from nornir_esi.junos.tree import canonical_bytes
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.records import ConfigRecord
 from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
+from nornir_esi.waiting import wait_for_state
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS
@@ -32,6 +33,8 @@ ROOT = INVENTORY.parent
 RESOURCES_FILE = INVENTORY / "resources.yaml"
 GATEWAY_FILE = INVENTORY / "gateway.yaml"
 RESOURCES = desired.load_file(RESOURCES_FILE)
+((_, _GATEWAY),) = desired.load_file(INVENTORY / "gateway.yaml")
+GATEWAY_ID = _GATEWAY["id"]
 GATEWAY = desired.load_file(GATEWAY_FILE)[0][1]
 ROUTER_BODIES = {b["id"]: b for t, b in RESOURCES if t == "edge_router"}
 NO_ETCD = "no etcd endpoints: pass --etcd or set ESI_ETCD_ENDPOINTS"
@@ -273,3 +276,44 @@ def test_cli_unreachable_etcd_exits_3(store: Store) -> None:
     assert result.returncode == 3, (result.stdout, result.stderr)
     assert result.stderr.startswith("nornir-esi: etcd:")
     assert result.stdout == ""
+
+
+def test_cli_plan_check_and_repair(
+    service_store: Store, etcd_server: EtcdServer, pair: Simulator, overrides: Path
+) -> None:
+    store = service_store
+    etcd = ("--etcd", etcd_server.endpoints)
+    inventory = ("--inventory", overrides)
+    desired.apply(store, RESOURCES)
+    for resource_type, body in RESOURCES:
+        assert wait_for_state(store, resource_type, body["id"], timeout=60) is not None
+
+    planned = cli("plan", INVENTORY / "gateway.yaml", *etcd, *inventory)
+    assert planned.returncode == 0, planned.stderr
+    assert f"# internet_gateway {GATEWAY_ID}" in planned.stdout
+    for name in ROUTERS.values():
+        assert f"## {name}" in planned.stdout
+    assert planned.stdout.count("[edit routing-instances]") == 2
+    assert store.get(keys.config("internet_gateway", GATEWAY_ID)) is None  # nothing written
+
+    desired.apply(store, desired.load_file(INVENTORY / "gateway.yaml"))
+    state = wait_for_state(store, "internet_gateway", GATEWAY_ID, timeout=60)
+    assert state is not None and state.worker_state == "CREATE_COMPLETED"
+    clean = cli("check", "internet_gateway", GATEWAY_ID, *etcd, *inventory)
+    assert clean.returncode == 0, clean.stderr
+    assert "no drift" in clean.stdout
+
+    host, port = pair.address(ROUTERS["primary"])
+    with netconf.connect(host, port, username="noc", password="x") as m:
+        m.load_configuration(action="set", config="delete interfaces ae0 unit 1025 description")
+        m.commit()
+    drifted = cli("check", "internet_gateway", GATEWAY_ID, *etcd, *inventory)
+    assert drifted.returncode == 1
+    assert "+   description inet_gw;" in drifted.stdout and "drift found" in drifted.stdout
+    repaired = cli("repair", "internet_gateway", GATEWAY_ID, *etcd, *inventory)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "repaired" in repaired.stdout
+    assert cli("check", "internet_gateway", GATEWAY_ID, *etcd, *inventory).returncode == 0
+
+    wrong = cli("check", "edge_router", next(iter(ROUTER_BODIES)), *etcd, *inventory)
+    assert wrong.returncode == 2 and "only internet_gateway" in wrong.stderr
