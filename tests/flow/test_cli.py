@@ -33,9 +33,8 @@ ROOT = INVENTORY.parent
 RESOURCES_FILE = INVENTORY / "resources.yaml"
 GATEWAY_FILE = INVENTORY / "gateway.yaml"
 RESOURCES = desired.load_file(RESOURCES_FILE)
-((_, _GATEWAY),) = desired.load_file(INVENTORY / "gateway.yaml")
-GATEWAY_ID = _GATEWAY["id"]
 GATEWAY = desired.load_file(GATEWAY_FILE)[0][1]
+GATEWAY_ID = GATEWAY["id"]
 ROUTER_BODIES = {b["id"]: b for t, b in RESOURCES if t == "edge_router"}
 NO_ETCD = "no etcd endpoints: pass --etcd or set ESI_ETCD_ENDPOINTS"
 
