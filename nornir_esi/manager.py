@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from nornir_esi import keys
@@ -34,17 +35,45 @@ from nornir_esi.planner import plan
 from nornir_esi.records import (
     ConfigRecord,
     HeatTemplate,
+    Job,
     JobEntry,
     JobState,
     State,
     WorkerCache,
 )
+from nornir_esi.resources import RESOURCE_TYPES, dependency_order
 from nornir_esi.store.base import Compare, Entry, Event, Lease, Op, Store
 from nornir_esi.store.feed import Feed
 
 __all__ = ["JobManager"]
 
 log = logging.getLogger(__name__)
+
+
+_TYPE_ORDER = {name: n for n, name in enumerate(dependency_order())}
+
+
+def _planning_order(item: Entry | Event) -> tuple[int, int, str]:
+    """Revision first; within it, referenced types before referring ones (deletes reversed)."""
+    parsed = keys.parse_config_key(item.key)
+    if parsed is None:
+        return (item.mod_revision, -len(_TYPE_ORDER) - 1, item.key)
+    rank = _TYPE_ORDER.get(parsed[0], 0)
+    try:
+        deleting = ConfigRecord.from_value(item.value).marked_for_deletion
+    except EsiError:
+        deleting = False  # a broken record is reported when it is planned
+    return (item.mod_revision, -rank if deleting else rank, item.key)
+
+
+def _references(resource_type: str, body: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """``(type, id)`` of every resource ``body`` references."""
+    out: set[tuple[str, str]] = set()
+    for field, target in RESOURCE_TYPES[resource_type].relations.items():
+        value = body.get(field)
+        ids = value if isinstance(value, list) else [value]
+        out.update((target, i) for i in ids if isinstance(i, str) and i)
+    return out
 
 
 def _job_id(key: str) -> str:
@@ -163,13 +192,22 @@ class JobManager:
         with Feed(self.store, prefixes, start_revision=revision + 1) as feed:
             while not stop.is_set() and not lost.is_set():
                 event = feed.get(timeout=0.5)
-                if event is not None:
-                    self._dispatch(event)
+                if event is None:
+                    continue
+                # A batch written in one transaction arrives as one revision: plan it in
+                # dependency order, so a gateway waits for the HA interface it uses.
+                batch = [event]
+                while (more := feed.get(timeout=0)) is not None:
+                    batch.append(more)
+                    if more.mod_revision != event.mod_revision:
+                        break
+                for item in sorted(batch, key=_planning_order):
+                    self._dispatch(item)
 
     def reconcile(self) -> None:
         """Catch up from the store alone: plan new versions, collect, re-ready orphans."""
         self._load_templates()
-        for entry in self.store.get_prefix(keys.CONFIG_PREFIX):
+        for entry in sorted(self.store.get_prefix(keys.CONFIG_PREFIX), key=_planning_order):
             self._on_config(entry.key, entry)
         for entry in self.store.get_prefix(keys.JOBS_FINISHED):
             self.collect(_job_id(entry.key))
@@ -213,7 +251,12 @@ class JobManager:
         self.plan_version(*parsed, entry)
 
     def plan_version(self, resource_type: str, resource_id: str, entry: Entry) -> bool:
-        """Plan the config version in ``entry`` unless it was planned; True when written."""
+        """Plan the config version in ``entry`` unless it was planned; True when written.
+
+        The workflow's first job waits for every job in flight of the same resource (an
+        older version finishes first) and of the resources it references (a gateway waits
+        for its HA interface); a delete waits for the resources that reference it.
+        """
         record = ConfigRecord.from_value(entry.value)
         cache_key = keys.worker_config(resource_type, resource_id)
         cache_entry = self.store.get(cache_key)
@@ -221,11 +264,32 @@ class JobManager:
         if cached is not None and cached.version >= record.version:
             return False
         workflow = plan(resource_type, resource_id, record, cached, self._templates, self._lookup)
+        in_flight = self._in_flight()
+        own = [
+            i
+            for i, job in in_flight.items()
+            if (job.resource_type, job.resource_id) == (resource_type, resource_id)
+        ]
+        if record.marked_for_deletion:
+            others = [
+                i
+                for i, job in in_flight.items()
+                if (resource_type, resource_id)
+                in _references(job.resource_type, job.resource_input)
+            ]
+        else:
+            used = _references(resource_type, record.body)
+            others = [
+                i for i, job in in_flight.items() if (job.resource_type, job.resource_id) in used
+            ]
+        after = sorted(set(own) | set(others))
         compare = [
             Compare.unchanged_since(entry.key, entry.mod_revision),
             _compare_unchanged(cache_key, cache_entry),
         ]
-        cache = WorkerCache(body=record.body, deleted=False, version=record.version)
+        cache = WorkerCache(
+            body=record.body, deleted=record.marked_for_deletion, version=record.version
+        )
         ops = [Op.put(cache_key, cache.to_json())]
         if workflow.state is not None:
             state_key = keys.state(resource_type, resource_id)
@@ -234,72 +298,131 @@ class JobManager:
                 compare.append(_compare_unchanged(state_key, state_entry))
                 ops.append(Op.put(state_key, workflow.state.to_json()))
         else:
-            ops.append(Op.put(keys.job_state(resource_type, resource_id), JobState().to_json()))
+            if not own:
+                # A workflow in flight owns the job state until its last job removes it.
+                ops.append(Op.put(keys.job_state(resource_type, resource_id), JobState().to_json()))
             for job in workflow.jobs:
+                if job.is_first:
+                    job.dependency = [*job.dependency, *after]
                 ops.append(Op.put(keys.job_all(job.id), JobEntry(job.handler, job, 0).to_json()))
                 queue_key = keys.job_waiting(job.id) if job.dependency else keys.job_ready(job.id)
                 ops.append(Op.put(queue_key, job.handler))
         written = self.store.txn(compare, ops).succeeded
         if written:
             log.info(
-                "planned %s %s version %d: %s",
+                "planned %s %s version %d: %s%s",
                 resource_type,
                 resource_id,
                 record.version,
                 [j.id for j in workflow.jobs] or workflow.state,
+                f" after {after}" if after and workflow.jobs else "",
             )
+            if workflow.state is not None and record.marked_for_deletion:
+                self._forget(resource_type, resource_id, record.version)
         return written
+
+    def _in_flight(self) -> dict[str, Job]:
+        """Every job not yet collected, by id."""
+        return {
+            _job_id(e.key): JobEntry.from_value(e.value).job
+            for e in self.store.get_prefix(keys.JOBS_ALL)
+        }
+
+    def _forget(self, resource_type: str, resource_id: str, version: int) -> None:
+        """After ``DELETE_COMPLETED``: the resource's every key goes, in one transaction,
+        unless a newer version was written meanwhile."""
+        config_key = keys.config(resource_type, resource_id)
+        config = self.store.get(config_key)
+        if config is not None:
+            record = ConfigRecord.from_value(config.value)
+            if record.version != version or not record.marked_for_deletion:
+                return
+        compare = [_compare_unchanged(config_key, config)]
+        ops = [
+            Op.delete(key(resource_type, resource_id))
+            for key in (
+                keys.config,
+                keys.state,
+                keys.monitoring,
+                keys.worker_config,
+                keys.heat_stack,
+                keys.applied,
+                keys.job_state,
+            )
+        ]
+        if self.store.txn(compare, ops).succeeded:
+            log.info("%s %s deleted: its keys are gone", resource_type, resource_id)
 
     # -- collection ------------------------------------------------------------------------
 
     def collect(self, job_id: str) -> None:
-        """Remove a finished job and release (or cancel) its dependents, in one transaction."""
+        """Remove a finished job and release its dependents, in one transaction.
+
+        If it failed its workflow (``on_failure: fail``; the worker wrote a ``*_FAILED``
+        state), the workflow's later jobs are cancelled; jobs of other workflows that waited
+        for them are released. After a delete's last job, the resource's keys go.
+        """
         finished_key = keys.job_finished(job_id)
         all_entry = self.store.get(keys.job_all(job_id))
         if all_entry is None:
             self.store.delete(finished_key)
             return
         job = JobEntry.from_value(all_entry.value).job
-        failed = False
-        if job.on_failure == "fail":
-            state_entry = self.store.get(keys.state(job.resource_type, job.resource_id))
-            if state_entry is not None:
-                state = State.from_value(state_entry.value)
-                failed = state.version == job.version and state.worker_state.endswith("_FAILED")
+        state_entry = self.store.get(keys.state(job.resource_type, job.resource_id))
+        state = None if state_entry is None else State.from_value(state_entry.value)
+        failed = (
+            job.on_failure == "fail"
+            and state is not None
+            and state.version == job.version
+            and state.worker_state.endswith("_FAILED")
+        )
         compare = [
             Compare.present(finished_key),
             Compare.unchanged_since(all_entry.key, all_entry.mod_revision),
         ]
         ops = [Op.delete(all_entry.key), Op.delete(finished_key)]
-        waiting = {_job_id(e.key): e for e in self.store.get_prefix(keys.JOBS_WAITING)}
+        in_flight = {_job_id(e.key): e for e in self.store.get_prefix(keys.JOBS_ALL)}
+        waiting = [_job_id(e.key) for e in self.store.get_prefix(keys.JOBS_WAITING)]
+        jobs = {i: JobEntry.from_value(in_flight[i].value).job for i in waiting if i in in_flight}
         gone = {job_id}
-        for other_id in waiting:
-            other_entry = self.store.get(keys.job_all(other_id))
-            if other_entry is None:
+        if failed:
+            for other_id, other in jobs.items():
+                if other.job_name == job.job_name:
+                    gone.add(other_id)
+                    compare.append(
+                        Compare.unchanged_since(
+                            keys.job_all(other_id), in_flight[other_id].mod_revision
+                        )
+                    )
+                    ops += [
+                        Op.delete(keys.job_all(other_id)),
+                        Op.delete(keys.job_waiting(other_id)),
+                    ]
+        for other_id, other in jobs.items():
+            if other_id in gone:
                 continue
-            other = JobEntry.from_value(other_entry.value).job
-            if job_id not in other.dependency:
-                continue
-            compare.append(Compare.unchanged_since(other_entry.key, other_entry.mod_revision))
-            if failed:
-                # The workflow ended; its later jobs never run.
-                ops += [Op.delete(other_entry.key), Op.delete(keys.job_waiting(other_id))]
-                gone.add(other_id)
-                continue
-            pending = [
-                d
-                for d in other.dependency
-                if d not in gone and self.store.get(keys.job_all(d)) is not None
-            ]
+            pending = [d for d in other.dependency if d not in gone and d in in_flight]
             if not pending:
+                compare.append(
+                    Compare.unchanged_since(
+                        keys.job_all(other_id), in_flight[other_id].mod_revision
+                    )
+                )
                 ops += [
                     Op.delete(keys.job_waiting(other_id)),
                     Op.put(keys.job_ready(other_id), other.handler),
                 ]
         if not self.store.txn(compare, ops).succeeded:
-            log.info(
-                "collecting %s raced with another change; it is retried on the next event", job_id
-            )
+            log.info("collecting %s raced with another change; retried on the next event", job_id)
+            return
+        if (
+            job.is_last
+            and job.action == "logical_delete"
+            and state is not None
+            and state.version == job.version
+            and state.worker_state == "DELETE_COMPLETED"
+        ):
+            self._forget(job.resource_type, job.resource_id, job.version)
 
     def _ready_again(self, job_id: str) -> None:
         """A job claimed by a worker that died (no working, no finished) becomes ready again."""

@@ -645,3 +645,28 @@ _CROSS_CHECKS: dict[
     "internet_service": _check_internet_service,
     "internet_gateway": _check_internet_gateway,
 }
+
+
+def dependency_order() -> list[str]:
+    """Resource types, every type after the types it references (creation order).
+
+    The job manager plans the changes of one etcd revision in this order (deletes in the
+    reverse), so a resource's workflow can wait for those of the resources it uses.
+    """
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ValidationError(name, "relations", "form a cycle")
+        visiting.add(name)
+        for target in sorted(set(RESOURCE_TYPES[name].relations.values())):
+            visit(target)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in sorted(RESOURCE_TYPES):
+        visit(name)
+    return order

@@ -214,6 +214,7 @@ class Worker:
             except TemporaryError as exc:
                 if attempt > self.retries or self._stopping.is_set():
                     return (), f"{exc} (gave up after {attempt} tries)"
+                self._count_attempt(job)
                 # Full jitter: workers that collided (on a router's lock) spread out.
                 ceiling = min(self.backoff_cap, exc.delay, BACKOFF_BASE * 2 ** (attempt - 1))
                 delay = random.uniform(0, ceiling)
@@ -223,6 +224,21 @@ class Worker:
                 reason = str(exc) if isinstance(exc, EsiError) else f"{type(exc).__name__}: {exc}"
                 return (), reason
         raise AssertionError("unreachable")
+
+    def _count_attempt(self, job: Job) -> None:
+        """Raise the attempt count, the third element of ``/jobs/all/<id>``."""
+        key = keys.job_all(job.id)
+        try:
+            entry = self.store.get(key)
+            if entry is None:
+                return
+            current = JobEntry.from_value(entry.value)
+            counted = JobEntry(current.handler, current.job, current.attempts + 1)
+            self.store.txn(
+                [Compare.unchanged_since(key, entry.mod_revision)], [Op.put(key, counted.to_json())]
+            )
+        except EsiError as exc:  # the count is for people; the retry matters more
+            log.warning("%s: counting an attempt of %s failed: %s", self.id, job.id, exc)
 
     def _execute(self, job: Job) -> None:
         extra, error = self._run_handler(job)

@@ -79,11 +79,13 @@ def test_create_flow_reproduces_every_origin_key(pair: Simulator, service_store:
     store = service_store
     items = desired.load_file(INVENTORY / "resources.yaml")
     gateway = desired.load_file(INVENTORY / "gateway.yaml")
-    start = store.revision() + 1
-    desired.apply(store, items)
-    events = _record(store, start, [(t, b["id"]) for t, b in items])
-    desired.apply(store, gateway)
-    events += _record(store, events[-1].mod_revision + 1, [(t, b["id"]) for t, b in gateway])
+    # As the origin did: one resource after the other, each once the previous is done (in
+    # one batch, a resource's first job would also wait for those it references).
+    events: list[Event] = []
+    for item in [*items, *gateway]:
+        start = store.revision() + 1
+        desired.apply(store, [item])
+        events += _record(store, start, [(item[0], item[1]["id"])])
 
     puts = [
         (e.mod_revision, _norm(e.key), _normalized(_json(e.value)))
