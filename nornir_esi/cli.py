@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from nornir_esi.exceptions import EsiError, TemporaryError
+from nornir_esi.exceptions import EsiError, TemporaryError, ValidationError
 from nornir_esi.netsim.server import RouterSpec, Simulator
 
 if TYPE_CHECKING:
@@ -251,6 +251,48 @@ def apply(file: str, endpoints: str | None) -> None:
         click.echo(
             f"{change.outcome:9} {change.resource_type} {change.resource_id} "
             f"version {change.version}"
+        )
+
+
+@main.command()
+@click.argument("target", nargs=-1, metavar="[TYPE ID]...")
+@click.option(
+    "--file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Delete the resources of this file (as `apply` takes it) instead.",
+)
+@ETCD_OPTION
+def delete(target: tuple[str, ...], file: str | None, endpoints: str | None) -> None:
+    """Mark resources for deletion in one transaction; the job manager removes them.
+
+    A resource something else still references is refused, unless that referrer is
+    deleted in the same command; the order of the resources does not matter.
+    """
+    from nornir_esi import desired
+
+    if file is not None and target:
+        raise click.UsageError("delete takes TYPE ID pairs or --file, not both")
+    if file is None and (not target or len(target) % 2):
+        raise click.UsageError("delete takes TYPE ID pairs (or --file FILE)")
+    try:
+        store = _store(endpoints)
+        if file is not None:
+            items = []
+            for resource_type, body in desired.load_file(file):
+                rid = body.get("id")
+                if not isinstance(rid, str):
+                    raise ValidationError(
+                        f"file {file}", "id", f"is missing ({resource_type} body)"
+                    )
+                items.append((resource_type, rid))
+        else:
+            items = list(zip(target[::2], target[1::2], strict=True))
+        changes = desired.delete(store, items)
+    except EsiError as exc:
+        _fail(exc)
+    for change in changes:
+        click.echo(
+            f"{change.outcome} {change.resource_type} {change.resource_id} version {change.version}"
         )
 
 

@@ -6,6 +6,11 @@ resource of the same batch), then every change is written in ONE transaction tha
 checks nothing changed meanwhile. A new resource gets version 1 and ``PENDING_CREATE``, a
 changed one version + 1 and ``PENDING_UPDATE``, an unchanged one nothing.
 
+:func:`delete` is the first step of the contract's two-step delete (CONTRACT section 5):
+``/config`` keeps the body, gets version + 1, ``marked_for_deletion`` and
+``PENDING_DELETE``; the job manager takes it from there and removes every key of the
+resource once it is ``DELETE_COMPLETED``.
+
 Input files are YAML or JSON: a list of ``{type, body}``, or a map of ``/config`` keys to
 records (what ``nornir-esi get /config/`` prints).
 """
@@ -23,10 +28,10 @@ import yaml
 from nornir_esi import keys
 from nornir_esi.exceptions import TemporaryError, ValidationError
 from nornir_esi.records import ConfigRecord
-from nornir_esi.resources import RESOURCE_TYPES, Lookup, validate
+from nornir_esi.resources import RESOURCE_TYPES, Lookup, referrers, validate
 from nornir_esi.store.base import Compare, Op, Store
 
-__all__ = ["Change", "apply", "load_file", "parse_items", "validate_batch"]
+__all__ = ["Change", "apply", "delete", "load_file", "parse_items", "validate_batch"]
 
 # `status` is the API's view of progress, not desired state: a body that differs only in
 # it is unchanged.
@@ -35,11 +40,11 @@ _VOLATILE = frozenset({"status"})
 
 @dataclass(frozen=True)
 class Change:
-    """What :func:`apply` did to one resource."""
+    """What :func:`apply` or :func:`delete` did to one resource."""
 
     resource_type: str
     resource_id: str
-    outcome: Literal["created", "updated", "unchanged"]
+    outcome: Literal["created", "updated", "unchanged", "deleting"]
     version: int
 
 
@@ -151,6 +156,99 @@ def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
             "/config changed while the batch was validated; apply it again", delay=0.1
         )
     return changes
+
+
+def delete(store: Store, items: Iterable[tuple[str, str]]) -> list[Change]:
+    """Mark ``(type, id)`` resources for deletion, all in one transaction.
+
+    Each must exist. One still referenced by a resource that is neither in the batch nor
+    itself marked for deletion is refused: the batch may hold a resource and everything
+    that refers to it, in any order. One already marked is ``unchanged``.
+    """
+    wanted: list[tuple[str, str]] = []
+    for type_name, resource_id in items:
+        # An unknown type, or an id that is no key part, is a ValidationError here.
+        keys.config(type_name, resource_id)
+        if (type_name, resource_id) not in wanted:
+            wanted.append((type_name, resource_id))
+    batch = set(wanted)
+
+    compare: list[Compare] = []
+    ops: list[Op] = []
+    changes: list[Change] = []
+    marking: list[tuple[str, str]] = []
+    for type_name, resource_id in wanted:
+        key = keys.config(type_name, resource_id)
+        entry = store.get(key)
+        if entry is None:
+            raise ValidationError(f"{type_name} {resource_id}", "", "does not exist")
+        current = ConfigRecord.from_value(entry.value)
+        if current.marked_for_deletion:
+            changes.append(Change(type_name, resource_id, "unchanged", current.version))
+            continue
+        body = dict(current.body)
+        if RESOURCE_TYPES[type_name].has_status:
+            body["status"] = "PENDING_DELETE"
+        record = ConfigRecord(body=body, version=current.version + 1, marked_for_deletion=True)
+        compare.append(Compare.unchanged_since(key, entry.mod_revision))
+        ops.append(Op.put(key, record.to_json()))
+        changes.append(Change(type_name, resource_id, "deleting", record.version))
+        marking.append((type_name, resource_id))
+
+    _refuse_referenced(store, marking, batch)
+    if ops and not store.txn(compare, ops).succeeded:
+        raise TemporaryError(
+            "/config changed while the deletion was checked; delete again", delay=0.1
+        )
+    return changes
+
+
+def _refuse_referenced(
+    store: Store, marking: list[tuple[str, str]], batch: set[tuple[str, str]]
+) -> None:
+    """Raise if a resource that stays refers to one of ``marking``.
+
+    Not guarded against a referrer written between this read and the delete's
+    transaction: etcd compares single keys, not a prefix, and comparing every scanned
+    referrer would run into etcd's limit of operations per transaction (128) with a few
+    hundred gateways on one HA interface.
+    """
+    configs: dict[str, list[tuple[str, ConfigRecord]]] = {}
+
+    def config_of(type_name: str) -> list[tuple[str, ConfigRecord]]:
+        if type_name not in configs:
+            configs[type_name] = []
+            for entry in store.get_prefix(keys.type_prefix(keys.CONFIG_PREFIX, type_name)):
+                parsed = keys.parse_config_key(entry.key)
+                if parsed is not None:
+                    configs[type_name].append((parsed[1], ConfigRecord.from_value(entry.value)))
+        return configs[type_name]
+
+    for target_type, target_id in marking:
+        # Every referrer that stays, so one refusal names all that must go first.
+        found: list[str] = []
+        first_field = ""
+        for referrer_type, field in referrers(target_type):
+            for referrer_id, record in config_of(referrer_type):
+                # A referrer on its way out (marked, or in this batch) holds nothing up.
+                if record.marked_for_deletion or (referrer_type, referrer_id) in batch:
+                    continue
+                value = record.body.get(field)
+                # A list relation (internet_service.downlink_interfaces) counts too.
+                if target_id in (value if isinstance(value, list) else [value]):
+                    first_field = first_field or field
+                    found.append(f"{field} of {referrer_type} {referrer_id}")
+        if found:
+            others = found[1:_MAX_NAMED]
+            more = len(found) - _MAX_NAMED
+            reason = found[0].removeprefix(first_field + " ") + " still references it"
+            if others:
+                reason += f" (and {', '.join(others)}{f' and {more} more' if more > 0 else ''})"
+            raise ValidationError(f"{target_type} {target_id}", first_field, reason)
+
+
+# Enough referrers for a refusal to tell what to delete first, few enough to read.
+_MAX_NAMED = 5
 
 
 def dumps(changes: list[Change]) -> str:

@@ -218,7 +218,10 @@ class JobManager:
         try:
             if event.key.startswith(keys.CONFIG_PREFIX):
                 if event.kind == "put":
-                    self._on_config(event.key, self.store.get(event.key))
+                    # The version this event wrote, even if newer ones followed: each
+                    # version gets its workflow and its terminal state, in order.
+                    entry = Entry(event.key, event.value, event.mod_revision, 0, 0)
+                    self._on_config(event.key, entry)
             elif event.key.startswith(keys.JOBS_FINISHED):
                 if event.kind == "put":
                     self.collect(_job_id(event.key))
@@ -283,10 +286,9 @@ class JobManager:
                 i for i, job in in_flight.items() if (job.resource_type, job.resource_id) in used
             ]
         after = sorted(set(own) | set(others))
-        compare = [
-            Compare.unchanged_since(entry.key, entry.mod_revision),
-            _compare_unchanged(cache_key, cache_entry),
-        ]
+        # The cache decides what was planned: unchanged since read, or another manager
+        # (or this one, for a duplicate event) planned this version first.
+        compare = [_compare_unchanged(cache_key, cache_entry)]
         cache = WorkerCache(
             body=record.body, deleted=record.marked_for_deletion, version=record.version
         )

@@ -128,6 +128,7 @@ class Router:
         self.lock_owner: Session | str | None = None
         self._day0 = self._initial(day0)
         self._commit_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
         self._confirm_timer: asyncio.TimerHandle | None = None
         self._counters: dict[tuple[str, str], float] = {}
         self.reset()
@@ -407,7 +408,19 @@ class Router:
         self._cancel_confirm_timer()
         self.confirm_pending = True
         loop = asyncio.get_running_loop()
-        self._confirm_timer = loop.call_later(seconds, self._auto_rollback)
+        self._confirm_timer = loop.call_later(seconds, self._timer_expired)
+
+    def _timer_expired(self) -> None:
+        # As on Junos, the rollback waits for a commit in progress (which may confirm).
+        self._confirm_timer = None
+        task = asyncio.get_running_loop().create_task(self._rollback_unless_confirmed())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _rollback_unless_confirmed(self) -> None:
+        async with self._commit_lock:
+            if self.confirm_pending and self._confirm_timer is None:
+                self._auto_rollback()
 
     def _confirm(self) -> None:
         self._cancel_confirm_timer()

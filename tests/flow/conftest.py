@@ -23,7 +23,8 @@ def pair() -> Iterator[Simulator]:
         RouterSpec(name, "127.0.0.1", 0, role=role)  # type: ignore[arg-type]
         for role, name in ROUTERS.items()
     ]
-    with Simulator(specs, minute=0.5) as sim:
+    # A Junos minute of 5 s: the pair transaction confirms within one, commit delays and all.
+    with Simulator(specs, minute=5.0) as sim:
         yield sim
 
 

@@ -23,6 +23,7 @@ from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS
 from .test_create_flow import _origin_sections
+from .test_lifecycle import _events_until
 
 GW = "internet_gateway"
 
@@ -144,13 +145,36 @@ def test_create_then_delete_leaves_the_routers_as_they_were(
     day0 = {name: running for name, (_, running) in _routers(pair).items()}
     gateway = _create_all(store)
     assert all(running != day0[name] for name, (_, running) in _routers(pair).items())
+    start = store.revision() + 1
     version = _write(store, GW, gateway, delete=True)
-    state = wait_for_state(store, GW, gateway["id"], version=version, timeout=60)
-    assert state is not None and state.worker_state == "DELETE_COMPLETED", state
+    events = _events_until(store, start, keys.state(GW, gateway["id"]), version)
+    state = json.loads(events[-1].value)["state"]
+    assert state["worker_state"] == "DELETE_COMPLETED", state
+    stacks = [
+        json.loads(e.value)
+        for e in events
+        if e.key == keys.heat_stack(GW, gateway["id"]) and e.kind == "put"
+    ]
+    assert [(s["stack_id"], s["stack_status"]) for s in stacks] == [("", "DELETE_COMPLETE")]
     assert {name: running for name, (_, running) in _routers(pair).items()} == day0
-    assert store.get(keys.applied(GW, gateway["id"])) is None
-    stack = json.loads(store.get(keys.heat_stack(GW, gateway["id"])).value)  # type: ignore[union-attr]
-    assert (stack["stack_id"], stack["stack_status"]) == ("", "DELETE_COMPLETE")
+    # Then the second step: every key of the gateway goes.
+    eventually(
+        lambda: (
+            not any(
+                store.get(key(GW, gateway["id"]))
+                for key in (
+                    keys.config,
+                    keys.state,
+                    keys.applied,
+                    keys.heat_stack,
+                    keys.worker_config,
+                    keys.job_state,
+                    keys.monitoring,
+                )
+            )
+        ),
+        what="the gateway's keys gone",
+    )
 
 
 def test_a_new_qos_option_is_a_minimal_diff(service_store: Store, pair: Simulator) -> None:
