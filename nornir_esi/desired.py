@@ -115,7 +115,11 @@ def validate_batch(
         if (resource_type, resource_id) in pending:
             return pending[(resource_type, resource_id)]
         entry = store.get(keys.config(resource_type, resource_id))
-        return None if entry is None else ConfigRecord.from_value(entry.value).body
+        if entry is None:
+            return None
+        record = ConfigRecord.from_value(entry.value)
+        # Being deleted: a new reference to it would dangle once it is gone.
+        return None if record.marked_for_deletion else record.body
 
     clean = [
         (t, validate(t, dict(body) if isinstance(body, Mapping) else body, lookup))

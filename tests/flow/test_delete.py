@@ -335,3 +335,19 @@ def test_cli_delete(store: Store, etcd_server: EtcdServer, tmp_path: Path) -> No
     result = cli("delete", "--file", bad, *etcd)
     assert result.returncode == 2
     assert f"file {bad}: id is missing (edge_router body)" in result.stderr
+
+
+def test_a_resource_being_deleted_cannot_be_referenced_anew(store: Store) -> None:
+    desired.apply(store, RESOURCES)
+    # What the gateway would use, being deleted (nothing else references these three).
+    doomed = [
+        (t, b["id"])
+        for t, b in RESOURCES
+        if t in ("ha_interface", "internet_service", "qos_option")
+    ]
+    assert [c.outcome for c in desired.delete(store, doomed)] == ["deleting"] * 3
+    with pytest.raises(ValidationError) as err:
+        desired.apply(store, [("internet_gateway", GATEWAY)])
+    assert err.value.field == "downlink_interface_id", str(err.value)
+    assert err.value.reason == f"references ha_interface {HA_INTERFACE['id']}, which does not exist"
+    assert store.get(keys.config("internet_gateway", GATEWAY_ID)) is None
