@@ -53,7 +53,7 @@ class Service:
         manager_lease_ttl: int = 65,
         worker_lease_ttl: int = 60,
         drift_interval: float | None = None,
-        retries: int = 8,
+        retries: int | None = None,
     ) -> None:
         self.store = store
         devices = NornirDevices(overrides=inventory)

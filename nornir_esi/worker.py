@@ -7,8 +7,8 @@ the claim vanishes and the job manager makes the job ready again, so handlers mu
 idempotent.
 
 A handler's temporary error (a router's lock held by another job, a dropped session) is
-retried in place with exponential backoff and full jitter, up to ``retries`` times; any
-other error, or the last temporary one, fails the job.
+retried in place with exponential backoff and full jitter, for up to ``retry_for``
+seconds (5 minutes); any other error, or a temporary one past that, fails the job.
 
 It runs up to ``slots`` jobs at once. When a job ends, one transaction writes
 ``/jobs/finished/<id>`` and removes the claim (only if the claim is still this worker's),
@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -78,7 +79,14 @@ def terminal_state(job: Job) -> str:
     An update's last job is ``create:monitoring_worker``, but the workflow modified the
     resource: ``MODIFY_COMPLETED``.
     """
-    actions = {keys.parse_job_id(d)[0] for d in job.dependency}
+    # Only this workflow's jobs: a first job may also wait for other versions' jobs.
+    own = [keys.parse_job_id(d) for d in job.dependency]
+    actions = {
+        d.action
+        for d in own
+        if (d.resource_type, d.resource_id, d.version)
+        == (job.resource_type, job.resource_id, job.version)
+    }
     if "modify" in actions:
         return "MODIFY_COMPLETED"
     return _COMPLETED[job.action]
@@ -96,7 +104,8 @@ class Worker:
         lease_ttl: int = 60,
         worker_id: str | None = None,
         services: Mapping[str, Any] | None = None,
-        retries: int = 8,
+        retries: int | None = None,
+        retry_for: float = 300.0,
         backoff_cap: float = 5.0,
     ) -> None:
         self.store = store
@@ -110,6 +119,7 @@ class Worker:
         self._lease: Lease | None = None
         self._stopping = threading.Event()
         self.retries = retries
+        self.retry_for = retry_for
         self.backoff_cap = backoff_cap
         self.completed = 0
 
@@ -205,14 +215,24 @@ class Worker:
         return True
 
     def _run_handler(self, job: Job) -> tuple[Sequence[Op], str]:
-        """Run the job's handler; retry temporary errors with backoff; (writes, error)."""
+        """Run the job's handler; retry temporary errors with backoff; (writes, error).
+
+        Temporary errors (a router's lock held by another job, a dropped session, etcd
+        unavailable) are retried until ``retry_for`` seconds have passed (and at most
+        ``retries`` times when set): under a burst, jobs on one router pair wait for each
+        other's locks, which is no reason to fail.
+        """
         context = JobContext(job, self.store, self.id, self.services)
-        for attempt in range(1, self.retries + 2):
+        deadline = time.monotonic() + self.retry_for
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 log.info("%s runs %s (try %d)", self.id, job.id, attempt)
                 return self.handlers[job.handler](context) or (), ""
             except TemporaryError as exc:
-                if attempt > self.retries or self._stopping.is_set():
+                out_of_tries = self.retries is not None and attempt > self.retries
+                if out_of_tries or time.monotonic() >= deadline or self._stopping.is_set():
                     return (), f"{exc} (gave up after {attempt} tries)"
                 self._count_attempt(job)
                 # Full jitter: workers that collided (on a router's lock) spread out.
@@ -223,7 +243,6 @@ class Worker:
             except Exception as exc:  # every failure ends the job with a reason, never a hang
                 reason = str(exc) if isinstance(exc, EsiError) else f"{type(exc).__name__}: {exc}"
                 return (), reason
-        raise AssertionError("unreachable")
 
     def _count_attempt(self, job: Job) -> None:
         """Raise the attempt count, the third element of ``/jobs/all/<id>``."""

@@ -293,6 +293,10 @@ def _apply_one(
     if existing is None:
         if op == "none" and not _has_edits(s):
             raise _missing(words, bad)
+        if _only_removes(s, stmt, kind):
+            # `delete interfaces ae0 unit 1041 family` on a router without that unit: Junos
+            # builds nothing (it warns), so neither is an empty `unit 1041` left behind.
+            return
         node = _shell(s, stmt, kind)
         _place(parent, node, top=top)
     elif op == "replace" or (
@@ -369,6 +373,27 @@ def _shell(s: _Element, stmt: Stmt | None, kind: Kind) -> _Element:
     elif kind == "leaf-list":
         node.text = s.text
     return node
+
+
+def _only_removes(el: _Element, stmt: Stmt | None, kind: Kind) -> bool:
+    """Whether the fragment ``el`` only removes things (Junos ``delete``, NETCONF ``remove``):
+    then a missing ``el`` has nothing in it to remove, and nothing is to be built."""
+    if el.get("delete") == "delete" or el.get("operation") == "remove":
+        return True
+    skip = key_tag(stmt) if kind == "list" else None
+    children = []
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag == skip:
+            skip = None  # the entry's own key, not content
+            continue
+        children.append(child)
+    if not children:
+        return False  # a flag, a leaf or an empty container: content to build
+    return all(
+        _only_removes(c, sub := _child_stmt(stmt, str(c.tag)), node_kind(c, sub)) for c in children
+    )
 
 
 def _has_edits(el: _Element) -> bool:

@@ -492,3 +492,17 @@ def test_empty_configuration_filter_selects_everything() -> None:
     config = base()
     out = tree.subtree_filter(config, xml("<configuration/>"))
     assert tree.canonical_bytes(out) == tree.canonical_bytes(config)
+
+
+def test_junos_delete_of_a_missing_path_builds_nothing() -> None:
+    from nornir_esi.junos.text import parse_set, parse_text
+
+    config = parse_text("interfaces { ae0 { unit 1025 { vlan-id 1025; } } }")
+    before = tree.canonical_bytes(config)
+    for fragment in parse_set(
+        "delete interfaces ae0 unit 1041 family\n"
+        "delete firewall family inet filter INET_IN term gone from\n"
+        "delete routing-instances VRF routing-options\n"
+    ):
+        tree.edit_config(config, fragment)
+    assert tree.canonical_bytes(config) == before

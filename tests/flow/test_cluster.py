@@ -1,0 +1,148 @@
+"""A burst of gateways on a 3-member etcd cluster whose leader goes away and comes back.
+
+Three ``nornir-esi run`` processes (two with a job manager and a worker, one worker only)
+talk to all three etcd members; a simulator serves several router pairs
+(``tests/synthetic.py``). While a burst of gateway creates spread over the pairs is being
+worked, the etcd leader member is stopped, and started again later. Every gateway must be
+created, and every router must carry exactly the gateways of its pair, each committed
+once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nornir_esi import desired, keys
+from nornir_esi.exceptions import TemporaryError
+from nornir_esi.netsim.server import Simulator
+from nornir_esi.records import State
+from nornir_esi.store.base import Store
+from nornir_esi.store.server import EtcdCluster
+from nornir_esi.waiting import wait_for_state
+from tests.store.helpers import eventually, retry
+from tests.synthetic import (
+    CommitLog,
+    carried,
+    expected,
+    gateways,
+    overrides_for,
+    pair_routers,
+    qos_inputs,
+    resource_graph,
+    router_names,
+    router_specs,
+)
+
+from .test_crash import run_process, wait_running
+
+PAIRS = 5
+BATCH = 20  # gateways per desired.apply (one etcd transaction, well under 128 ops)
+GW = "internet_gateway"
+
+
+# The issue's burst: 200 gateways over 5 router pairs (40 per pair competing for the same
+# routers' locks), 3 worker processes, 2 managers, the etcd leader stopped mid-burst.
+BURST = 200
+
+
+@pytest.fixture
+def cluster() -> Iterator[EtcdCluster]:
+    with EtcdCluster(3) as c:
+        yield c
+
+
+def _states(store: Store, ids: set[str]) -> dict[str, State]:
+    out = {}
+    for entry in store.get_prefix(keys.type_prefix(keys.STATE_PREFIX, GW)):
+        parsed = keys.parse_state_key(entry.key)
+        if parsed is not None and parsed[1] in ids:
+            out[parsed[1]] = State.from_value(entry.value)
+    return out
+
+
+@pytest.mark.timeout(300)
+def test_a_burst_survives_losing_the_etcd_leader(cluster: EtcdCluster, tmp_path: Path) -> None:
+    count = BURST
+    began = time.monotonic()
+    graph = resource_graph(PAIRS)
+    names = router_names(graph)
+    burst = gateways(graph, count)
+    ids = {body["id"] for _, body in burst}
+    endpoints = ",".join(cluster.endpoints)
+    # A Junos minute of 30 s: confirm timers must not run out while 2 cores are busy.
+    with Simulator(router_specs(graph), minute=30) as sim, ExitStack() as stack:
+        inventory = overrides_for(sim, names, tmp_path)
+        commits = CommitLog(sim)
+        store = stack.enter_context(_closing(cluster.client(timeout=5.0)))
+        procs = []
+        for name, args in (("a", ()), ("b", ()), ("c", ("--no-manager",))):
+            log = tmp_path / f"{name}.log"
+            procs.append((stack.enter_context(run_process(endpoints, inventory, log, *args)), log))
+        for proc, log in procs:
+            wait_running(proc, log)
+        desired.apply(store, graph)
+        for resource_type, body in graph:
+            state = wait_for_state(store, resource_type, body["id"], timeout=60)
+            assert state is not None, (resource_type, body["id"])
+            assert state.worker_state in ("CREATE_COMPLETED", "READ_COMPLETE"), state
+
+        stopped = None
+        for n in range(0, len(burst), BATCH):
+            retry(lambda n=n: desired.apply(store, burst[n : n + BATCH]), timeout=30)
+            if stopped is None and n >= len(burst) // 4:
+                # A quarter of the burst is in: the leader goes, mid-burst.
+                stopped = cluster.leader()
+                cluster.stop_member(stopped)
+        assert stopped is not None
+        # Work goes on with two members; some gateways get done before the member returns.
+        eventually(
+            lambda: len(_states(store, ids)) >= len(ids) // 2,
+            what="half of the burst done on two members",
+            timeout=180,
+        )
+        cluster.start_member(stopped)
+        assert cluster.running(stopped)
+
+        def done() -> dict[str, State] | None:
+            states = _states(store, ids)
+            return states if len(states) == len(ids) else None
+
+        states = eventually(done, what="every gateway's /state", timeout=240, interval=0.5)
+        failed = {i: s for i, s in states.items() if s.worker_state != "CREATE_COMPLETED"}
+        assert not failed, failed
+        eventually(
+            lambda: retry(lambda: store.get_prefix(keys.JOBS_PREFIX)) == [],
+            what="no job keys left",
+            timeout=60,
+        )
+        for proc, log in procs:
+            assert proc.poll() is None, f"{log.name} died: {log.read_text(errors='replace')}"
+        on_router: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for _, body in burst:
+            for name in pair_routers(graph, body).values():
+                on_router[name].append(body)
+        qos = qos_inputs(graph)
+        for name, bodies in on_router.items():
+            assert carried(sim, name) == expected(bodies, qos), name
+            # One final commit per gateway: no heat job committed twice.
+            finals = [c for c in commits.final(name) if c.startswith("create:heat_worker:")]
+            assert sorted(c.split(":")[3] for c in finals) == sorted(b["id"] for b in bodies), name
+    print(f"{count} gateways on {PAIRS} pairs: {time.monotonic() - began:.1f} s")
+
+
+class _closing:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __enter__(self) -> Store:
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        with suppress(TemporaryError):
+            self.store.close()
