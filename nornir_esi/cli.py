@@ -208,6 +208,12 @@ def run(
     from nornir_esi.service import Service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(message)s")
+    # ncclient and paramiko log every message at INFO: megabytes an hour of nothing useful.
+    for noisy in ("ncclient", "paramiko", "nornir"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Nornir logs a handled task failure (a lock held by another job) as an ERROR with its
+    # traceback; the worker reports every failure it does not handle itself.
+    logging.getLogger("nornir.core.task").setLevel(logging.CRITICAL)
     try:
         store = _store(endpoints)
         service = Service(

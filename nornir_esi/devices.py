@@ -8,6 +8,7 @@ error names the router and the step.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,13 @@ class NornirDevices:
 
     def __init__(self, overrides: str | None = None) -> None:
         self.overrides = overrides
+        self._pair_locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _pair_lock(self, changes_by_role: Mapping[str, Change]) -> threading.Lock:
+        key = tuple(sorted(str(c.router.get("name")) for c in changes_by_role.values()))
+        with self._locks_guard:
+            return self._pair_locks.setdefault(key, threading.Lock())
 
     def _nornir(self, routers: Sequence[Router]) -> Nornir:
         return nornir_for([dict(r) for r in routers], overrides=self.overrides)
@@ -94,13 +102,16 @@ class NornirDevices:
         # pair builds on Change, defined here: imported when used, not at module load.
         from nornir_esi.pair import apply_pair
 
-        return apply_pair(
-            changes_by_role,
-            comment=comment,
-            overrides=self.overrides,
-            verify=verify,
-            dry_run=dry_run,
-        )
+        # Jobs of this process take turns on a router pair here rather than at the routers'
+        # configuration locks, where they would only fail, back off and try again.
+        with self._pair_lock(changes_by_role):
+            return apply_pair(
+                changes_by_role,
+                comment=comment,
+                overrides=self.overrides,
+                verify=verify,
+                dry_run=dry_run,
+            )
 
     def _state(
         self,

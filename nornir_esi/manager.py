@@ -268,11 +268,15 @@ class JobManager:
             return False
         workflow = plan(resource_type, resource_id, record, cached, self._templates, self._lookup)
         in_flight = self._in_flight()
-        own = [
-            i
-            for i, job in in_flight.items()
+        mine = [
+            job
+            for job in in_flight.values()
             if (job.resource_type, job.resource_id) == (resource_type, resource_id)
         ]
+        # The newest version in flight already waits for the older ones: waiting for its
+        # jobs is enough, and keeps dependency lists short when updates queue up.
+        newest = max((job.version for job in mine), default=None)
+        own = [job.id for job in mine if job.version == newest]
         if record.marked_for_deletion:
             others = [
                 i

@@ -187,6 +187,10 @@ class _Transaction:
             self._step(both, "load", self._load)
             self._step(both, "diff", self._diff)
             diffs = {r.name: r.diff for r in self.routers.values()}
+            if not any(diffs.values()) and not dry_run:
+                # A re-run (its first run died): a router may still be on that run's trial
+                # commit. The change is there, so no diff, but its timer would revert it.
+                self._step(both, "confirm", self._confirm_own_trial)
             if not any(diffs.values()) or dry_run:
                 self._step(both, "discard", self._release)
                 return PairResult(diffs, changed=any(diffs.values()), dry_run=dry_run)
@@ -241,6 +245,17 @@ class _Transaction:
         router.before = commit_history(task, "commit confirmed")[:_WINDOW]
         rpc = commit_rpc(comment=self.comment, confirm_minutes=self.confirm_minutes)
         self._commit(task, router, "commit confirmed", rpc)
+
+    def _confirm_own_trial(self, task: Task, router: _Router) -> None:
+        history = commit_history(task, "confirm")
+        if history and history[0][4] and history[0][3] == self.comment:
+            log.warning(
+                "%s: confirming the trial commit an earlier run of %r left pending",
+                router.name,
+                self.comment,
+            )
+            self._commit(task, router, "confirm", commit_rpc(comment=self.comment))
+            router.confirmed = True
 
     def _confirm(self, task: Task, router: _Router) -> None:
         # The confirm timer may have run out during the verifications: a plain commit would

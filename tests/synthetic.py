@@ -23,8 +23,10 @@ from typing import Any
 
 import yaml
 
-from nornir_esi import desired
+from nornir_esi import desired, keys
 from nornir_esi.netsim.server import RouterSpec, Simulator
+from nornir_esi.records import State
+from nornir_esi.store.base import Store
 
 __all__ = [
     "FIRST_VLAN",
@@ -336,3 +338,40 @@ class CommitLog:
                 router.__dict__.pop("_apply", None)
 
         self.sim.call(uninstall)
+
+
+def gateway_states(store: Store, ids: set[str]) -> dict[str, State]:
+    """The ``/state`` of each gateway in ``ids`` that has one."""
+    out = {}
+    for entry in store.get_prefix(keys.type_prefix(keys.STATE_PREFIX, "internet_gateway")):
+        parsed = keys.parse_state_key(entry.key)
+        if parsed is not None and parsed[1] in ids:
+            out[parsed[1]] = State.from_value(entry.value)
+    return out
+
+
+def assert_routers_carry(
+    sim: Simulator, graph: Iterable[Item], burst: Iterable[Item], commits: CommitLog
+) -> None:
+    """Each router carries exactly its gateways of ``burst``: each committed (a trial commit
+    whose worker died is confirmed by any later commit, as on Junos), none finally twice,
+    and no confirm timer left pending that could still revert one."""
+    graph = list(graph)
+    on_router: dict[str, list[dict[str, Any]]] = {name: [] for name in router_names(graph)}
+    for _, body in burst:
+        for name in pair_routers(graph, body).values():
+            on_router[name].append(body)
+    qos = qos_inputs(graph)
+    for name, bodies in on_router.items():
+        assert carried(sim, name) == expected(bodies, qos), name
+        every = sim.call(lambda n=name: list(commits.commits[n]))
+        finals = [
+            c.split(":")[3]
+            for c, confirmed in every
+            if not confirmed and c.startswith("create:heat_worker:")
+        ]
+        assert len(finals) == len(set(finals)), (name, "a gateway committed twice", finals)
+        committed = {c.split(":")[3] for c, _ in every if c.startswith("create:heat_worker:")}
+        assert committed == {b["id"] for b in bodies}, name
+        router = sim.router(name)
+        assert sim.call(lambda r=router: (r.lock_owner, r.confirm_pending)) == (None, False), name

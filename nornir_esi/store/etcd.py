@@ -60,6 +60,9 @@ _GRPC_OPTIONS = [
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
+    # A range read of every queued job (each carries its params) outgrows gRPC's 4 MB
+    # default under a backlog; etcd itself answers ranges of any size.
+    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
 ]
 
 _UNAVAILABLE_CODES = frozenset(

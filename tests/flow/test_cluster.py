@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, suppress
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,12 +27,10 @@ from nornir_esi.waiting import wait_for_state
 from tests.store.helpers import eventually, retry
 from tests.synthetic import (
     CommitLog,
-    carried,
-    expected,
+    assert_routers_carry,
+    gateway_states,
     gateways,
     overrides_for,
-    pair_routers,
-    qos_inputs,
     resource_graph,
     router_names,
     router_specs,
@@ -55,15 +52,6 @@ BURST = 200
 def cluster() -> Iterator[EtcdCluster]:
     with EtcdCluster(3) as c:
         yield c
-
-
-def _states(store: Store, ids: set[str]) -> dict[str, State]:
-    out = {}
-    for entry in store.get_prefix(keys.type_prefix(keys.STATE_PREFIX, GW)):
-        parsed = keys.parse_state_key(entry.key)
-        if parsed is not None and parsed[1] in ids:
-            out[parsed[1]] = State.from_value(entry.value)
-    return out
 
 
 @pytest.mark.timeout(300)
@@ -102,7 +90,7 @@ def test_a_burst_survives_losing_the_etcd_leader(cluster: EtcdCluster, tmp_path:
         assert stopped is not None
         # Work goes on with two members; some gateways get done before the member returns.
         eventually(
-            lambda: len(_states(store, ids)) >= len(ids) // 2,
+            lambda: len(gateway_states(store, ids)) >= len(ids) // 2,
             what="half of the burst done on two members",
             timeout=180,
         )
@@ -110,7 +98,7 @@ def test_a_burst_survives_losing_the_etcd_leader(cluster: EtcdCluster, tmp_path:
         assert cluster.running(stopped)
 
         def done() -> dict[str, State] | None:
-            states = _states(store, ids)
+            states = gateway_states(store, ids)
             return states if len(states) == len(ids) else None
 
         states = eventually(done, what="every gateway's /state", timeout=240, interval=0.5)
@@ -123,16 +111,7 @@ def test_a_burst_survives_losing_the_etcd_leader(cluster: EtcdCluster, tmp_path:
         )
         for proc, log in procs:
             assert proc.poll() is None, f"{log.name} died: {log.read_text(errors='replace')}"
-        on_router: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-        for _, body in burst:
-            for name in pair_routers(graph, body).values():
-                on_router[name].append(body)
-        qos = qos_inputs(graph)
-        for name, bodies in on_router.items():
-            assert carried(sim, name) == expected(bodies, qos), name
-            # One final commit per gateway: no heat job committed twice.
-            finals = [c for c in commits.final(name) if c.startswith("create:heat_worker:")]
-            assert sorted(c.split(":")[3] for c in finals) == sorted(b["id"] for b in bodies), name
+        assert_routers_carry(sim, graph, burst, commits)
     print(f"{count} gateways on {PAIRS} pairs: {time.monotonic() - began:.1f} s")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from nornir_esi import desired, keys
 from nornir_esi.netsim.server import Simulator
@@ -16,12 +15,10 @@ from nornir_esi.waiting import wait_for_state
 from tests.store.helpers import eventually
 from tests.synthetic import (
     CommitLog,
-    carried,
-    expected,
+    assert_routers_carry,
+    gateway_states,
     gateways,
     overrides_for,
-    pair_routers,
-    qos_inputs,
     resource_graph,
     router_names,
     router_specs,
@@ -30,15 +27,6 @@ from tests.synthetic import (
 from .test_crash import run_process, wait_running
 
 GW = "internet_gateway"
-
-
-def _done(store: Store, ids: set[str]) -> dict[str, State]:
-    out = {}
-    for entry in store.get_prefix(keys.type_prefix(keys.STATE_PREFIX, GW)):
-        parsed = keys.parse_state_key(entry.key)
-        if parsed is not None and parsed[1] in ids:
-            out[parsed[1]] = State.from_value(entry.value)
-    return out
 
 
 def test_restart_everything_mid_burst(
@@ -66,14 +54,14 @@ def test_restart_everything_mid_burst(
             desired.apply(store, burst[:20])
             desired.apply(store, burst[20:])
             eventually(
-                lambda: len(_done(store, ids)) >= len(ids) // 4,
+                lambda: len(gateway_states(store, ids)) >= len(ids) // 4,
                 what="a quarter of the burst done",
                 timeout=120,
             )
             for proc in procs:  # everything dies at once, mid-burst
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
-        assert len(_done(store, ids)) < len(ids), "the burst was over before the kill"
+        assert len(gateway_states(store, ids)) < len(ids), "the burst was over before the kill"
 
         with ExitStack() as second:
             for n in range(2):
@@ -83,7 +71,7 @@ def test_restart_everything_mid_burst(
                 )
 
             def all_done() -> dict[str, State] | None:
-                states = _done(store, ids)
+                states = gateway_states(store, ids)
                 return states if len(states) == len(ids) else None
 
             states = eventually(all_done, what="every gateway's /state", timeout=240, interval=0.5)
@@ -95,13 +83,4 @@ def test_restart_everything_mid_burst(
             )
             assert all(store.get(keys.job_state(GW, i)) is None for i in ids)
 
-        on_router: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-        for _, body in burst:
-            for name in pair_routers(graph, body).values():
-                on_router[name].append(body)
-        qos = qos_inputs(graph)
-        for name, bodies in on_router.items():
-            assert carried(sim, name) == expected(bodies, qos), name
-            finals = [c for c in commits.final(name) if c.startswith("create:heat_worker:")]
-            assert sorted(c.split(":")[3] for c in finals) == sorted(b["id"] for b in bodies)
-            assert sim.call(lambda n=name: sim.router(n).lock_owner) is None, name
+        assert_routers_carry(sim, graph, burst, commits)

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +17,7 @@ from nornir_esi.waiting import wait_for_state
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY
+from .test_crash import run_process
 
 CLI = [sys.executable, "-c", "from nornir_esi.cli import main; main()"]
 
@@ -44,40 +41,6 @@ def _gateways(count: int) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-@contextmanager
-def _run(
-    etcd: EtcdServer, overrides: Path, log: Path, *args: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                *CLI,
-                "run",
-                "--etcd",
-                etcd.endpoints,
-                "--inventory",
-                str(overrides),
-                "--manager-lease-ttl",
-                "3",
-                "--worker-lease-ttl",
-                "3",
-                *args,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
 def _commit_comments(pair: Simulator, name: str) -> list[str]:
     """The comments of the commits that made a change final on the router (a pair
     transaction's `commit confirmed` is followed by one confirming commit)."""
@@ -99,8 +62,8 @@ def test_two_processes_share_the_work_without_duplicates(
     gateways = _gateways(6)
     claims: list[str] = []
     with (
-        _run(etcd_server, overrides, tmp_path / "a.log", "--slots", "1"),
-        _run(etcd_server, overrides, tmp_path / "b.log", "--slots", "1"),
+        run_process(etcd_server.endpoints, overrides, tmp_path / "a.log", "--slots", "1"),
+        run_process(etcd_server.endpoints, overrides, tmp_path / "b.log", "--slots", "1"),
     ):
         start = store.revision() + 1
         _apply_and_wait(store, desired.load_file(INVENTORY / "resources.yaml"))
@@ -123,9 +86,9 @@ def test_killing_the_active_manager_hands_over_leadership(
     store: Store, etcd_server: EtcdServer, pair: Simulator, overrides: Path, tmp_path: Path
 ) -> None:
     pair.reset()
-    with _run(etcd_server, overrides, tmp_path / "first.log") as first:
+    with run_process(etcd_server.endpoints, overrides, tmp_path / "first.log") as first:
         leader = eventually(lambda: store.get(keys.JOB_MANAGER_ID), what="a leader", timeout=30)
-        with _run(etcd_server, overrides, tmp_path / "second.log"):
+        with run_process(etcd_server.endpoints, overrides, tmp_path / "second.log"):
             _apply_and_wait(store, desired.load_file(INVENTORY / "resources.yaml"))
             first.kill()  # no goodbye: its lease has to expire
             first.wait()

@@ -402,3 +402,33 @@ def test_unreachable_router_is_left_to_its_confirm_timer(tmp_path: Path) -> None
         eventually(lambda: running(sim) == day0, timeout=20, what="the primary reverted by itself")
         assert history(sim, NAMES["primary"])[0][0] == "automatic rollback"
         assert_left_as(sim, day0)
+
+
+def test_rerun_confirms_the_trial_commit_its_dead_first_run_left(
+    routers: Simulator, overrides: str
+) -> None:
+    # The first run died after `commit confirmed` on both routers, before confirming: the
+    # change is on the routers (no diff for the re-run), under timers that would revert it.
+    nr = nornir_for([PRIMARY, SECONDARY], overrides)
+    try:
+        for role, router in (("primary", PRIMARY), ("secondary", SECONDARY)):
+            result = nr.filter(name=router["name"]).run(
+                task=push_config,
+                commands=changes("create")[role].commands,
+                comment=COMMENT,
+                confirm_minutes=1,
+            )
+            assert not result.failed
+    finally:
+        nr.close_connections()
+    for name in SIM_NAME:
+        assert on(routers, name, lambda r: r.confirm_pending), name
+    trial = running(routers)
+
+    again = apply(overrides)
+    assert again.changed is False
+    for name in SIM_NAME:
+        assert on(routers, name, lambda r: r.confirm_pending) is False, name
+        comment, confirmed, _ = history(routers, name)[0]
+        assert (comment, confirmed) == (COMMENT, False), name  # the confirming commit
+    assert_left_as(routers, trial)
