@@ -248,7 +248,7 @@ class _Transaction:
 
     def _confirm_own_trial(self, task: Task, router: _Router) -> None:
         history = commit_history(task, "confirm")
-        if history and history[0][4] and history[0][3] == self.comment:
+        if history and history[0].confirmed and history[0].log == self.comment:
             log.warning(
                 "%s: confirming the trial commit an earlier run of %r left pending",
                 router.name,

@@ -6,6 +6,8 @@ failure is a DeviceError naming the host and the step.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from lxml import etree
 from nornir.core.task import Task
 
@@ -26,8 +28,15 @@ __all__ = [
     "unlock",
 ]
 
-# One commit-history entry as the router reports it: user, client, time, log, confirmed.
-CommitEntry = tuple[str, str, str, str, bool]
+
+class CommitEntry(NamedTuple):
+    """One commit-history entry as the router reports it (``show system commit``)."""
+
+    user: str
+    client: str
+    time: str
+    log: str
+    confirmed: bool
 
 
 def lock(task: Task) -> None:
@@ -178,7 +187,7 @@ def commit_history(task: Task, step: str) -> list[CommitEntry]:
     """The router's commit history (``show system commit``), newest first."""
     reply = call(task, step, leaf("get-commit-information"))
     return [
-        (
+        CommitEntry(
             (entry.findtext("{*}user") or "").strip(),
             (entry.findtext("{*}client") or "").strip(),
             (entry.findtext("{*}date-time") or "").strip(),
