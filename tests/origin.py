@@ -1,6 +1,7 @@
 """The original orchestrator's captured data, as the tests read it.
 
-Copies of ``../shared`` (the tests never read it): ``fixtures/seed.txt`` (the
+Copies of the workplace's shared spec fixtures, kept in ``tests/fixtures`` (the tests read
+only these): ``fixtures/seed.txt`` (the
 seed document), ``fixtures/origin-internet-gateway-scenario.json`` (every key/value of
 the create scenario) and ``fixtures/heat_templates/*.json`` (template records).
 """
