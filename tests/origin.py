@@ -1,9 +1,9 @@
 """The original orchestrator's captured data, as the tests read it.
 
-Copies of the workplace's shared spec fixtures, kept in ``tests/fixtures`` (the tests read
-only these): ``fixtures/seed.txt`` (the
-seed document), ``fixtures/origin-internet-gateway-scenario.json`` (every key/value of
-the create scenario) and ``fixtures/heat_templates/*.json`` (template records).
+Copies of the workplace's spec fixtures, kept in ``tests/fixtures`` (the only copies the
+tests read): ``fixtures/seed.txt`` (the seed document),
+``fixtures/origin-internet-gateway-scenario.json`` (every key/value of the create scenario)
+and ``fixtures/heat_templates/*.json`` (template records).
 """
 
 from __future__ import annotations
