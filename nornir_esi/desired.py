@@ -17,7 +17,6 @@ records (what ``nornir-esi get /config/`` prints).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,7 +252,3 @@ def _refuse_referenced(
 
 # Enough referrers for a refusal to tell what to delete first, few enough to read.
 _MAX_NAMED = 5
-
-
-def dumps(changes: list[Change]) -> str:
-    return json.dumps([c.__dict__ for c in changes], indent=2)
