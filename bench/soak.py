@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from nornir_esi import desired, keys
-from nornir_esi.exceptions import TemporaryError
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.records import State
 from nornir_esi.store.base import Store
 from nornir_esi.store.server import EtcdServer
+from tests.store.helpers import retry
 from tests.synthetic import (
     FIRST_VLAN,
     carried,
@@ -59,17 +59,6 @@ from tests.synthetic import (
 CLI = [sys.executable, "-c", "from nornir_esi.cli import main; main()"]
 GW = "internet_gateway"
 TERMINAL = {"CREATE_COMPLETED", "MODIFY_COMPLETED", "DELETE_COMPLETED"}
-
-
-def _retry(fn: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return fn()
-        except TemporaryError:
-            if time.monotonic() > deadline:
-                raise
-            threading.Event().wait(0.05)
 
 
 class Processes:
@@ -164,7 +153,7 @@ def operate(store: Store, model: Model, rng: random.Random, ops: Counter[str]) -
             if item[1]["id"] in {b["id"] for b in _pair_items(model.pairs[n])}
         ]
         ((_, body),) = gateways(pair_graph, 1, first_vlan=vlan)
-        changes = _retry(lambda: desired.apply(store, [(GW, body)]))
+        changes = retry(lambda: desired.apply(store, [(GW, body)]), timeout=30)
         model.bodies[body["id"]] = body
         model.versions[body["id"]] = changes[0].version
         model.pair_of[body["id"]] = n
@@ -179,12 +168,12 @@ def operate(store: Store, model: Model, rng: random.Random, ops: Counter[str]) -
         else:
             body["description"] = f"soak {rng.randrange(10**9)}"
             kind = "update-description"
-        changes = _retry(lambda: desired.apply(store, [(GW, body)]))
+        changes = retry(lambda: desired.apply(store, [(GW, body)]), timeout=30)
         model.bodies[gid] = body
         model.versions[gid] = changes[0].version
     else:
         gid = rng.choice(live)
-        (change,) = _retry(lambda: desired.delete(store, [(GW, gid)]))
+        (change,) = retry(lambda: desired.delete(store, [(GW, gid)]), timeout=30)
         model.versions[gid] = change.version
         model.deleted.add(gid)
     ops[kind] += 1
@@ -310,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
             # Job keys go once the managers have collected the last jobs.
             jobs_deadline = time.monotonic() + 30
-            while (left := _retry(lambda: store.get_prefix(keys.JOBS_PREFIX))) and (
+            while (left := retry(lambda: store.get_prefix(keys.JOBS_PREFIX), timeout=30)) and (
                 time.monotonic() < jobs_deadline
             ):
                 threading.Event().wait(0.2)
