@@ -23,7 +23,8 @@ Third-party errors are wrapped with ``raise ... from exc``.
     ├── StoreError                     the desired-state store (etcd) refused or failed
     │   ├── StoreUnavailable           unreachable, no leader, timed out (also TemporaryError)
     │   ├── StoreCompacted             a watch asked for history etcd compacted away
-    │   └── LeaseExpired               a put named a lease that expired or was revoked
+    │   ├── LeaseExpired               a put named a lease that expired or was revoked
+    │   └── ClaimLost                  a job's end not written: its claim is not ours now
     └── NetsimError                    the router simulator itself
         └── NetsimRpcError             an <rpc-error> a simulated router answers with
 
@@ -34,6 +35,7 @@ outside 1-4094``.
 from __future__ import annotations
 
 __all__ = [
+    "ClaimLost",
     "ConfigSyntaxError",
     "DeviceError",
     "DeviceRejectedError",
@@ -189,6 +191,11 @@ class StoreCompacted(StoreError):
 
 class LeaseExpired(StoreError):
     """The lease of a put does not exist any more (expired or revoked)."""
+
+
+class ClaimLost(StoreError):
+    """A job's end was not written: its claim is no longer the worker's (its lease expired
+    and the job went to another) or its job state changed meanwhile."""
 
 
 class NetsimError(EsiError):

@@ -10,11 +10,17 @@ A handler's temporary error (a router's lock held by another job, a dropped sess
 retried in place with exponential backoff and full jitter, for up to ``retry_for``
 seconds (5 minutes); any other error, or a temporary one past that, fails the job.
 
+A store error on the claim leaves its outcome unknown: the claim may have landed with its
+answer lost. The worker settles such claims as soon as etcd answers again, running the
+job when the claim is its own (nobody else would: the worker's lease keeps it alive).
+
 It runs up to ``slots`` jobs at once. When a job ends, one transaction writes
 ``/jobs/finished/<id>`` and removes the claim (only if the claim is still this worker's),
 and, for the workflow's last job, ``/state`` from the job state (which it deletes), or,
 when a job with ``on_failure: fail`` failed, ``/state`` with ``<ACTION>_FAILED`` and the
-reason. ``/state`` is never written over a version as new or newer.
+reason. ``/state`` is never written over a version as new or newer. A store error on that
+transaction is retried until it lands (or the claim is found gone): a job left claimed
+under a live lease would wait forever.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nornir_esi import keys
-from nornir_esi.exceptions import EsiError, TemporaryError
+from nornir_esi.exceptions import ClaimLost, EsiError, TemporaryError
 from nornir_esi.records import Job, JobEntry, JobState, State
 from nornir_esi.store.base import Compare, Entry, Lease, Op, Store
 from nornir_esi.store.feed import Feed
@@ -116,6 +122,7 @@ class Worker:
         self.services = dict(services or {})
         self._free = threading.Semaphore(slots)
         self._rescan = threading.Event()
+        self._unsettled: set[str] = set()  # claims sent whose answer was lost
         self._lease: Lease | None = None
         self._stopping = threading.Event()
         self.retries = retries
@@ -186,6 +193,8 @@ class Worker:
 
     def _scan(self, pool: ThreadPoolExecutor) -> None:
         """Claim what is ready now (at start, and after a slot frees while events passed)."""
+        if not self._settle(pool):
+            return
         for entry in self.store.get_prefix(keys.JOBS_READY):
             job_id = keys.job_id_of(entry.key)
             if job_id and not self._try_claim(job_id, entry.value, pool):
@@ -199,19 +208,40 @@ class Worker:
             return False
         assert self._lease is not None
         working = keys.job_working(job_id)
-        result = self.store.txn(
-            [Compare.absent(working), Compare.present(keys.job_ready(job_id))],
-            [
-                Op.put(working, self.id, lease=self._lease.id),
-                Op.delete(keys.job_ready(job_id)),
-                Op.get(keys.job_all(job_id)),
-            ],
-        )
+        try:
+            result = self.store.txn(
+                [Compare.absent(working), Compare.present(keys.job_ready(job_id))],
+                [
+                    Op.put(working, self.id, lease=self._lease.id),
+                    Op.delete(keys.job_ready(job_id)),
+                    Op.get(keys.job_all(job_id)),
+                ],
+            )
+        except BaseException:
+            self._free.release()
+            self._unsettled.add(job_id)
+            raise
         if not result.succeeded or not result.gets or not result.gets[0]:
             self._free.release()
             return True
         job = JobEntry.from_value(result.gets[0][0].value).job
         pool.submit(self._execute, job)
+        return True
+
+    def _settle(self, pool: ThreadPoolExecutor) -> bool:
+        """Run the jobs whose claim landed though its answer was lost; False while one of
+        them waits for a free slot."""
+        for job_id in sorted(self._unsettled):
+            claim = self.store.get(keys.job_working(job_id))
+            entry = self.store.get(keys.job_all(job_id)) if claim is not None else None
+            if claim is None or claim.value != self.id or entry is None:
+                self._unsettled.discard(job_id)  # not ours: it stays ready, or another's
+                continue
+            if not self._free.acquire(blocking=False):
+                return False
+            self._unsettled.discard(job_id)
+            log.info("%s: its claim of %s landed after all; running it", self.id, job_id)
+            pool.submit(self._execute, JobEntry.from_value(entry.value).job)
         return True
 
     def _run_handler(self, job: Job) -> tuple[Sequence[Op], str]:
@@ -264,7 +294,7 @@ class Worker:
         if error:
             log.warning("%s: %s failed: %s", self.id, job.id, error)
         try:
-            self._finish(job, error, extra)
+            self._finish_until_landed(job, error, extra)
         except Exception:
             log.exception(
                 "%s: finishing %s failed; the lease will expire and it is retried", self.id, job.id
@@ -273,6 +303,31 @@ class Worker:
             self.completed += 1
             self._free.release()
             self._rescan.set()
+
+    def _finish_until_landed(self, job: Job, error: str, extra: Sequence[Op]) -> None:
+        """:meth:`_finish`, again after store errors, until it lands or the worker stops.
+
+        A retry after a lost answer may find the claim gone because the first try landed:
+        that is the end of the job, not an error.
+        """
+        delay = BACKOFF_BASE
+        unsure = False
+        while True:
+            try:
+                self._finish(job, error, extra)
+                return
+            except TemporaryError as exc:
+                if self._stopping.is_set():
+                    raise
+                log.warning("%s: finishing %s: %s; trying again", self.id, job.id, exc)
+                unsure = True
+            except ClaimLost:
+                if not unsure:
+                    raise
+                log.info("%s: %s: finished by the try whose answer was lost", self.id, job.id)
+                return
+            self._stopping.wait(random.uniform(0, delay))
+            delay = min(delay * 2, self.backoff_cap)
 
     def _finish(self, job: Job, error: str, extra: Sequence[Op] = ()) -> None:
         working = keys.job_working(job.id)
@@ -299,7 +354,7 @@ class Worker:
                 compare.append(Compare.unchanged_since(job_state_key, job_state_entry.mod_revision))
                 ops.append(Op.delete(job_state_key))
         if not self.store.txn(compare, ops).succeeded:
-            raise EsiError(f"job {job.id}: the claim or the job state changed under the worker")
+            raise ClaimLost(f"job {job.id}: the claim or the job state changed under the worker")
 
     def _with_state(
         self, compare: list[Compare], ops: list[Op], key: str, state: State, version: int

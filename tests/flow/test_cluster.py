@@ -10,9 +10,10 @@ once.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -89,11 +90,12 @@ def test_a_burst_survives_losing_the_etcd_leader(cluster: EtcdCluster, tmp_path:
                 cluster.stop_member(stopped)
         assert stopped is not None
         # Work goes on with two members; some gateways get done before the member returns.
-        eventually(
-            lambda: len(gateway_states(store, ids)) >= len(ids) // 2,
-            what="half of the burst done on two members",
-            timeout=180,
-        )
+        with _explained(store, ids, procs):
+            eventually(
+                lambda: len(gateway_states(store, ids)) >= len(ids) // 2,
+                what="half of the burst done on two members",
+                timeout=180,
+            )
         cluster.start_member(stopped)
         assert cluster.running(stopped)
 
@@ -101,7 +103,8 @@ def test_a_burst_survives_losing_the_etcd_leader(cluster: EtcdCluster, tmp_path:
             states = gateway_states(store, ids)
             return states if len(states) == len(ids) else None
 
-        states = eventually(done, what="every gateway's /state", timeout=240, interval=0.5)
+        with _explained(store, ids, procs):
+            states = eventually(done, what="every gateway's /state", timeout=240, interval=0.5)
         failed = {i: s for i, s in states.items() if s.worker_state != "CREATE_COMPLETED"}
         assert not failed, failed
         eventually(
@@ -113,6 +116,36 @@ def test_a_burst_survives_losing_the_etcd_leader(cluster: EtcdCluster, tmp_path:
             assert proc.poll() is None, f"{log.name} died: {log.read_text(errors='replace')}"
         assert_routers_carry(sim, graph, burst, commits)
     print(f"{count} gateways on {PAIRS} pairs: {time.monotonic() - began:.1f} s")
+
+
+@contextmanager
+def _explained(
+    store: Store, ids: set[str], procs: list[tuple[subprocess.Popen[bytes], Path]]
+) -> Iterator[None]:
+    """A failed wait also tells where the work stands: the queues, and each process's
+    last words."""
+    try:
+        yield
+    except AssertionError as exc:
+        lines = [str(exc)]
+        with suppress(TemporaryError):
+            lines.append(f"gateways done: {len(gateway_states(store, ids))} of {len(ids)}")
+            queues = {
+                name: len(store.get_prefix(prefix))
+                for name, prefix in (
+                    ("waiting", keys.JOBS_WAITING),
+                    ("ready", keys.JOBS_READY),
+                    ("working", keys.JOBS_WORKING),
+                    ("finished", keys.JOBS_FINISHED),
+                )
+            }
+            leader = store.get(keys.JOB_MANAGER_ID)
+            lines.append(f"jobs: {queues}; manager: {leader.value if leader else None}")
+        for proc, log in procs:
+            tail = log.read_text(errors="replace").splitlines()[-12:]
+            lines.append(f"--- {log.name} (exit {proc.poll()}):")
+            lines += [line[:240] for line in tail]
+        raise AssertionError("\n".join(lines)) from exc
 
 
 class _closing:

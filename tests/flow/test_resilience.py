@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from nornir_esi import desired
+from nornir_esi import desired, keys
 from nornir_esi.exceptions import StoreUnavailable
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.service import Service
+from nornir_esi.store.base import Op, Store
 from nornir_esi.store.server import EtcdServer
 from nornir_esi.waiting import wait_for_state
-from tests.store.helpers import eventually
+from tests.store.helpers import LossyStore, eventually
 
 from .conftest import INVENTORY
 
@@ -64,3 +65,40 @@ def test_manager_and_worker_outlive_an_etcd_outage(
         state = wait_for_state(store, gw_type, body["id"], timeout=60)
         assert state is not None and state.worker_state == "CREATE_COMPLETED", state
     store.close()
+
+
+def _claims(ops: Sequence[Op]) -> bool:
+    return any(op.kind == "put" and op.key.startswith(keys.JOBS_WORKING) for op in ops)
+
+
+def _ends(ops: Sequence[Op]) -> bool:
+    return any(op.kind == "put" and op.key.startswith(keys.JOBS_FINISHED) for op in ops)
+
+
+@pytest.mark.parametrize("landed", [False, True], ids=["not-sent", "answer-lost"])
+@pytest.mark.parametrize("which", [_claims, _ends], ids=["claim", "end"])
+def test_a_worker_settles_transactions_an_outage_cut_short(
+    store: Store,
+    pair: Simulator,
+    overrides: Path,
+    which: Callable[[Sequence[Op]], bool],
+    landed: bool,
+) -> None:
+    """A job's claim or end fails as etcd goes away, written or not: the worker (one slot,
+    its lease alive all along, so nobody else would take the job) still gets every job
+    done."""
+    pair.reset()
+    lossy = LossyStore(store, which, landed=landed, times=2)
+    resources = desired.load_file(INVENTORY / "resources.yaml")
+    options = {"inventory": str(overrides), "manager_lease_ttl": 5, "worker_lease_ttl": 5}
+    with (
+        Service(store, workers=0, **options),  # type: ignore[arg-type]
+        Service(lossy, manager=False, slots=1, **options),  # type: ignore[arg-type]
+    ):
+        desired.apply(store, resources)
+        for resource_type, body in resources:
+            state = wait_for_state(store, resource_type, body["id"], timeout=30)
+            assert state is not None, (resource_type, body["id"])
+            assert state.worker_state in ("CREATE_COMPLETED", "READ_COMPLETE"), state
+    assert len(lossy.lost) == 2
+    assert store.get_prefix(keys.JOBS_WORKING) == []

@@ -1,15 +1,16 @@
-"""Waiting with a deadline, and reading a watch from a thread."""
+"""Waiting with a deadline, reading a watch from a thread, losing chosen transactions."""
 
 from __future__ import annotations
 
 import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from nornir_esi.exceptions import TemporaryError
+from nornir_esi.exceptions import StoreUnavailable, TemporaryError
 from nornir_esi.store import Event, Watch
+from nornir_esi.store.base import Compare, Op, Store, TxnResult
 
 T = TypeVar("T")
 
@@ -91,3 +92,42 @@ class WatchReader:
         self.watch.cancel()
         self.thread.join(5)
         assert not self.thread.is_alive(), "watch iteration did not end after cancel()"
+
+
+class LossyStore:
+    """A real store whose next ``times`` transactions matching ``lose`` fail with
+    :class:`StoreUnavailable`, as requests do when an etcd member goes away: before reaching
+    etcd (nothing written) or, with ``landed``, after it (written, the answer lost).
+    Everything else passes through to the real store."""
+
+    def __init__(
+        self,
+        store: Store,
+        lose: Callable[[Sequence[Op]], bool],
+        *,
+        landed: bool,
+        times: int = 1,
+    ) -> None:
+        self._store = store
+        self._lose = lose
+        self._landed = landed
+        self._left = times
+        self._lock = threading.Lock()
+        self.lost: list[Sequence[Op]] = []
+
+    def txn(
+        self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
+    ) -> TxnResult:
+        with self._lock:
+            hit = self._left > 0 and self._lose(success)
+            if hit:
+                self._left -= 1
+        if not hit:
+            return self._store.txn(compare, success, failure)
+        if self._landed:
+            self._store.txn(compare, success, failure)
+        self.lost.append(success)
+        raise StoreUnavailable("etcd: txn: answer lost (LossyStore)", delay=0.1)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
