@@ -461,5 +461,144 @@ def repair(
     )
 
 
+# -- NetBox ---------------------------------------------------------------------------------
+
+NETBOX_URL_OPTION = click.option(
+    "--netbox-url", envvar="ESI_NETBOX_URL", required=True, help="NetBox base URL."
+)
+NETBOX_TOKEN_OPTION = click.option(
+    "--netbox-token",
+    envvar="ESI_NETBOX_TOKEN",
+    required=True,
+    help="NetBox API token (better: the ESI_NETBOX_TOKEN environment variable).",
+)
+LOGIN_OPTION = click.option(
+    "--login", default="esi", show_default=True, help="NETCONF login of new routers."
+)
+PASSWORD_ENV_OPTION = click.option(
+    "--password-env",
+    default="ESI_ROUTER_PASSWORD",
+    show_default=True,
+    help="Environment variable holding the NETCONF password of new routers.",
+)
+
+
+def _sync_options(login: str, password_env: str) -> Any:
+    from nornir_esi.netbox.sync import SyncOptions
+
+    return SyncOptions(login=login, password=os.environ.get(password_env, ""))
+
+
+def _netbox(url: str, token: str) -> Any:
+    import pynetbox
+
+    return pynetbox.api(url, token=token)
+
+
+@main.group()
+def netbox() -> None:
+    """NetBox as the source of truth: schema, seed, sync."""
+
+
+@netbox.command("setup")
+@NETBOX_URL_OPTION
+@NETBOX_TOKEN_OPTION
+@click.option("--webhook-url", help="Also install an event rule posting changes here.")
+@click.option("--webhook-secret-env", default="ESI_NETBOX_WEBHOOK_SECRET", show_default=True)
+def netbox_setup(
+    netbox_url: str, netbox_token: str, webhook_url: str | None, webhook_secret_env: str
+) -> None:
+    """Create the custom fields, role and platform the mapping uses (and the event rule)."""
+    from nornir_esi.netbox.schema import ensure_event_rule, ensure_schema
+
+    nb = _netbox(netbox_url, netbox_token)
+    created = ensure_schema(nb)
+    if webhook_url:
+        secret = os.environ.get(webhook_secret_env, "")
+        if not secret:
+            raise click.UsageError(f"{webhook_secret_env} is not set: the webhook needs a secret")
+        created += ensure_event_rule(nb, webhook_url, secret)
+    for line in created or ["nothing to create"]:
+        click.echo(line)
+
+
+@netbox.command("seed")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@NETBOX_URL_OPTION
+@NETBOX_TOKEN_OPTION
+def netbox_seed(file: str, netbox_url: str, netbox_token: str) -> None:
+    """Create the NetBox objects of a resource file (routers, interfaces, pairs, HA
+    interfaces), each carrying its resource id: moving an inventory into NetBox."""
+    from nornir_esi import desired
+    from nornir_esi.netbox.seed import seed
+
+    try:
+        ids = seed(_netbox(netbox_url, netbox_token), desired.load_file(file))
+    except EsiError as exc:
+        _fail(exc)
+    click.echo(f"{len(ids)} resources in NetBox")
+
+
+@netbox.command("sync")
+@NETBOX_URL_OPTION
+@NETBOX_TOKEN_OPTION
+@ETCD_OPTION
+@LOGIN_OPTION
+@PASSWORD_ENV_OPTION
+def netbox_sync(
+    netbox_url: str, netbox_token: str, endpoints: str | None, login: str, password_env: str
+) -> None:
+    """NetBox -> /config: new versions for what changed in NetBox, nothing for the rest."""
+    from nornir_esi.netbox.sync import sync
+
+    try:
+        report = sync(
+            _netbox(netbox_url, netbox_token), _store(endpoints), _sync_options(login, password_env)
+        )
+    except EsiError as exc:
+        _fail(exc)
+    for outcome, names in report.as_dict().items():
+        for name in names:
+            click.echo(f"{outcome} {name}")
+    sys.exit(1 if report.refused else 0)
+
+
+@main.command()
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HOST:PORT.")
+@ETCD_OPTION
+@click.option("--netbox-url", envvar="ESI_NETBOX_URL", help="Enables the NetBox routes.")
+@click.option("--netbox-token", envvar="ESI_NETBOX_TOKEN")
+@click.option("--webhook-secret-env", default="ESI_NETBOX_WEBHOOK_SECRET", show_default=True)
+@LOGIN_OPTION
+@PASSWORD_ENV_OPTION
+def serve(
+    listen: str,
+    endpoints: str | None,
+    netbox_url: str | None,
+    netbox_token: str | None,
+    webhook_secret_env: str,
+    login: str,
+    password_env: str,
+) -> None:
+    """The HTTP API (with NetBox's webhook and custom-script routes), until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from nornir_esi.api import NetBoxDoor, create_app
+
+    host, _, port = listen.rpartition(":")
+    door = None
+    if netbox_url:
+        secret = os.environ.get(webhook_secret_env, "")
+        if not netbox_token or not secret:
+            raise click.UsageError(
+                f"the NetBox routes need --netbox-token and {webhook_secret_env}"
+            )
+        door = NetBoxDoor(
+            _netbox(netbox_url, netbox_token), secret, _sync_options(login, password_env)
+        )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(create_app(_store(endpoints), door), host=host or "127.0.0.1", port=int(port))
+
+
 if __name__ == "__main__":
     main()

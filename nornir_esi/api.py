@@ -1,0 +1,144 @@
+"""The HTTP front door (FastAPI, so the OpenAPI description comes with it).
+
+So far it carries NetBox's doors: the event-rule webhook (``POST /netbox/webhook``), a
+sync on demand (``POST /netbox/sync``) and its last outcome (``GET /netbox/sync``), and
+the gateway requests of NetBox's custom script (``POST /netbox/gateways``).
+
+:class:`ApiServer` runs the app under uvicorn in a thread (for ``nornir-esi serve``, the
+demo and the tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from nornir_esi.exceptions import EsiError, TemporaryError, ValidationError
+from nornir_esi.netbox import webhook
+from nornir_esi.netbox.sync import SyncOptions, sync
+from nornir_esi.store.base import Store
+
+__all__ = ["ApiServer", "NetBoxDoor", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class NetBoxDoor:
+    """What the NetBox routes need: the API client, the webhook secret, sync options."""
+
+    nb: Any
+    secret: str
+    options: SyncOptions
+
+
+def _error(status: int, exc: EsiError) -> JSONResponse:
+    body: dict[str, Any] = {"error": str(exc)}
+    if isinstance(exc, ValidationError):
+        body.update(object=exc.obj, field=exc.field, reason=exc.reason)
+    return JSONResponse(body, status_code=status)
+
+
+def create_app(store: Store, netbox: NetBoxDoor | None = None) -> FastAPI:
+    loop: webhook.SyncLoop | None = None
+    if netbox is not None:
+        door = netbox
+        loop = webhook.SyncLoop(lambda: sync(door.nb, store, door.options).as_dict())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if loop is not None:
+            loop.start()
+        try:
+            yield
+        finally:
+            if loop is not None:
+                loop.stop()
+
+    app = FastAPI(title="nornir-esi", version="0.1.0", lifespan=lifespan)
+    app.state.sync_loop = loop
+    if netbox is not None:
+
+        @app.post("/netbox/webhook", status_code=202)
+        async def netbox_webhook(request: Request) -> Any:
+            """An event of a NetBox event rule: verified, then a sync is queued."""
+            body = await request.body()
+            try:
+                payload = webhook.verify(
+                    door.secret, body, request.headers.get(webhook.SIGNATURE_HEADER)
+                )
+            except ValidationError as exc:
+                status = 400 if exc.field == "body" else 401
+                log.warning("netbox webhook refused: %s", exc)
+                return _error(status, exc)
+            object_type = webhook.relevant(payload)
+            if object_type is None:
+                ignored = payload.get("object_type") or payload.get("model")
+                return JSONResponse({"ignored": ignored}, status_code=200)
+            assert loop is not None
+            loop.poke()
+            return {"queued": True, "object_type": object_type, "event": payload.get("event")}
+
+        @app.post("/netbox/sync")
+        def netbox_sync() -> Any:
+            """Sync NetBox -> /config now; the report of what changed."""
+            try:
+                return sync(door.nb, store, door.options).as_dict()
+            except ValidationError as exc:
+                return _error(422, exc)
+            except TemporaryError as exc:
+                return _error(503, exc)
+
+        @app.get("/netbox/sync")
+        def netbox_sync_status() -> Any:
+            assert loop is not None
+            return {"runs": loop.runs, "last_error": loop.last_error, "last": loop.last_report}
+
+    return app
+
+
+class ApiServer:
+    """The app under uvicorn on ``host:port`` (0: a free port), in a thread."""
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        sockets = [s for server in self._server.servers for s in server.sockets]
+        host, port = sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def start(self, timeout: float = 30.0) -> ApiServer:
+        self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise EsiError("the HTTP API did not start")
+            threading.Event().wait(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def __enter__(self) -> ApiServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

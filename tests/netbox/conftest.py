@@ -1,0 +1,27 @@
+"""A real NetBox for the tests named ``netbox`` (``pytest -k netbox``).
+
+Started once per session by :class:`NetBoxServer` (PostgreSQL, Redis, gunicorn and the RQ
+worker on free loopback ports). A missing prerequisite fails the tests with the reason;
+nothing is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from nornir_esi.netbox.server import NetBoxError, NetBoxServer
+
+
+@pytest.fixture(scope="session")
+def netbox_server() -> Iterator[NetBoxServer]:
+    server = NetBoxServer("pytest")
+    try:
+        server.start()
+    except NetBoxError as exc:
+        pytest.fail(f"the test NetBox could not be started: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
