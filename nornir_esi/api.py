@@ -21,10 +21,12 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from nornir_esi.exceptions import EsiError, TemporaryError, ValidationError
-from nornir_esi.netbox import webhook
+from nornir_esi.netbox import gateways, webhook
 from nornir_esi.netbox.sync import SyncOptions, sync
+from nornir_esi.netbox.writeback import WritebackLoop
 from nornir_esi.store.base import Store
 
 __all__ = ["ApiServer", "NetBoxDoor", "create_app"]
@@ -34,11 +36,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class NetBoxDoor:
-    """What the NetBox routes need: the API client, the webhook secret, sync options."""
+    """What the NetBox routes need: the API client, the shared secret (webhooks and the
+    custom scripts sign with it), sync options, and the routers (for dry runs)."""
 
     nb: Any
     secret: str
     options: SyncOptions
+    devices: Any = None
+    jobs_timeout: float = 5.0
 
 
 def _error(status: int, exc: EsiError) -> JSONResponse:
@@ -50,22 +55,27 @@ def _error(status: int, exc: EsiError) -> JSONResponse:
 
 def create_app(store: Store, netbox: NetBoxDoor | None = None) -> FastAPI:
     loop: webhook.SyncLoop | None = None
+    writeback: WritebackLoop | None = None
     if netbox is not None:
         door = netbox
         loop = webhook.SyncLoop(lambda: sync(door.nb, store, door.options).as_dict())
+        writeback = WritebackLoop(door.nb, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if loop is not None:
+        if loop is not None and writeback is not None:
             loop.start()
+            writeback.start()
         try:
             yield
         finally:
-            if loop is not None:
+            if loop is not None and writeback is not None:
                 loop.stop()
+                writeback.stop()
 
     app = FastAPI(title="nornir-esi", version="0.1.0", lifespan=lifespan)
     app.state.sync_loop = loop
+    app.state.writeback = writeback
     if netbox is not None:
 
         @app.post("/netbox/webhook", status_code=202)
@@ -87,6 +97,37 @@ def create_app(store: Store, netbox: NetBoxDoor | None = None) -> FastAPI:
             assert loop is not None
             loop.poke()
             return {"queued": True, "object_type": object_type, "event": payload.get("event")}
+
+        @app.post("/netbox/gateways")
+        async def netbox_gateways(request: Request) -> Any:
+            """A custom script's gateway request, signed like a webhook:
+            ``{"action": "create"|"update"|"delete", "dry_run": bool, "gateway": {...}}``."""
+            body = await request.body()
+            try:
+                payload = webhook.verify(
+                    door.secret, body, request.headers.get(webhook.SIGNATURE_HEADER)
+                )
+            except ValidationError as exc:
+                return _error(400 if exc.field == "body" else 401, exc)
+            try:
+                gateway = payload.get("gateway")
+                if not isinstance(gateway, dict):
+                    raise ValidationError("gateway request", "gateway", "is not an object")
+                return await run_in_threadpool(
+                    gateways.handle,
+                    store,
+                    door.devices,
+                    payload.get("action"),  # type: ignore[arg-type]
+                    gateway,
+                    dry_run=bool(payload.get("dry_run", True)),
+                    jobs_timeout=door.jobs_timeout,
+                )
+            except ValidationError as exc:
+                return _error(422, exc)
+            except TemporaryError as exc:
+                return _error(503, exc)
+            except EsiError as exc:
+                return _error(409, exc)
 
         @app.post("/netbox/sync")
         def netbox_sync() -> Any:

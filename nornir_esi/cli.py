@@ -508,11 +508,12 @@ def netbox() -> None:
 def netbox_setup(
     netbox_url: str, netbox_token: str, webhook_url: str | None, webhook_secret_env: str
 ) -> None:
-    """Create the custom fields, role and platform the mapping uses (and the event rule)."""
-    from nornir_esi.netbox.schema import ensure_event_rule, ensure_schema
+    """Create the custom fields, role and platform the mapping uses, install the custom
+    scripts (and the event rule whose webhook the scripts also use to reach us)."""
+    from nornir_esi.netbox.schema import ensure_event_rule, ensure_schema, ensure_scripts
 
     nb = _netbox(netbox_url, netbox_token)
-    created = ensure_schema(nb)
+    created = ensure_schema(nb) + ensure_scripts(netbox_url, netbox_token)
     if webhook_url:
         secret = os.environ.get(webhook_secret_env, "")
         if not secret:

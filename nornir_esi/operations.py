@@ -28,7 +28,16 @@ from nornir_esi.pair import PairResult, gateway_verifier
 from nornir_esi.records import Applied, ConfigRecord, Monitoring, State
 from nornir_esi.store.base import Store
 
-__all__ = ["Drift", "DriftChecker", "check", "check_all", "plan_items", "plan_pending", "repair"]
+__all__ = [
+    "Drift",
+    "DriftChecker",
+    "check",
+    "check_all",
+    "plan_delete",
+    "plan_items",
+    "plan_pending",
+    "repair",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +105,19 @@ def plan_pending(store: Store, devices: PairDevices, resource_id: str) -> dict[s
         "delete" if record.marked_for_deletion else "create" if applied is None else "modify"
     )
     return _dry_run(store, devices, record.body, lookup_in(store), action=action, applied=applied)
+
+
+def plan_delete(store: Store, devices: PairDevices, resource_id: str) -> dict[str, str]:
+    """Per router, the diff deleting the gateway would commit (nothing is marked)."""
+    record = _current(store, resource_id)
+    return _dry_run(
+        store,
+        devices,
+        record.body,
+        lookup_in(store),
+        action="delete",
+        applied=_applied(store, resource_id),
+    )
 
 
 def plan_items(

@@ -30,7 +30,10 @@ from the object's type and NetBox id (stable for the life of the object).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from nornir_esi.exceptions import ValidationError
 
 __all__ = [
     "CUSTOM_FIELDS",
@@ -40,6 +43,7 @@ __all__ = [
     "CustomField",
     "ensure_event_rule",
     "ensure_schema",
+    "ensure_scripts",
 ]
 
 EDGE_ROUTER_ROLE = "esi-edge-router"
@@ -215,3 +219,27 @@ def ensure_event_rule(nb: Any, url: str, secret: str) -> list[str]:
         )
         created.append(f"event rule {WEBHOOK_NAME}")
     return created
+
+
+SCRIPT_MODULE = "esi_gateways.py"
+
+
+def ensure_scripts(url: str, token: str) -> list[str]:
+    """Upload (or replace) the custom scripts module ``esi_gateways.py`` into NetBox."""
+    import requests
+
+    source = (Path(__file__).parent / "scripts" / SCRIPT_MODULE).read_bytes()
+    endpoint = f"{url.rstrip('/')}/api/extras/scripts/upload/"
+    headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+    files = {"file": (SCRIPT_MODULE, source, "text/x-python")}
+    # The upload endpoint has no GET: replace the module, or add it when there is none.
+    response = requests.put(f"{endpoint}{SCRIPT_MODULE}/", headers=headers, files=files, timeout=60)
+    done = f"custom scripts {SCRIPT_MODULE} replaced"
+    if response.status_code == 404:
+        response = requests.post(endpoint, headers=headers, files=files, timeout=60)
+        done = f"custom scripts {SCRIPT_MODULE} installed"
+    if response.status_code >= 400:
+        raise ValidationError(
+            f"NetBox {url}", "scripts", f"refused {SCRIPT_MODULE}: {response.text[:500]}"
+        )
+    return [done]

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from nornir_esi.netbox.server import NetBoxError, NetBoxServer
+from tests.flow.conftest import pair
+
+__all__ = ["netbox_server", "pair"]  # `pair`: the simulated router pair of the flow tests
 
 
 @pytest.fixture(scope="session")
