@@ -144,12 +144,14 @@ class _Graph:
         self.groups = [
             g for g in nb.ipam.vlan_groups.all() if _custom(g).get("esi_primary_interface")
         ]
-        wanted = set()
+        # Interface id -> the VLAN group and field naming it (for errors that say where).
+        self.named_by: dict[int, tuple[Any, str]] = {}
         for group in self.groups:
             for name in ("esi_primary_interface", "esi_secondary_interface"):
                 ref = _ref_id(_custom(group).get(name))
                 if ref is not None:
-                    wanted.add(ref)
+                    self.named_by.setdefault(ref, (group, name))
+        wanted = set(self.named_by)
         self.interfaces = (
             {i.id: i for i in nb.dcim.interfaces.filter(id=sorted(wanted))} if wanted else {}
         )
@@ -215,7 +217,14 @@ def read_graph(
         what = _named("interface", interface)
         device_ref = _ref_id(interface.device)
         if device_ref not in router_ids:
-            raise ValidationError(what, "device", f"is not a device with role {EDGE_ROUTER_ROLE}")
+            group, field_name = g.named_by[interface.id]
+            device = getattr(interface.device, "name", device_ref)
+            raise ValidationError(
+                _named("VLAN group", group),
+                field_name,
+                f"is interface {interface.name} of device {device}, which is not an edge router"
+                f" (role {EDGE_ROUTER_ROLE})",
+            )
         rid = resource_id("dcim.interface", interface)
         interface_ids[interface.id] = rid
         body = {

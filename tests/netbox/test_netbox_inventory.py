@@ -300,11 +300,12 @@ def test_netbox_inventory_pages_through_many_routers(
     hosts = inventory.load().hosts
     assert len(hosts) == EXTRAS + 2
     assert not any(name.startswith("esi-test-switch") for name in hosts)
+    records = {d.id: d for d in nb.dcim.devices.filter(role=EDGE_ROUTER_ROLE)}
     for extra in many:
         host = hosts[extra.name]
         assert (host.hostname, host.port) == (extra.ip, extra.port), extra.name
-        record = nb.dcim.devices.get(extra.netbox_id) if extra.esi_id is None else None
-        esi_id = extra.esi_id or resource_id("dcim.device", record)
+        # Without esi_id, the id the NetBox sync derives from the device.
+        esi_id = extra.esi_id or resource_id("dcim.device", records[extra.netbox_id])
         assert host.data == {
             "id": esi_id,
             "ip": extra.ip,

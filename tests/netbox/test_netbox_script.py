@@ -5,6 +5,7 @@ back to NetBox."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from nornir_esi.netbox.schema import ensure_event_rule, ensure_scripts
 from nornir_esi.netbox.seed import seed
 from nornir_esi.netbox.server import NetBoxServer
 from nornir_esi.netbox.sync import SyncOptions, sync
+from nornir_esi.netbox.webhook import SIGNATURE_HEADER, sign
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.records import ConfigRecord
 from nornir_esi.service import Service
@@ -124,7 +126,6 @@ def _order(stack: Stack, vlan: int) -> dict[str, Any]:
 
 
 def test_netbox_script_dry_run_shows_each_routers_diff_and_writes_nothing(stack: Stack) -> None:
-    revision = stack.store.revision()
     job = stack.run_script("CreateInternetGateway", _order(stack, 1030), commit=False)
     assert job["status"]["value"] == "completed", _log(job)
     log = _log(job)
@@ -133,9 +134,7 @@ def test_netbox_script_dry_run_shows_each_routers_diff_and_writes_nothing(stack:
     assert "unit 1030" in log and "vrf_gw_sample-ha-router-downlink_1030" in log
     assert stack.gateways() == {}
     assert list(stack.nb.ipam.vlans.filter(vid=1030)) == []
-    # Only the lease keep-alives and nothing of ours moved etcd.
-    assert stack.store.get_prefix(keys.type_prefix(keys.CONFIG_PREFIX, GW)) == []
-    assert stack.store.revision() >= revision
+    assert stack.store.get_prefix(keys.JOBS_ALL) == []
 
 
 def test_netbox_script_gateway_reaches_the_routers_and_netbox_shows_it(stack: Stack) -> None:
@@ -177,3 +176,61 @@ def test_netbox_script_refuses_a_vlan_taken_on_the_ha_interface(stack: Stack) ->
     assert "vlan_id 1032 is already taken" in _log(second)
     assert stack.gateways().keys() == before.keys()
     assert len(list(stack.nb.ipam.vlans.filter(vid=1032))) == 1
+
+
+def test_netbox_script_delete_takes_the_gateway_off_routers_and_netbox(stack: Stack) -> None:
+    created = stack.run_script("CreateInternetGateway", _order(stack, 1033), commit=True)
+    assert created["status"]["value"] == "completed", _log(created)
+    ((gateway_id, _),) = stack.gateways().items()
+    eventually(
+        lambda: (v := stack.nb.ipam.vlans.get(cf_esi_id=gateway_id)) and v.status.value == "active",
+        what="the VLAN active in NetBox",
+        timeout=60,
+    )
+    vlan = stack.nb.ipam.vlans.get(cf_esi_id=gateway_id)
+    job = stack.run_script("DeleteInternetGateway", {"vlan": vlan.id}, commit=True)
+    assert job["status"]["value"] == "completed", _log(job)
+    assert f"delete:heat_worker:{GW}:{gateway_id}:2:" in _log(job)
+    # The two-step delete ends with every key of the gateway gone from etcd.
+    eventually(lambda: stack.gateways() == {}, what="the gateway gone from /config", timeout=90)
+    for router in ROUTERS.values():
+        assert "1033" not in carried(stack.sim, router)["units"], router
+    eventually(
+        lambda: stack.nb.ipam.vlans.get(cf_esi_id=gateway_id) is None,
+        what="the VLAN gone from NetBox",
+        timeout=60,
+    )
+    assert stack.nb.ipam.vrfs.get(name="vrf_gw_sample-ha-router-downlink_1033") is None
+    assert list(stack.nb.dcim.interfaces.filter(name="ae0.1033")) == []
+
+
+def test_netbox_gateway_request_for_an_unknown_ha_interface_changes_nothing(
+    stack: Stack,
+) -> None:
+    body = json.dumps(
+        {
+            "action": "create",
+            "dry_run": False,
+            "gateway": {
+                "id": "5a0c8f57-2b8f-4c44-8f8a-9c1f5c0b7d11",
+                "name": "gw-nowhere",
+                "tenant_id": "0b576f6f4cbf414f829cd12f008bf08f",
+                "vlan_id": "1034",
+                "downlink_interface_id": "00000000-0000-4000-8000-000000000000",
+                "internet_service_id": SERVICE,
+                "qos_option_id": QOS,
+            },
+        }
+    ).encode()
+    response = requests.post(
+        f"{stack.api.url}/netbox/gateways",
+        data=body,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(SECRET, body)},
+        timeout=30,
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert error["field"] == "downlink_interface_id"
+    assert "5a0c8f57-2b8f-4c44-8f8a-9c1f5c0b7d11" in error["object"]
+    assert stack.gateways() == {}
+    assert stack.store.get_prefix(keys.JOBS_ALL) == []

@@ -106,3 +106,35 @@ def test_netbox_sync_refuses_a_router_without_address_and_writes_nothing(
     finally:
         device.primary_ip4 = address
         device.save()
+
+
+def test_netbox_sync_refuses_an_ha_interface_on_an_unknown_device_and_writes_nothing(
+    nb: Any, store: Store
+) -> None:
+    """A VLAN group naming an interface of a device that is no edge router of ours."""
+    sync(nb, store, OPTIONS)
+    revision = store.revision()
+    site = nb.dcim.sites.get(slug="esi-lab")
+    other_role = nb.dcim.device_roles.create(name="Switch", slug="switch", color="9e9e9e")
+    stranger = nb.dcim.devices.create(
+        name="tor-switch-9",
+        device_type=nb.dcim.device_types.get(slug="vmx").id,
+        role=other_role.id,
+        site=site.id,
+    )
+    port = nb.dcim.interfaces.create(device=stranger.id, name="ae7", type="lag")
+    group = nb.ipam.vlan_groups.get(name="sample-ha-router-downlink")
+    original = group.custom_fields["esi_secondary_interface"]["id"]
+    group.custom_fields["esi_secondary_interface"] = port.id
+    group.save()
+    try:
+        with pytest.raises(ValidationError) as caught:
+            sync(nb, store, OPTIONS)
+        assert "sample-ha-router-downlink" in caught.value.obj
+        assert caught.value.field == "esi_secondary_interface"
+        assert store.revision() == revision
+    finally:
+        group.custom_fields["esi_secondary_interface"] = original
+        group.save()
+        stranger.delete()
+        other_role.delete()
