@@ -570,6 +570,7 @@ def netbox_sync(
 @click.option("--netbox-url", envvar="ESI_NETBOX_URL", help="Enables the NetBox routes.")
 @click.option("--netbox-token", envvar="ESI_NETBOX_TOKEN")
 @click.option("--webhook-secret-env", default="ESI_NETBOX_WEBHOOK_SECRET", show_default=True)
+@INVENTORY_OPTION
 @LOGIN_OPTION
 @PASSWORD_ENV_OPTION
 def serve(
@@ -578,6 +579,7 @@ def serve(
     netbox_url: str | None,
     netbox_token: str | None,
     webhook_secret_env: str,
+    inventory: str | None,
     login: str,
     password_env: str,
 ) -> None:
@@ -595,7 +597,10 @@ def serve(
                 f"the NetBox routes need --netbox-token and {webhook_secret_env}"
             )
         door = NetBoxDoor(
-            _netbox(netbox_url, netbox_token), secret, _sync_options(login, password_env)
+            _netbox(netbox_url, netbox_token),
+            secret,
+            _sync_options(login, password_env),
+            devices=_devices(inventory),
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(create_app(_store(endpoints), door), host=host or "127.0.0.1", port=int(port))

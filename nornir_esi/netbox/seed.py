@@ -104,8 +104,7 @@ def seed(nb: Any, items: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, i
                 parent_object_type="dcim.device",
                 parent_object_id=device.id,
                 name=NETCONF_SERVICE,
-                protocol="tcp",
-                ports=[int(body["ssh_port"])],
+                port_mappings=[f"tcp/{int(body['ssh_port'])}"],
             )
         ids[str(body["id"])] = int(device.id)
 

@@ -29,7 +29,15 @@ from nornir_esi.records import ConfigRecord
 from nornir_esi.resources import dependency_order
 from nornir_esi.store.base import Op, Store
 
-__all__ = ["NETBOX_PREFIX", "SyncOptions", "SyncReport", "read_graph", "resource_id", "sync"]
+__all__ = [
+    "NETBOX_PREFIX",
+    "SyncOptions",
+    "SyncReport",
+    "read_graph",
+    "resource_id",
+    "service_port",
+    "sync",
+]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +106,17 @@ def _ref_id(value: Any) -> int | None:
     return int(value.id)
 
 
+def service_port(service: Any) -> int | None:
+    """The TCP port of a NetBox service: its first ``tcp/N`` port mapping (NetBox 4.7+),
+    else the legacy ``ports`` (deprecated in 4.7, gone from the API in 5.0)."""
+    for mapping in getattr(service, "port_mappings", None) or []:
+        protocol, _, port = str(mapping).partition("/")
+        if protocol.lower() == "tcp" and port.isdigit():
+            return int(port)
+    ports = getattr(service, "ports", None) or []
+    return int(ports[0]) if ports else None
+
+
 def _address(value: Any) -> str:
     return str(value).split("/")[0]
 
@@ -134,8 +153,9 @@ class _Graph:
         self.netconf_ports: dict[int, int] = {}
         for service in nb.ipam.services.filter(name=NETCONF_SERVICE):
             parent = _ref_id(getattr(service, "parent", None) or getattr(service, "device", None))
-            if parent is not None and service.ports:
-                self.netconf_ports[parent] = int(service.ports[0])
+            port = service_port(service)
+            if parent is not None and port is not None:
+                self.netconf_ports[parent] = port
         self.site_asns: dict[int, str] = {}
         for asn in nb.ipam.asns.all():
             for site in getattr(asn, "sites", None) or []:

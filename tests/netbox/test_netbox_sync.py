@@ -22,6 +22,8 @@ from nornir_esi.netbox.server import NetBoxServer
 from nornir_esi.netbox.sync import NETBOX_PREFIX, SyncOptions, sync
 from nornir_esi.records import ConfigRecord
 from nornir_esi.store.base import Store
+from nornir_esi.store.etcd import EtcdStore
+from tests.flow.test_cli import cli
 
 INVENTORY = Path(__file__).parent.parent.parent / "inventory"
 MAPPED = ("edge_router", "er_physical_interface", "ha_router", "ha_interface")
@@ -138,3 +140,37 @@ def test_netbox_sync_refuses_an_ha_interface_on_an_unknown_device_and_writes_not
         group.save()
         stranger.delete()
         other_role.delete()
+
+
+def test_netbox_sync_as_a_command(nb: Any, store: Store, netbox_server: NetBoxServer) -> None:
+    """`nornir-esi netbox setup` twice (nothing to create the second time), then
+    `nornir-esi netbox sync` twice: created, then unchanged; and a port moved in NetBox."""
+    assert isinstance(store, EtcdStore)
+    env = {
+        "ESI_NETBOX_URL": netbox_server.url,
+        "ESI_NETBOX_TOKEN": netbox_server.token,
+        "ESI_ROUTER_PASSWORD": "esiesi0000",
+        "ESI_ETCD_ENDPOINTS": ",".join(store.endpoints),
+    }
+    setup = cli("netbox", "setup", **env)
+    assert setup.returncode == 0, setup.stderr
+    assert "custom scripts esi_gateways.py" in setup.stdout
+    assert not any(line.startswith("custom field") for line in setup.stdout.splitlines())
+    first = cli("netbox", "sync", **env)
+    assert first.returncode == 0, first.stderr
+    assert sorted(line.split()[0] for line in first.stdout.splitlines()) == ["created"] * 6
+    service = nb.ipam.services.get(
+        name="netconf", parent_object_id=nb.dcim.devices.get(name="vMX-router-02").id
+    )
+    service.port_mappings = ["tcp/8830"]
+    service.save()
+    try:
+        second = cli("netbox", "sync", **env)
+        assert second.returncode == 0, second.stderr
+        assert "updated edge_router 9b82b55a-551e-4069-ae77-c972e30ab0cc" in second.stdout
+        assert second.stdout.count("unchanged") == 5
+        router = _config(store, "edge_router")["9b82b55a-551e-4069-ae77-c972e30ab0cc"]
+        assert router.body["ssh_port"] == 8830
+    finally:
+        service.port_mappings = ["tcp/830"]
+        service.save()
