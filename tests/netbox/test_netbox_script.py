@@ -234,3 +234,13 @@ def test_netbox_gateway_request_for_an_unknown_ha_interface_changes_nothing(
     assert "5a0c8f57-2b8f-4c44-8f8a-9c1f5c0b7d11" in error["object"]
     assert stack.gateways() == {}
     assert stack.store.get_prefix(keys.JOBS_ALL) == []
+
+
+def test_netbox_script_refused_by_nornir_esi_leaves_no_vlan_behind(stack: Stack) -> None:
+    """The VLAN is reserved before nornir-esi is asked; its refusal rolls it back."""
+    order = {**_order(stack, 1035), "qos_option": "00000000-0000-4000-8000-0000000000aa"}
+    job = stack.run_script("CreateInternetGateway", order, commit=True)
+    assert job["status"]["value"] in ("errored", "failed")
+    assert "qos_option_id" in _log(job)
+    assert list(stack.nb.ipam.vlans.filter(vid=1035)) == []
+    assert stack.gateways() == {}
