@@ -46,6 +46,7 @@ __all__ = ["Handler", "JobContext", "Worker", "terminal_state"]
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 0.1  # seconds before the first retry, at most; doubled each time
+IDLE_RESCAN = 5.0  # seconds without a queue event before the worker looks at the queue anyway
 _COMPLETED = {
     "create": "CREATE_COMPLETED",
     "modify": "MODIFY_COMPLETED",
@@ -167,12 +168,20 @@ class Worker:
     def _follow(self, pool: ThreadPoolExecutor, stop: threading.Event) -> None:
         revision = self.store.revision()
         self._scan(pool)
+        quiet_since = time.monotonic()
         with Feed(self.store, [keys.JOBS_READY], start_revision=revision + 1) as feed:
             while not stop.is_set():
                 event = feed.get(timeout=0.5)
                 job_id = None if event is None else keys.job_id_of(event.key)
                 if event is not None and event.kind == "put" and job_id:
                     self._try_claim(job_id, event.value, pool)
+                if event is not None:
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since > IDLE_RESCAN:
+                    # Nothing heard for a while: look anyway. A watch that is down (its
+                    # etcd member gone, reconnecting) must not leave ready jobs unclaimed.
+                    quiet_since = time.monotonic()
+                    self._rescan.set()
                 if self._rescan.is_set():
                     self._rescan.clear()
                     self._scan(pool)

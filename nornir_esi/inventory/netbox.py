@@ -10,8 +10,9 @@ Its ``load()`` is not used, because its hosts are not ours:
   the device name when there is none; ours is the primary IPv4 address without its prefix
   length, and a router without one is an error (ValidationError naming the NetBox device
   and ``primary_ip4``) rather than a host that cannot be reached;
-- it has no ``port``: ours is the port of the device's ``netconf`` service (830 when it
-  has none), read for all routers with one paginated request, never one per device;
+- it has no ``port``: ours is the TCP port of the device's ``netconf`` service (830 when
+  it has none), read as the NetBox sync reads it, for all routers with one paginated
+  request, never one per device;
 - it has no credentials: NetBox never holds secrets, so they come from the constructor
   and, per router, from the overrides file of ResourceInventory (by name or IP, the name
   winning), which also maps routers to a tunnel, NAT or the simulator on loopback;
@@ -50,13 +51,13 @@ from nornir_netbox.plugins.inventory.netbox import NetBoxInventory2
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.inventory.nornir import NETCONF_EXTRAS, PLATFORM, load_overrides
 from nornir_esi.netbox.schema import DEFAULT_NETCONF_PORT, EDGE_ROUTER_ROLE, NETCONF_SERVICE
-from nornir_esi.netbox.sync import resource_id
+from nornir_esi.netbox.sync import resource_id, service_port
 
 __all__ = ["DEVICE_FIELDS", "NetBoxRouterInventory"]
 
 # What the hosts are made of; NetBox serialises nothing else.
 DEVICE_FIELDS = ("id", "name", "primary_ip4", "custom_fields")
-_SERVICE_FIELDS = ("parent_object_id", "ports")
+_SERVICE_FIELDS = ("parent_object_id", "port_mappings", "ports")
 
 
 def _named(device: Mapping[str, Any]) -> str:
@@ -115,8 +116,9 @@ class NetBoxRouterInventory:
     def _netconf_ports(self) -> dict[int, int]:
         """NETCONF port by NetBox device id, from every device's ``netconf`` service.
 
-        A device with two such services gets the last one listed, as in the NetBox sync,
-        so the inventory and ``/config`` agree.
+        The port is read as the NetBox sync reads it (the first ``tcp/N`` port mapping,
+        else the legacy ``ports``), and a device with two such services gets the last one
+        listed, as there, so the inventory and ``/config`` agree.
         """
         ports: dict[int, int] = {}
         services = self._list(
@@ -128,8 +130,9 @@ class NetBoxRouterInventory:
             },
         )
         for service in services:
-            if service.get("ports") and service.get("parent_object_id") is not None:
-                ports[int(service["parent_object_id"])] = int(service["ports"][0])
+            port = service_port(SimpleNamespace(**service))
+            if port is not None and service.get("parent_object_id") is not None:
+                ports[int(service["parent_object_id"])] = port
         return ports
 
     def _host(self, device: Mapping[str, Any], port: int) -> Host:

@@ -78,10 +78,9 @@ def test_netbox_inventory_hosts_of_the_seeded_routers(nb: Any, netbox_server: Ne
         "parent_object_type": "dcim.device",
         "parent_object_id": removed.parent_object_id,
         "name": NETCONF_SERVICE,
-        "protocol": "tcp",
-        "ports": list(removed.ports),
+        "port_mappings": list(removed.port_mappings),
     }
-    moved.ports = [2830]
+    moved.port_mappings = ["tcp/2830"]
     moved.save()
     removed.delete()
     try:
@@ -89,7 +88,7 @@ def test_netbox_inventory_hosts_of_the_seeded_routers(nb: Any, netbox_server: Ne
         urls = _counted(inventory)
         hosts = inventory.load().hosts
     finally:
-        moved.ports = [830]
+        moved.port_mappings = ["tcp/830"]
         moved.save()
         nb.ipam.services.create(removed_fields)
 
@@ -274,10 +273,10 @@ def many(nb: Any) -> Iterator[list[Extra]]:
                     "parent_object_type": "dcim.device",
                     "parent_object_id": e.netbox_id,
                     "name": NETCONF_SERVICE,
-                    "protocol": "tcp",
-                    "ports": [e.port],
+                    # Some list another protocol first: the TCP mapping is the port.
+                    "port_mappings": [*(["udp/161"] if i % 4 == 1 else []), f"tcp/{e.port}"],
                 }
-                for e in extras
+                for i, e in enumerate(extras)
                 if e.port != 830
             ]
         )

@@ -215,3 +215,28 @@ def test_cluster_without_quorum_is_unavailable_then_recovers() -> None:
             assert entry is not None and entry.value == "v"
         finally:
             store.close()
+
+
+def test_watch_alone_fails_over_from_a_stopped_member() -> None:
+    """A client that only watches (no other request to notice the member is gone) moves
+    its watch to another member when the one it used stops."""
+    with EtcdCluster(3) as cluster:
+        watcher_store = cluster.client(timeout=2.0)
+        writer = cluster.client(timeout=3.0)
+        try:
+            first = writer.put("gw/1", "a")
+            # Pin the watching client to one member: the one about to stop.
+            member = 0
+            client = watcher_store._client
+            client._current_endpoint_label = cluster.endpoints[member].split("//", 1)[1]
+            reader = WatchReader(watcher_store.watch("gw/", start_revision=first))
+            try:
+                assert [e.key for e in reader.take(1)] == ["gw/1"]
+                cluster.stop_member(member)
+                second = retry(lambda: writer.put("gw/2", "b"), timeout=30)
+                assert reader.until("gw/2", timeout=60) == [Event("put", "gw/2", "b", second)]
+            finally:
+                reader.close()
+        finally:
+            watcher_store.close()
+            writer.close()
