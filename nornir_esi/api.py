@@ -1,8 +1,9 @@
 """The HTTP front door (FastAPI, so the OpenAPI description comes with it).
 
-So far it carries NetBox's doors: the event-rule webhook (``POST /netbox/webhook``), a
-sync on demand (``POST /netbox/sync``) and its last outcome (``GET /netbox/sync``), and
-the gateway requests of NetBox's custom script (``POST /netbox/gateways``).
+So far it carries NetBox's doors: the event-rule webhook (``POST /netbox/webhook``), the
+outcome of the syncs it triggers (``GET /netbox/sync``), and the gateway requests of
+NetBox's custom scripts (``POST /netbox/gateways``). Both POSTs must be signed with the
+shared secret (``X-Hook-Signature``, HMAC-SHA512 of the body, as NetBox signs webhooks).
 
 :class:`ApiServer` runs the app under uvicorn in a thread (for ``nornir-esi serve``, the
 demo and the tests).
@@ -78,18 +79,25 @@ def create_app(store: Store, netbox: NetBoxDoor | None = None) -> FastAPI:
     app.state.writeback = writeback
     if netbox is not None:
 
+        async def signed(request: Request) -> dict[str, Any] | JSONResponse:
+            """The request's JSON payload when signed with the shared secret; else the
+            refusal (401 for the signature, 400 for a body that is no JSON object)."""
+            try:
+                return webhook.verify(
+                    door.secret,
+                    await request.body(),
+                    request.headers.get(webhook.SIGNATURE_HEADER),
+                )
+            except ValidationError as exc:
+                log.warning("%s %s refused: %s", request.method, request.url.path, exc)
+                return _error(400 if exc.field == "body" else 401, exc)
+
         @app.post("/netbox/webhook", status_code=202)
         async def netbox_webhook(request: Request) -> Any:
             """An event of a NetBox event rule: verified, then a sync is queued."""
-            body = await request.body()
-            try:
-                payload = webhook.verify(
-                    door.secret, body, request.headers.get(webhook.SIGNATURE_HEADER)
-                )
-            except ValidationError as exc:
-                status = 400 if exc.field == "body" else 401
-                log.warning("netbox webhook refused: %s", exc)
-                return _error(status, exc)
+            payload = await signed(request)
+            if isinstance(payload, JSONResponse):
+                return payload
             object_type = webhook.relevant(payload)
             if object_type is None:
                 ignored = payload.get("object_type") or payload.get("model")
@@ -102,13 +110,9 @@ def create_app(store: Store, netbox: NetBoxDoor | None = None) -> FastAPI:
         async def netbox_gateways(request: Request) -> Any:
             """A custom script's gateway request, signed like a webhook:
             ``{"action": "create"|"update"|"delete", "dry_run": bool, "gateway": {...}}``."""
-            body = await request.body()
-            try:
-                payload = webhook.verify(
-                    door.secret, body, request.headers.get(webhook.SIGNATURE_HEADER)
-                )
-            except ValidationError as exc:
-                return _error(400 if exc.field == "body" else 401, exc)
+            payload = await signed(request)
+            if isinstance(payload, JSONResponse):
+                return payload
             try:
                 gateway = payload.get("gateway")
                 if not isinstance(gateway, dict):
@@ -129,18 +133,9 @@ def create_app(store: Store, netbox: NetBoxDoor | None = None) -> FastAPI:
             except EsiError as exc:
                 return _error(409, exc)
 
-        @app.post("/netbox/sync")
-        def netbox_sync() -> Any:
-            """Sync NetBox -> /config now; the report of what changed."""
-            try:
-                return sync(door.nb, store, door.options).as_dict()
-            except ValidationError as exc:
-                return _error(422, exc)
-            except TemporaryError as exc:
-                return _error(503, exc)
-
         @app.get("/netbox/sync")
         def netbox_sync_status() -> Any:
+            """How the webhook-driven syncs went: how many ran, the last outcome or error."""
             assert loop is not None
             return {"runs": loop.runs, "last_error": loop.last_error, "last": loop.last_report}
 

@@ -57,17 +57,19 @@ def _router(store: Store) -> ConfigRecord | None:
 PAYLOAD = json.dumps({"event": "updated", "object_type": "dcim.device", "data": {"id": 1}}).encode()
 
 
+@pytest.mark.parametrize("path", ["/netbox/webhook", "/netbox/gateways"])
 @pytest.mark.parametrize(
     "headers",
     [{}, {SIGNATURE_HEADER: "0" * 128}, {SIGNATURE_HEADER: sign("another secret", PAYLOAD)}],
     ids=["unsigned", "garbage", "wrong-secret"],
 )
 def test_netbox_webhook_refuses_bad_signatures_and_changes_nothing(
-    receiver: tuple[Any, ApiServer], store: Store, headers: dict[str, str]
+    receiver: tuple[Any, ApiServer], store: Store, headers: dict[str, str], path: str
 ) -> None:
+    """Webhooks and the custom scripts' gateway requests alike."""
     _, api = receiver
     revision = store.revision()
-    status, body = _post(f"{api.url}/netbox/webhook", PAYLOAD, headers)
+    status, body = _post(f"{api.url}{path}", PAYLOAD, headers)
     assert status == 401
     assert body["field"] == SIGNATURE_HEADER
     assert body["object"] == "NetBox webhook"
