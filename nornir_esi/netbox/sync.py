@@ -47,6 +47,7 @@ NETBOX_PREFIX = "/esi-worker/netbox/v2.0/"
 _NAMESPACE = uuid.UUID("6f1c1b0e-7d1e-4c55-9a53-2b7f0e5d9a41")
 # etcd refuses transactions of more than 128 operations by default.
 _CHUNK = 100
+_IDS_PER_REQUEST = 200
 _ALL_VLANS = (0, 4094)
 _MAPPED_TYPES = ("edge_router", "er_physical_interface", "ha_router", "ha_interface")
 
@@ -171,10 +172,13 @@ class _Graph:
                 ref = _ref_id(_custom(group).get(name))
                 if ref is not None:
                     self.named_by.setdefault(ref, (group, name))
-        wanted = set(self.named_by)
-        self.interfaces = (
-            {i.id: i for i in nb.dcim.interfaces.filter(id=sorted(wanted))} if wanted else {}
-        )
+        # By id, in chunks: a thousand ids in one query string outgrow a request line.
+        wanted = sorted(self.named_by)
+        self.interfaces = {
+            i.id: i
+            for start in range(0, len(wanted), _IDS_PER_REQUEST)
+            for i in nb.dcim.interfaces.filter(id=wanted[start : start + _IDS_PER_REQUEST])
+        }
 
     def tenant_id(self, what: str, record: Any) -> str:
         ref = _ref_id(getattr(record, "tenant", None))

@@ -244,3 +244,25 @@ def test_netbox_script_refused_by_nornir_esi_leaves_no_vlan_behind(stack: Stack)
     assert "qos_option_id" in _log(job)
     assert list(stack.nb.ipam.vlans.filter(vid=1035)) == []
     assert stack.gateways() == {}
+
+
+def test_netbox_script_update_modifies_the_gateway(stack: Stack) -> None:
+    created = stack.run_script("CreateInternetGateway", _order(stack, 1036), commit=True)
+    assert created["status"]["value"] == "completed", _log(created)
+    ((gateway_id, _),) = stack.gateways().items()
+    state = wait_for_state(stack.store, GW, gateway_id, timeout=60)
+    assert state is not None and state.worker_state == "CREATE_COMPLETED", state
+    vlan = stack.nb.ipam.vlans.get(cf_esi_id=gateway_id)
+    job = stack.run_script(
+        "UpdateInternetGateway",
+        {"vlan": vlan.id, "gateway_description": "upgraded by the tenant"},
+        commit=True,
+    )
+    assert job["status"]["value"] == "completed", _log(job)
+    assert f"internet_gateway {gateway_id}: updated, version 2" in _log(job)
+    assert f":{GW}:{gateway_id}:2:" in _log(job)
+    state = wait_for_state(stack.store, GW, gateway_id, version=2, timeout=60)
+    assert state is not None and state.worker_state == "MODIFY_COMPLETED", state
+    record = stack.gateways()[gateway_id]
+    assert record.body["description"] == "upgraded by the tenant"
+    assert record.body["vlan_id"] == "1036"  # what was not asked for stays
