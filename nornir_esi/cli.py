@@ -156,6 +156,17 @@ def _fail(exc: EsiError) -> None:
     sys.exit(3 if isinstance(exc, TemporaryError) else 2)
 
 
+HEAT_URL_OPTION = click.option(
+    "--heat-url",
+    envvar="ESI_HEAT_URL",
+    help="Heat API (http://host:8004) keeping a real stack per resource; default: etcd "
+    "records only.",
+)
+HEAT_PROJECT_OPTION = click.option(
+    "--heat-project", envvar="ESI_HEAT_PROJECT", default="admin", show_default=True
+)
+
+
 @main.command()
 @ETCD_OPTION
 @click.option(
@@ -194,6 +205,8 @@ def _fail(exc: EsiError) -> None:
     help="Seconds between drift checks of every gateway, by the leading manager's process "
     "(0: never).",
 )
+@HEAT_URL_OPTION
+@HEAT_PROJECT_OPTION
 def run(
     endpoints: str | None,
     inventory: str | None,
@@ -203,8 +216,11 @@ def run(
     manager_lease_ttl: int,
     worker_lease_ttl: int,
     drift_interval: float,
+    heat_url: str | None,
+    heat_project: str,
 ) -> None:
     """Job manager and workers in the foreground until SIGINT or SIGTERM."""
+    from nornir_esi.heat import heat_from
     from nornir_esi.service import Service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(message)s")
@@ -225,6 +241,7 @@ def run(
             manager_lease_ttl=manager_lease_ttl,
             worker_lease_ttl=worker_lease_ttl,
             drift_interval=drift_interval or None,
+            heat=heat_from(heat_url, project=heat_project),
         )
         done = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -420,18 +437,34 @@ def plan(target: tuple[str, ...], endpoints: str | None, inventory: str | None) 
 @click.argument("resource_id", metavar="ID")
 @ETCD_OPTION
 @INVENTORY_OPTION
+@HEAT_URL_OPTION
+@HEAT_PROJECT_OPTION
 def check(
-    resource_type: str, resource_id: str, endpoints: str | None, inventory: str | None
+    resource_type: str,
+    resource_id: str,
+    endpoints: str | None,
+    inventory: str | None,
+    heat_url: str | None,
+    heat_project: str,
 ) -> None:
-    """Drift: what differs on each router from what the resource should have (exit 1)."""
+    """Drift: what differs on each router, and in the Heat stack's record, from what the
+    resource should have (exit 1)."""
     from nornir_esi import operations
+    from nornir_esi.heat import heat_from
 
     _gateway_only(resource_type)
     try:
-        drift = operations.check(_store(endpoints), _devices(inventory), resource_id)
+        drift = operations.check(
+            _store(endpoints),
+            _devices(inventory),
+            resource_id,
+            heat_from(heat_url, project=heat_project),
+        )
     except EsiError as exc:
         _fail(exc)
     _print_diffs(drift.diffs)
+    for router, reason in sorted(drift.stack.items()):
+        click.echo(f"stack drift on {router}: {reason}")
     click.echo(
         f"{resource_type} {resource_id} version {drift.version}: "
         f"{'drift found' if drift.found else 'no drift'}"
@@ -444,15 +477,29 @@ def check(
 @click.argument("resource_id", metavar="ID")
 @ETCD_OPTION
 @INVENTORY_OPTION
+@HEAT_URL_OPTION
+@HEAT_PROJECT_OPTION
 def repair(
-    resource_type: str, resource_id: str, endpoints: str | None, inventory: str | None
+    resource_type: str,
+    resource_id: str,
+    endpoints: str | None,
+    inventory: str | None,
+    heat_url: str | None,
+    heat_project: str,
 ) -> None:
-    """Re-apply the resource's current version to both routers, as one pair transaction."""
+    """Re-apply the resource's current version to both routers, as one pair transaction,
+    and bring its Heat stack back in line."""
     from nornir_esi import operations
+    from nornir_esi.heat import heat_from
 
     _gateway_only(resource_type)
     try:
-        result = operations.repair(_store(endpoints), _devices(inventory), resource_id)
+        result = operations.repair(
+            _store(endpoints),
+            _devices(inventory),
+            resource_id,
+            heat_from(heat_url, project=heat_project),
+        )
     except EsiError as exc:
         _fail(exc)
     _print_diffs(dict(result.diffs))

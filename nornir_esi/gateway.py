@@ -20,13 +20,14 @@ from typing import Any, Literal
 from nornir_esi import keys
 from nornir_esi.devices import Change
 from nornir_esi.exceptions import ValidationError
+from nornir_esi.heat import Pushed
 from nornir_esi.inventory.graph import Lookup, Pair
 from nornir_esi.mapping import evaluate
 from nornir_esi.records import ConfigRecord, HeatTemplate, shipped_heat_templates
 from nornir_esi.render import gateway_prune_policies, render_gateway, render_vrf_config
 from nornir_esi.store.base import Store
 
-__all__ = ["IDENTITY", "Action", "changes", "params_for", "template_of"]
+__all__ = ["IDENTITY", "Action", "changes", "params_for", "pushed", "template_of"]
 
 Action = Literal["create", "modify", "delete", "repair"]
 ROLES = ("primary", "secondary")
@@ -104,3 +105,16 @@ def changes(
             ),
         )
     return out
+
+
+def pushed(params: Mapping[str, Any], pair: Pair) -> dict[str, Pushed]:
+    """Per role, what the router carries for the gateway at ``params``: its set commands as
+    a create gives them, and the service's routing-instance text. The Heat stack records
+    it; drift checks compare the stack with it."""
+    return {
+        role: Pushed(
+            str(router["name"]),
+            render_gateway(params, role, action="create") + render_vrf_config(params),
+        )
+        for role, router in pair.by_role().items()
+    }

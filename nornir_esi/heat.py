@@ -1,20 +1,28 @@
 """The Heat adapter: one stack per workable resource, kept consistent with what was pushed.
 
-The job handlers see only :class:`Heat`. Which implementation runs is configuration:
-without a Heat endpoint, :class:`EmbeddedHeat` keeps the stack as a record in etcd only,
-with the shapes and status texts the original's Heat reported (the seed's
-``/esi-worker/heat_stacks/...``). The python-heatclient implementation comes with the
-Heat issue and is the only module that will import heatclient.
+The job handlers see only :class:`Heat`. Which implementation runs is configuration
+(:func:`heat_from`): without a Heat endpoint, :class:`EmbeddedHeat` keeps the stack as a
+record in etcd only, with the shapes and status texts the original's Heat reported (the
+seed's ``/esi-worker/heat_stacks/...``); with one, :class:`~nornir_esi.openstack_heat.
+OpenStackHeat` keeps a real stack (the only module that imports heatclient).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from nornir_esi.records import HeatStack
 
-__all__ = ["EmbeddedHeat", "Heat", "stack_name"]
+__all__ = ["EmbeddedHeat", "Heat", "Pushed", "heat_from", "stack_name"]
+
+
+class Pushed(NamedTuple):
+    """What one router of the pair was given for a resource: its name and the Junos
+    configuration (set commands, and any text merged after them)."""
+
+    router: str
+    configuration: str
 
 
 def stack_name(resource_type: str, resource_id: str) -> str:
@@ -35,12 +43,20 @@ class Heat(Protocol):
         parameters: Mapping[str, Any],
         timeout_mins: int,
         exists: bool,
+        pushed: Mapping[str, Pushed] | None = None,
     ) -> HeatStack:
-        """Create the stack, or update it when ``exists``; return what Heat reports."""
+        """Create the stack, or update it when ``exists``; return what Heat reports.
+
+        ``pushed`` (by role) is what each router was given: the stack records it."""
         ...
 
     def delete(self, resource_type: str, resource_id: str, *, tenant_id: str) -> HeatStack:
         """Delete the stack; the record keeps ``stack_id`` empty and ``DELETE_COMPLETE``."""
+        ...
+
+    def recorded(self, resource_type: str, resource_id: str) -> dict[str, Pushed] | None:
+        """Per role, the configuration the stack records now; None when this Heat keeps
+        none (embedded), ``{}`` when the stack does not exist."""
         ...
 
 
@@ -57,6 +73,7 @@ class EmbeddedHeat:
         parameters: Mapping[str, Any],
         timeout_mins: int,
         exists: bool,
+        pushed: Mapping[str, Pushed] | None = None,
     ) -> HeatStack:
         action = "UPDATE" if exists else "CREATE"
         return HeatStack(
@@ -68,6 +85,9 @@ class EmbeddedHeat:
             id=f"{resource_type}:{resource_id}",
         )
 
+    def recorded(self, resource_type: str, resource_id: str) -> dict[str, Pushed] | None:
+        return None
+
     def delete(self, resource_type: str, resource_id: str, *, tenant_id: str) -> HeatStack:
         return HeatStack(
             stack_id="",
@@ -77,3 +97,12 @@ class EmbeddedHeat:
             status_reason="Stack DELETE completed successfully",
             id=f"{resource_type}:{resource_id}",
         )
+
+
+def heat_from(endpoint: str | None, *, project: str = "admin") -> Heat:
+    """The Heat to use: a real one at ``endpoint`` (``$ESI_HEAT_URL``), else embedded."""
+    if not endpoint:
+        return EmbeddedHeat()
+    from nornir_esi.openstack_heat import OpenStackHeat
+
+    return OpenStackHeat(endpoint, project=project)

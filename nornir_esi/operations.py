@@ -16,13 +16,14 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nornir_esi import desired, keys
 from nornir_esi.exceptions import EsiError, ValidationError
-from nornir_esi.gateway import Action, changes, params_for, template_of
+from nornir_esi.gateway import Action, changes, params_for, pushed, template_of
 from nornir_esi.handlers.common import lookup_in
+from nornir_esi.heat import Heat
 from nornir_esi.inventory.graph import Lookup, pair_of
 from nornir_esi.pair import PairResult, gateway_verifier
 from nornir_esi.records import Applied, ConfigRecord, Monitoring, State
@@ -57,15 +58,18 @@ class PairDevices(Protocol):
 
 @dataclass(frozen=True)
 class Drift:
-    """Per router, the lines that differ from what the gateway should have ("" when none)."""
+    """Per router, the lines that differ from what the gateway should have ("" when none);
+    per router too, how the Heat stack's record differs from it (``stack``: empty when it
+    agrees, or when the Heat in use keeps no record)."""
 
     resource_id: str
     version: int
     diffs: dict[str, str]
+    stack: dict[str, str] = field(default_factory=dict)
 
     @property
     def found(self) -> bool:
-        return any(diff.strip() for diff in self.diffs.values())
+        return any(diff.strip() for diff in self.diffs.values()) or bool(self.stack)
 
 
 def _current(store: Store, resource_id: str) -> ConfigRecord:
@@ -142,8 +146,29 @@ def plan_items(
     return out
 
 
-def check(store: Store, devices: PairDevices, resource_id: str) -> Drift:
-    """Drift of a gateway from its current ``/config`` version; recorded in ``/monitoring``."""
+def _stack_drift(
+    store: Store, heat: Heat | None, resource_id: str, body: Mapping[str, Any]
+) -> dict[str, str]:
+    """Per router, how the stack's recorded configuration differs from ``/config``'s."""
+    recorded = heat.recorded(GATEWAY, resource_id) if heat is not None else None
+    if recorded is None:
+        return {}
+    lookup = lookup_in(store)
+    params = params_for(template_of(store, GATEWAY), GATEWAY, body, lookup)
+    out: dict[str, str] = {}
+    for role, wanted in pushed(params, pair_of(lookup, GATEWAY, body)).items():
+        have = recorded.get(role)
+        if have is None:
+            out[wanted.router] = "the Heat stack records nothing for this router"
+        elif have != wanted:
+            out[wanted.router] = "the Heat stack records other configuration than /config"
+    return out
+
+
+def check(store: Store, devices: PairDevices, resource_id: str, heat: Heat | None = None) -> Drift:
+    """Drift of a gateway from its current ``/config`` version: on the routers, and in the
+    Heat stack's record (with a Heat that keeps one); recorded in ``/monitoring``. A stack
+    that agrees with ``/config`` and routers without drift agree with each other."""
     record = _current(store, resource_id)
     diffs = _dry_run(
         store,
@@ -153,12 +178,16 @@ def check(store: Store, devices: PairDevices, resource_id: str) -> Drift:
         action="repair",
         applied=_applied(store, resource_id),
     )
-    drift = Drift(resource_id, record.version, diffs)
-    status = {
+    drift = Drift(
+        resource_id, record.version, diffs, _stack_drift(store, heat, resource_id, record.body)
+    )
+    status: dict[str, Any] = {
         "drift": "FOUND" if drift.found else "NONE",
         "drift_checked_at": int(time.time()),
         "drift_routers": {name: diff for name, diff in diffs.items() if diff.strip()},
     }
+    if drift.stack:
+        status["drift_stack"] = drift.stack
     store.put(
         keys.monitoring(GATEWAY, resource_id),
         Monitoring(status=status, version=record.version).to_json(),
@@ -166,26 +195,37 @@ def check(store: Store, devices: PairDevices, resource_id: str) -> Drift:
     return drift
 
 
-def repair(store: Store, devices: PairDevices, resource_id: str) -> PairResult:
-    """Bring both routers back to the gateway's current version, as one pair transaction."""
+def repair(
+    store: Store, devices: PairDevices, resource_id: str, heat: Heat | None = None
+) -> PairResult:
+    """Bring both routers back to the gateway's current version, as one pair transaction,
+    then the Heat stack (with a Heat that keeps one) and its etcd record."""
     record = _current(store, resource_id)
     lookup = lookup_in(store)
     params = params_for(template_of(store, GATEWAY), GATEWAY, record.body, lookup)
+    pair = pair_of(lookup, GATEWAY, record.body)
     result = devices.push_pair(
-        changes(
-            params,
-            pair_of(lookup, GATEWAY, record.body),
-            action="repair",
-            applied=_applied(store, resource_id),
-        ),
+        changes(params, pair, action="repair", applied=_applied(store, resource_id)),
         comment=f"repair:{GATEWAY}:{resource_id}:{record.version}",
         verify=gateway_verifier(params, present=True),
     )
-    check(store, devices, resource_id)
+    if heat is not None and _stack_drift(store, heat, resource_id, record.body):
+        stack = heat.apply(
+            GATEWAY,
+            resource_id,
+            tenant_id=str(record.body.get("tenant_id", "")),
+            template="heat_worker",
+            parameters=params,
+            timeout_mins=int(params.get("heat_timeout") or 60),
+            exists=True,
+            pushed=pushed(params, pair),
+        )
+        store.put(keys.heat_stack(GATEWAY, resource_id), stack.to_json())
+    check(store, devices, resource_id, heat)
     return result
 
 
-def check_all(store: Store, devices: PairDevices) -> dict[str, Drift]:
+def check_all(store: Store, devices: PairDevices, heat: Heat | None = None) -> dict[str, Drift]:
     """Drift of every gateway whose current version is settled (completed, nothing in flight)."""
     out: dict[str, Drift] = {}
     for entry in store.get_prefix(keys.type_prefix(keys.STATE_PREFIX, GATEWAY)):
@@ -203,7 +243,7 @@ def check_all(store: Store, devices: PairDevices) -> dict[str, Drift]:
         ):
             continue
         try:
-            out[resource_id] = check(store, devices, resource_id)
+            out[resource_id] = check(store, devices, resource_id, heat)
         except EsiError as exc:
             log.warning("drift check of %s %s failed: %s", GATEWAY, resource_id, exc)
     return out
@@ -214,10 +254,16 @@ class DriftChecker:
     says this process's job manager leads (so one process checks, not all)."""
 
     def __init__(
-        self, store: Store, devices: PairDevices, interval: float, leading: threading.Event
+        self,
+        store: Store,
+        devices: PairDevices,
+        interval: float,
+        leading: threading.Event,
+        heat: Heat | None = None,
     ) -> None:
         self.store = store
         self.devices = devices
+        self.heat = heat
         self.interval = interval
         self.leading = leading
         self.rounds = 0
@@ -227,9 +273,8 @@ class DriftChecker:
             if not self.leading.is_set():
                 continue
             try:
-                found = [
-                    rid for rid, drift in check_all(self.store, self.devices).items() if drift.found
-                ]
+                drifts = check_all(self.store, self.devices, self.heat)
+                found = [rid for rid, drift in drifts.items() if drift.found]
             except EsiError as exc:
                 log.warning("drift check round failed: %s", exc)
                 continue

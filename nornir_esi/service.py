@@ -57,10 +57,11 @@ class Service:
     ) -> None:
         self.store = store
         devices = NornirDevices(overrides=inventory)
-        services: Mapping[str, Any] = {"devices": devices, "heat": heat or EmbeddedHeat()}
+        heat = heat or EmbeddedHeat()
+        services: Mapping[str, Any] = {"devices": devices, "heat": heat}
         self.manager = JobManager(store, lease_ttl=manager_lease_ttl) if manager else None
         self.drift = (
-            DriftChecker(store, devices, drift_interval, self.manager.leading)
+            DriftChecker(store, devices, drift_interval, self.manager.leading, heat)
             if drift_interval and self.manager is not None
             else None
         )

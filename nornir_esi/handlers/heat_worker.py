@@ -23,7 +23,7 @@ from typing import Any
 
 from nornir_esi import keys
 from nornir_esi.exceptions import PermanentError
-from nornir_esi.gateway import Action, changes
+from nornir_esi.gateway import Action, changes, pushed
 from nornir_esi.handlers.common import lookup_in, update_job_state
 from nornir_esi.heat import Heat
 from nornir_esi.inventory.graph import pair_of
@@ -76,6 +76,7 @@ def heat_worker(ctx: JobContext) -> list[Op]:
             parameters=params,
             timeout_mins=int(params.get("heat_timeout") or 60),
             exists=job.action == "modify",
+            pushed=pushed(params, pair),
         )
     store.put(keys.heat_stack(job.resource_type, job.resource_id), stack.to_json())
     outputs: list[Any] = list(stack.output)
