@@ -25,8 +25,10 @@ Third-party errors are wrapped with ``raise ... from exc``.
     │   ├── StoreCompacted             a watch asked for history etcd compacted away
     │   ├── LeaseExpired               a put named a lease that expired or was revoked
     │   └── ClaimLost                  a job's end not written: its claim is not ours now
-    └── NetsimError                    the router simulator itself
-        └── NetsimRpcError             an <rpc-error> a simulated router answers with
+    ├── NetsimError                    the router simulator itself
+    │   └── NetsimRpcError             an <rpc-error> a simulated router answers with
+    └── SetupError                     a local server (NetBox, Heat, their databases and
+                                       brokers) could not be set up
 
 Messages name the object first: ``internet_gateway 429e...: vlan_id 5000 is
 outside 1-4094``.
@@ -48,6 +50,7 @@ __all__ = [
     "PairRejectedError",
     "PairUnavailableError",
     "PermanentError",
+    "SetupError",
     "StoreCompacted",
     "StoreError",
     "StoreUnavailable",
@@ -228,3 +231,8 @@ class NetsimRpcError(NetsimError):
         self.path = path
         self.bad_element = bad_element
         self.info = dict(info or {})
+
+
+class SetupError(EsiError):
+    """A throwaway server for tests, the demo or the lab (NetBox, Heat, PostgreSQL, Redis,
+    RabbitMQ, their virtualenvs) could not be set up; the message says what and why."""

@@ -2,7 +2,7 @@
 
 Heat (PyPI ``openstack-heat``, pinned to :data:`HEAT_VERSION`) lives in a virtualenv of its
 own under the cache directory (``$ESI_CACHE`` or ``~/.cache/nornir-esi``), made once with
-the Python 3.12+ that :func:`~nornir_esi.netbox.server.find_python` finds: 30-60 s of pip
+the Python 3.12+ that :func:`~nornir_esi.localserver.find_python` finds: 30-60 s of pip
 (357 MB).
 
 Since release 25 Heat ships no ``heat-all``; the supported layout is ``heat-engine`` and
@@ -56,21 +56,19 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from nornir_esi.exceptions import EsiError
-from nornir_esi.netbox.server import (
-    NetBoxError,
-    _file_lock,
-    _free_port,
-    _halt,
-    _Postgres,
-    _run,
-    _spawn,
+from nornir_esi.exceptions import SetupError
+from nornir_esi.localserver import (
+    Postgres,
     cache_dir,
+    file_lock,
     find_python,
+    free_port,
+    halt,
+    run,
+    spawn,
 )
 
 __all__ = [
@@ -94,7 +92,6 @@ _RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 _EPMD = Path("/usr/lib/erlang/bin/epmd")
 _READY_TIMEOUT = 120.0
 
-T = TypeVar("T")
 Popen = subprocess.Popen[bytes]
 
 _SERVERS: set[HeatServer] = set()
@@ -109,20 +106,8 @@ def _kill_leftovers() -> None:
         server.stop(fast=True)
 
 
-class HeatServerError(EsiError):
+class HeatServerError(SetupError):
     """The local Heat (or its RabbitMQ, database or virtualenv) could not be set up."""
-
-
-def _wrapped(fn: Callable[[], T], what: str = "") -> T:
-    """The helpers shared with the NetBox server raise NetBoxError: a HeatServerError here."""
-    try:
-        return fn()
-    except NetBoxError as exc:
-        raise HeatServerError(f"{what}: {exc}" if what else str(exc)) from exc
-
-
-def _heat_run(argv: Sequence[str], what: str, **kwargs: Any) -> str:
-    return _wrapped(lambda: _run(argv, what, **kwargs))
 
 
 def _stop(proc: Popen | None, *, fast: bool = False) -> None:
@@ -134,7 +119,7 @@ def _stop(proc: Popen | None, *, fast: bool = False) -> None:
         return
     if fast and proc.poll() is None:
         proc.kill()
-    _halt(proc)
+    halt(proc)
     with contextlib.suppress(OSError):
         os.killpg(proc.pid, signal.SIGKILL)
 
@@ -162,13 +147,13 @@ def ensure_heat(version: str = HEAT_VERSION) -> Path:
 
     if complete():
         return venv
-    with _file_lock(cache_dir() / f"heat-{version}.lock"):
+    with file_lock(cache_dir() / f"heat-{version}.lock"):
         if complete():
             return venv
         shutil.rmtree(venv, ignore_errors=True)
-        python = _wrapped(find_python, "Heat's virtualenv")
-        _heat_run([python, "-m", "venv", str(venv)], "creating Heat's virtualenv")
-        _heat_run(
+        python = find_python("Heat")
+        run([python, "-m", "venv", str(venv)], "creating Heat's virtualenv")
+        run(
             [str(venv / "bin" / "pip"), "install", "--quiet", *requirements],
             f"installing {' '.join(requirements)}",
         )
@@ -199,9 +184,9 @@ class _Rabbit:
     def __init__(self, base: Path) -> None:
         self.dir = base / "rabbitmq"
         self.node = f"esi-{secrets.token_hex(4)}@localhost"
-        self.port = _free_port()
-        self.dist_port = _free_port()
-        self.epmd_port = _free_port()
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.epmd_port = free_port()
         self.log = base / "rabbitmq.log"
         self.proc: Popen | None = None
 
@@ -235,7 +220,7 @@ class _Rabbit:
 
     def ctl(self, *args: str, timeout: float = 60.0) -> str:
         """``rabbitmqctl`` against this node (each call starts an Erlang VM: ~0.3 s)."""
-        return _heat_run(
+        return run(
             [str(_RABBIT_BIN / "rabbitmqctl"), "-n", self.node, *args],
             f"rabbitmqctl {args[0]}",
             env=self._env(),
@@ -257,7 +242,7 @@ class _Rabbit:
         (self.dir / "rabbitmq-env.conf").write_text("")  # not /etc/rabbitmq's
         (self.dir / "rabbitmq.conf").write_text(_RABBIT_CONF)
         (self.dir / "enabled_plugins").write_text("[].\n")
-        self.proc = _spawn([str(server)], self.log, env=self._env())
+        self.proc = spawn([str(server)], self.log, env=self._env())
 
     def wait(self, timeout: float = 60.0) -> None:
         """Until the node has booted (``rabbitmqctl`` fails at once while the node has not
@@ -270,7 +255,7 @@ class _Rabbit:
             try:
                 self.ctl("await_startup", "--timeout", "10", timeout=30)
                 return
-            except (HeatServerError, subprocess.TimeoutExpired):
+            except (SetupError, subprocess.TimeoutExpired):
                 if time.monotonic() > deadline:
                     raise HeatServerError(
                         f"RabbitMQ did not start in {timeout:.0f} s:\n{self.log_tail()}"
@@ -287,7 +272,7 @@ class _Rabbit:
     def stop(self, *, fast: bool = False) -> None:
         if self.proc is not None:
             if not fast and self.proc.poll() is None:
-                with contextlib.suppress(HeatServerError, subprocess.TimeoutExpired):
+                with contextlib.suppress(SetupError, subprocess.TimeoutExpired):
                     self.ctl("stop", timeout=30)
             _stop(self.proc, fast=fast)
             self.proc = None
@@ -367,11 +352,11 @@ class HeatServer:
         self.name = name
         self.version = version
         self.engine_workers = engine_workers
-        self.port = _free_port()
+        self.port = free_port()
         self.base: Path | None = None
         self._venv: Path | None = None
         self._rabbit: _Rabbit | None = None
-        self._postgres: _Postgres | None = None
+        self._postgres: Postgres | None = None
         self._engine: Popen | None = None
         self._api: Popen | None = None
         self.timings: dict[str, float] = {}
@@ -405,12 +390,8 @@ class HeatServer:
             # RabbitMQ boots (3.5-5 s) while the database is made.
             self._rabbit = _Rabbit(self.base)
             self._rabbit.spawn()
-            postgres = self._postgres = _Postgres(self.base)
-            _wrapped(postgres.start, "Heat's PostgreSQL")
-            _wrapped(
-                lambda: postgres.psql(["-c", "CREATE DATABASE heat"], database="postgres"),
-                "Heat's PostgreSQL",
-            )
+            self._postgres = Postgres(self.base, "heat")
+            self._postgres.start()
             self._write_config()
             self.manage("db_sync")
             began = self._timed("database", began)
@@ -442,7 +423,7 @@ class HeatServer:
     def manage(self, *args: str) -> str:
         """``heat-manage`` with this server's configuration."""
         assert self._venv is not None
-        return _heat_run(
+        return run(
             [str(self._venv / "bin" / "heat-manage"), "--config-file", str(self.config), *args],
             f"heat-manage {args[0]}",
         )
@@ -450,11 +431,11 @@ class HeatServer:
     def _start_heat(self) -> None:
         assert self.base is not None and self._venv is not None and self._rabbit is not None
         bin_ = self._venv / "bin"
-        self._engine = _spawn(
+        self._engine = spawn(
             [str(bin_ / "heat-engine"), "--config-file", str(self.config)],
             self.base / "heat-engine.log",
         )
-        self._api = _spawn(
+        self._api = spawn(
             [str(bin_ / "python"), "-c", _API_SERVER, str(self.port), str(self.config)],
             self.base / "heat-api.log",
         )
@@ -467,7 +448,7 @@ class HeatServer:
             if self._rabbit.proc is None or self._rabbit.proc.poll() is not None:
                 raise HeatServerError(f"RabbitMQ exited:\n{self._rabbit.log_tail()}")
             if not engine_listening:
-                with contextlib.suppress(HeatServerError, subprocess.TimeoutExpired):
+                with contextlib.suppress(SetupError, subprocess.TimeoutExpired):
                     engine_listening = "engine" in self._rabbit.queues()
             if engine_listening:
                 with contextlib.suppress(OSError, ValueError):

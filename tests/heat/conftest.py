@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from nornir_esi.heat_server import HeatServer, HeatServerError, heat_venv
+from nornir_esi.exceptions import SetupError
+from nornir_esi.heat_server import HeatServer, heat_venv
 from tests.flow.conftest import pair
 
 __all__ = ["heat_server", "pair"]  # `pair`: the simulated router pair of the flow tests
@@ -36,7 +37,7 @@ def heat_server() -> Iterator[HeatServer]:
     server = HeatServer("pytest")
     try:
         server.start()
-    except HeatServerError as exc:
+    except SetupError as exc:
         pytest.fail(f"the test Heat could not be started: {exc}", pytrace=False)
     try:
         yield server

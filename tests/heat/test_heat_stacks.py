@@ -79,6 +79,7 @@ def test_heat_stack_create_update_delete(heat_server: HeatServer) -> None:
     assert outputs["vrf_name"] == "vrf_name-value"
     stack = heat._find(stack_name(GW, rid))
     assert "primary_device_password" not in stack.parameters
+    assert stack.timeout_mins == 5  # the job's heat_timeout
 
     updated = _apply(heat, rid, {**params, "vrf_name": "vrf_gw_changed"}, exists=True)
     assert updated.stack_id == created.stack_id

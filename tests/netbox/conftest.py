@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from nornir_esi.netbox.server import NetBoxError, NetBoxServer
+from nornir_esi.exceptions import SetupError
+from nornir_esi.netbox.server import NetBoxServer
 from tests.flow.conftest import pair
 
 __all__ = ["netbox_server", "pair"]  # `pair`: the simulated router pair of the flow tests
@@ -22,7 +23,7 @@ def netbox_server() -> Iterator[NetBoxServer]:
     server = NetBoxServer("pytest")
     try:
         server.start()
-    except NetBoxError as exc:
+    except SetupError as exc:
         pytest.fail(f"the test NetBox could not be started: {exc}", pytrace=False)
     try:
         yield server
