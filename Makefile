@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m nornir_esi.demo
 
-# PostgreSQL, Redis and libpq headers for the real NetBox of the tests (Debian packages).
+# PostgreSQL, Redis, RabbitMQ and libpq headers for the real NetBox and Heat of the tests
+# (Debian packages).
 system:
 	scripts/system-packages
 

@@ -185,3 +185,35 @@ def test_heat_seed_gateway_with_real_heat(
     operations.repair(store, devices, gateway["id"], heat)
     assert not operations.check(store, devices, gateway["id"], heat).found
     heat.delete(gw_type, gateway["id"], tenant_id=gateway["tenant_id"])
+
+
+def test_heat_failed_stack_fails_the_job_with_heats_reason(
+    heat_server: HeatServer, store: Store, pair: Simulator, tmp_path: Path
+) -> None:
+    """A stack Heat fails ends the gateway's workflow in CREATE_FAILED, the error carrying
+    Heat's stack_status_reason."""
+    (tmp_path / f"{GW}.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "heat_template_version": "2021-04-16",
+                "parameters": {"vlan": {"type": "string"}},
+                "resources": {
+                    "doomed": {"type": "OS::Heat::TestResource", "properties": {"fail": True}}
+                },
+            }
+        )
+    )
+    pair.reset()
+    overrides = write_overrides(pair, tmp_path)
+    resources = desired.load_file(ROOT / "inventory" / "resources.yaml")
+    ((gw_type, gateway),) = desired.load_file(ROOT / "inventory" / "gateway.yaml")
+    heat = OpenStackHeat(heat_server.url, templates=tmp_path)
+    with Service(store, inventory=str(overrides), workers=1, heat=heat):
+        desired.apply(store, resources)
+        desired.apply(store, [(gw_type, gateway)])
+        state = wait_for_state(store, gw_type, gateway["id"], timeout=120)
+    assert state is not None and state.worker_state == "CREATE_FAILED", state
+    stack = heat._find(stack_name(gw_type, gateway["id"]))
+    assert stack.stack_status == "CREATE_FAILED"
+    assert stack.stack_status_reason in state.error
+    heat.delete(gw_type, gateway["id"], tenant_id=gateway["tenant_id"])
