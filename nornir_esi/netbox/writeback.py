@@ -166,7 +166,7 @@ def _remove(nb: Any, vlans: list[Any]) -> str:
 
 class WritebackLoop:
     """Follows gateway ``/state`` changes and writes each back; a first pass covers every
-    gateway. NetBox or etcd errors are logged and the gateway is tried again later."""
+    gateway. NetBox or etcd errors are logged, and a full pass follows after a pause."""
 
     def __init__(self, nb: Any, store: Store, *, retry_after: float = 2.0) -> None:
         self.nb = nb
@@ -194,7 +194,7 @@ class WritebackLoop:
         try:
             self.done[gateway_id] = write_back(self.nb, self.store, gateway_id)
             return True
-        except (EsiError, Exception) as exc:  # NetBox answering errors, etcd away
+        except Exception as exc:  # NetBox answering errors, etcd away: tried again later
             self.last_error = f"{gateway_id}: {type(exc).__name__}: {exc}"
             log.warning("netbox writeback of %s failed: %s", gateway_id, exc)
             return False
@@ -210,13 +210,18 @@ class WritebackLoop:
                     if (parsed := keys.parse_state_key(e.key))
                 }
                 self._watch = self.store.watch(prefix, start_revision=revision + 1)
-                for gateway_id in sorted(pending):
-                    self._one(gateway_id)
-                for event in self._watch:
-                    parsed = keys.parse_state_key(event.key)
-                    if parsed is not None and not self._one(parsed[1]):
-                        self._stop.wait(self.retry_after)
-                        self._one(parsed[1])
+                failed = [g for g in sorted(pending) if not self._one(g)]
+                # Once NetBox refused or was away: start over after a pause, with a full
+                # pass, so no gateway is left unwritten.
+                if not failed:
+                    for event in self._watch:
+                        parsed = keys.parse_state_key(event.key)
+                        if parsed is not None and not self._one(parsed[1]):
+                            failed.append(parsed[1])
+                            break
+                self._watch.cancel()
+                if failed:
+                    log.warning("netbox writeback: %s not written; trying again", failed)
             except TemporaryError as exc:
                 log.warning("netbox writeback: %s; resuming", exc)
             except EsiError as exc:
