@@ -207,6 +207,12 @@ HEAT_PROJECT_OPTION = click.option(
 )
 @HEAT_URL_OPTION
 @HEAT_PROJECT_OPTION
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics on this port (127.0.0.1; see --metrics-host).",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
 def run(
     endpoints: str | None,
     inventory: str | None,
@@ -218,6 +224,8 @@ def run(
     drift_interval: float,
     heat_url: str | None,
     heat_project: str,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Job manager and workers in the foreground until SIGINT or SIGTERM."""
     from nornir_esi.heat import heat_from
@@ -243,6 +251,11 @@ def run(
             drift_interval=drift_interval or None,
             heat=heat_from(heat_url, project=heat_project),
         )
+        if metrics_port is not None:
+            from nornir_esi.metrics import serve_metrics
+
+            bound = serve_metrics(metrics_port, store, metrics_host).server_address[1]
+            click.echo(f"nornir-esi: metrics on http://{metrics_host}:{bound}/metrics", err=True)
         done = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: done.set())

@@ -147,7 +147,13 @@ class NornirDevices:
             return False
         return all(found.get(name) == "up" for name in names)
 
+    def counters(
+        self, router: Router, counters: Sequence[tuple[str, str]]
+    ) -> dict[str, dict[str, int] | None]:
+        """``{"filter/counter": {"packets", "bytes"}}``, None for a counter the router lacks."""
+        found: dict[str, dict[str, int] | None] = self._state(router, counters=counters)["counters"]
+        return {f"{f}/{c}": found.get(f"{f}/{c}") for f, c in counters}
+
     def missing_counters(self, router: Router, counters: Sequence[tuple[str, str]]) -> list[str]:
         """``filter/counter`` names of ``counters`` the router does not have."""
-        found = self._state(router, counters=counters)["counters"]
-        return [f"{f}/{c}" for f, c in counters if found.get(f"{f}/{c}") is None]
+        return [name for name, value in self.counters(router, counters).items() if value is None]

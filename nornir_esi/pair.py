@@ -52,6 +52,7 @@ from nornir_esi.exceptions import (
     ValidationError,
 )
 from nornir_esi.inventory.nornir import nornir_for
+from nornir_esi.metrics import COMMIT_SECONDS
 from nornir_esi.tasks._config import (
     CommitEntry,
     commit_history,
@@ -272,7 +273,8 @@ class _Transaction:
 
     def _commit(self, task: Task, router: _Router, step: str, rpc: Any) -> None:
         try:
-            call(task, step, rpc)
+            with COMMIT_SECONDS.labels(router.name, step).time():
+                call(task, step, rpc)
         except DeviceError:
             if CONNECTION not in task.host.connections:
                 # The session dropped: whether the commit was applied is unknown.

@@ -37,6 +37,7 @@ from typing import Any
 
 from nornir_esi import keys
 from nornir_esi.exceptions import ClaimLost, EsiError, TemporaryError
+from nornir_esi.metrics import JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
 from nornir_esi.records import Job, JobEntry, JobState, State
 from nornir_esi.store.base import Compare, Entry, Lease, Op, Store
 from nornir_esi.store.feed import Feed
@@ -274,6 +275,7 @@ class Worker:
                 if out_of_tries or time.monotonic() >= deadline or self._stopping.is_set():
                     return (), f"{exc} (gave up after {attempt} tries)"
                 self._count_attempt(job)
+                JOB_RETRIES.labels(job.handler).inc()
                 # Full jitter: workers that collided (on a router's lock) spread out.
                 ceiling = min(self.backoff_cap, exc.delay, BACKOFF_BASE * 2 ** (attempt - 1))
                 delay = random.uniform(0, ceiling)
@@ -299,7 +301,9 @@ class Worker:
             log.warning("%s: counting an attempt of %s failed: %s", self.id, job.id, exc)
 
     def _execute(self, job: Job) -> None:
-        extra, error = self._run_handler(job)
+        with JOB_SECONDS.labels(job.handler).time():
+            extra, error = self._run_handler(job)
+        JOBS_FINISHED.labels(job.handler, job.action, "failed" if error else "completed").inc()
         if error:
             log.warning("%s: %s failed: %s", self.id, job.id, error)
         try:

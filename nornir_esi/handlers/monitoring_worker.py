@@ -25,6 +25,7 @@ from nornir_esi import keys
 from nornir_esi.exceptions import PermanentError
 from nornir_esi.handlers.common import lookup_in, update_job_state
 from nornir_esi.inventory.graph import member_interfaces, pair_of, router_of_interface
+from nornir_esi.metrics import GATEWAY_BYTES, GATEWAY_PACKETS
 from nornir_esi.records import JobState, Monitoring
 from nornir_esi.store.base import Op
 from nornir_esi.worker import JobContext
@@ -106,7 +107,14 @@ def _gateway_state(
     ]
     pair = pair_of(lookup, "internet_gateway", body)
     for role, router in pair.by_role().items():
-        missing = devices.missing_counters(router, counters)
+        values = devices.counters(router, counters)
+        missing = [name for name, value in values.items() if value is None]
+        for direction, (filter_name, counter) in zip(("in", "out"), counters, strict=True):
+            value = values.get(f"{filter_name}/{counter}")
+            if value is not None:
+                labels = (str(body.get("id")), str(router.get("name")), direction)
+                GATEWAY_PACKETS.labels(*labels).set(value["packets"])
+                GATEWAY_BYTES.labels(*labels).set(value["bytes"])
         if missing:
             raise PermanentError(
                 f"internet_gateway {body.get('id')}: counters {', '.join(missing)} are missing "
