@@ -56,7 +56,7 @@ def _edge_routers() -> dict[str, dict[str, Any]]:
 
 def _lab_day0(name: str) -> Element:
     text = (LAB / "day0" / f"{name}.conf").read_text(encoding="utf-8")
-    return parse_text(render_day0.to_parser_text(text))
+    return parse_text(text)
 
 
 def _xml(elem: Element) -> str:
@@ -212,7 +212,7 @@ def test_a_changed_statement_is_found() -> None:
     tampered = text.replace("bandwidth-limit 20m;", "bandwidth-limit 30m;", 1)
     tampered = tampered.replace("filter INET_OUT {", "filter INET_OUT_GONE {", 1)
     tampered += "protocols {\n    lldp {\n        interface all;\n    }\n}\n"
-    lab = parse_text(render_day0.to_parser_text(tampered))
+    lab = parse_text(tampered)
     assert day0_differences(netsim, lab) == [
         "protocols: not in the simulator's day-0",
         "firewall: different",
@@ -246,11 +246,5 @@ def test_render_follows_its_inputs() -> None:
     assert "version" not in text.split("\n", 3)[3]  # the image sets its own
 
 
-@pytest.mark.xfail(
-    raises=ValueError,
-    strict=True,
-    reason="parse_text has no XML name for Junos' `802.3ad` (ieee-802.3ad): lxml refuses the "
-    "tag. Once it reads it, drop this mark and to_parser_text in lab/render_day0.py.",
-)
 def test_parse_text_reads_the_day0_as_written() -> None:
     parse_text((LAB / "day0" / "vMX-router-02.conf").read_text(encoding="utf-8"))

@@ -8,6 +8,7 @@ elements, so the two stay consistent. Rendering follows ``show configuration`` a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -96,6 +97,22 @@ def _edit(path: list[str]) -> str:
     return f"[edit {' '.join(path)}]" if path else "[edit]"
 
 
+# Keywords that are no XML name, and the element Junos' XML uses for them.
+_TAG_OF = {"802.3ad": "ieee-802.3ad"}
+_KEYWORD_OF = {tag: word for word, tag in _TAG_OF.items()}
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _tag(word: str) -> str:
+    """The XML element name of a statement keyword."""
+    return _TAG_OF.get(word, word)
+
+
+def _keyword(tag: str) -> str:
+    """The statement keyword of an XML element name."""
+    return _KEYWORD_OF.get(tag, tag)
+
+
 # --- the schema walk shared by both syntaxes ------------------------------------------------
 
 
@@ -158,7 +175,8 @@ def _walk(
     while i < len(words):
         tok = words[i]
         word = tok.text
-        sub = child(stmt, word)
+        tag = _tag(word)
+        sub = child(stmt, tag)
         if sub is None and stmt.positional is not None:  # `autonomous-system 65101`
             _find(elem, stmt.positional).text = word
             path.append(quote(word))
@@ -173,8 +191,10 @@ def _walk(
         rest = words[i + 1 :]
         if sub is None:
             sub = _infer(rest, values, has_block, text_mode)
+        if not _XML_NAME.match(tag):
+            raise fail(f"'{word}' is not a statement name", tok)
         if sub.kind == "container":
-            elem, stmt = _find(elem, word), sub
+            elem, stmt = _find(elem, tag), sub
             path.append(word)
             i += 1
             continue
@@ -183,7 +203,7 @@ def _walk(
                 if values is not None:
                     raise fail(f"'{word}' needs a name, not a [ ] list", tok)
                 return _Walk(elem, stmt, pending=word)
-            elem, stmt = _find(elem, word, sub.key, rest[0].text), sub
+            elem, stmt = _find(elem, tag, sub.key, rest[0].text), sub
             path += [word, quote(rest[0].text)]
             i += 2
             continue
@@ -192,23 +212,23 @@ def _walk(
         if sub.kind == "flag":
             if rest or values is not None:
                 raise fail(f"'{word}' takes no value", rest[0] if rest else tok)
-            return _Walk(_find(elem, word), sub)
+            return _Walk(_find(elem, tag), sub)
         if sub.kind == "leaf":
             if values is not None:
                 raise fail(f"'{word}' takes one value, not a [ ] list", tok)
             if not rest and need_value:
                 raise fail(f"'{word}' needs a value", tok)
-            leaf = _find(elem, word)
+            leaf = _find(elem, tag)
             leaf.text = " ".join(t.text for t in rest) if rest else None
             return _Walk(leaf, sub)
         # leaf-list: one value, several words or `[ a b ]`; each value is one element
         vals = values if values is not None else [t.text for t in rest]
         if not vals and need_value:
             raise fail(f"'{word}' needs a value", tok)
-        last = etree.SubElement(elem, word)
+        last = etree.SubElement(elem, tag)
         for n, value in enumerate(vals):
             if n:
-                last = etree.SubElement(elem, word)
+                last = etree.SubElement(elem, tag)
             last.text = value
         return _Walk(last, sub)
     return _Walk(elem, stmt)
@@ -375,7 +395,7 @@ class Out:
 def statement(elem: Element, sub: Stmt, *, anon: bool = False) -> list[Out]:
     """``elem`` (of schema ``sub``) as statements; flattened containers give several."""
     inactive = elem.get("inactive") is not None
-    tag = str(elem.tag)
+    tag = _keyword(str(elem.tag))
     if sub.kind == "flag":
         return [Out(tag, None, inactive)]
     if sub.kind in ("leaf", "leaf-list"):
@@ -458,21 +478,22 @@ def _set_lines(
         if elem is key or not isinstance(elem.tag, str):
             continue
         tag = elem.tag
+        word = _keyword(tag)
         sub = schema_of(stmt, parent, elem)
         if sub.kind == "list":
             key_elem = key_of(elem, sub)
             name = quote(key_elem.text or "" if key_elem is not None else "")
-            here = path + ([name] if stmt.anon == tag else [tag, name])
+            here = path + ([name] if stmt.anon == tag else [word, name])
             leaf = len(elem) == (key_elem is not None)
         elif sub.kind in ("leaf", "leaf-list"):
             words = (
                 [quote(elem.text or "")]
                 if stmt.positional == tag
-                else [tag, quote(elem.text or "")]
+                else [word, quote(elem.text or "")]
             )
             here, leaf = path + words, True
         else:
-            here, leaf = [*path, tag], sub.kind == "flag" or not len(elem)
+            here, leaf = [*path, word], sub.kind == "flag" or not len(elem)
         if leaf:
             sets.append("set " + " ".join(here))
         else:

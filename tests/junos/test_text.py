@@ -441,3 +441,22 @@ def test_set_error_names_the_command_and_path() -> None:
         parse_set("set interfaces ae0 unit 5 vlan-id")
     assert "set interfaces ae0 unit 5 vlan-id" in str(caught.value)
     assert caught.value.path == "[edit interfaces ae0 unit 5]"
+
+
+def test_keywords_that_are_no_xml_name_map_to_junos_xml_names() -> None:
+    """`802.3ad` is `<ieee-802.3ad>` in Junos' XML; both syntaxes read and write it."""
+    text = (
+        "interfaces {\n    ge-0/0/0 {\n        gigether-options {\n"
+        "            802.3ad ae0;\n        }\n    }\n}\n"
+    )
+    config = parse_text(text)
+    assert config.findtext("interfaces/interface/gigether-options/ieee-802.3ad") == "ae0"
+    assert render_text(config) == text
+    assert render_set(config).strip() == "set interfaces ge-0/0/0 gigether-options 802.3ad ae0"
+    (from_set,) = parse_set("set interfaces ge-0/0/0 gigether-options 802.3ad ae0")
+    assert from_set.findtext("interfaces/interface/gigether-options/ieee-802.3ad") == "ae0"
+
+
+def test_a_keyword_that_cannot_be_a_statement_is_a_syntax_error() -> None:
+    with pytest.raises(ConfigSyntaxError, match="'9bad' is not a statement name"):
+        parse_text("system { 9bad x; }")
