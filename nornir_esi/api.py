@@ -1,12 +1,16 @@
 """The HTTP front door (FastAPI, so the OpenAPI description comes with it).
 
-So far it carries NetBox's doors: the event-rule webhook (``POST /netbox/webhook``), the
-outcome of the syncs it triggers (``GET /netbox/sync``), and the gateway requests of
-NetBox's custom scripts (``POST /netbox/gateways``). Both POSTs must be signed with the
-shared secret (``X-Hook-Signature``, HMAC-SHA512 of the body, as NetBox signs webhooks).
+With ``tokens`` it carries the northbound API, ``/v2.0/<plural>[/<id>]`` for every resource
+type in the original's shape, for the holders of a token (:mod:`nornir_esi.northbound`);
+without, it has none. With a :class:`NetBoxDoor` it carries NetBox's doors: the
+event-rule webhook (``POST /netbox/webhook``), the outcome of the syncs it triggers
+(``GET /netbox/sync``), and the gateway requests of NetBox's custom scripts
+(``POST /netbox/gateways``). Both POSTs must be signed with the shared secret
+(``X-Hook-Signature``, HMAC-SHA512 of the body, as NetBox signs webhooks); the token auth
+of the northbound API does not apply to them.
 
 :class:`ApiServer` runs the app under uvicorn in a thread (for ``nornir-esi serve``, the
-demo and the tests).
+demo and the tests), over TLS when given a certificate.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from nornir_esi import northbound
 from nornir_esi.exceptions import EsiError, TemporaryError, ValidationError
 from nornir_esi.netbox import gateways, webhook
 from nornir_esi.netbox.sync import SyncOptions, sync
@@ -54,7 +59,13 @@ def _error(status: int, exc: EsiError) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-def create_app(store: Store, netbox: NetBoxDoor | None = None) -> FastAPI:
+def create_app(
+    store: Store,
+    netbox: NetBoxDoor | None = None,
+    tokens: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """The app on ``store``: the northbound API when ``tokens`` (``{name: token}``) are
+    given, even none (then every request is refused), and NetBox's routes with ``netbox``."""
     loop: webhook.SyncLoop | None = None
     writeback: WritebackLoop | None = None
     if netbox is not None:
@@ -77,6 +88,8 @@ def create_app(store: Store, netbox: NetBoxDoor | None = None) -> FastAPI:
     app = FastAPI(title="nornir-esi", version="0.1.0", lifespan=lifespan)
     app.state.sync_loop = loop
     app.state.writeback = writeback
+    if tokens is not None:
+        app.include_router(northbound.router(store, tokens))
     if netbox is not None:
 
         async def signed(request: Request) -> dict[str, Any] | JSONResponse:
@@ -143,12 +156,30 @@ def create_app(store: Store, netbox: NetBoxDoor | None = None) -> FastAPI:
 
 
 class ApiServer:
-    """The app under uvicorn on ``host:port`` (0: a free port), in a thread."""
+    """The app under uvicorn on ``host:port`` (0: a free port), in a thread; over TLS when
+    given ``certfile`` (PEM, with the key in it or in ``keyfile``)."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+    ) -> None:
         self.app = app
+        self._scheme = "https" if certfile else "http"
         self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                lifespan="on",
+                ssl_certfile=certfile,
+                ssl_keyfile=keyfile,
+            )
         )
         self._thread: threading.Thread | None = None
 
@@ -156,7 +187,7 @@ class ApiServer:
     def url(self) -> str:
         sockets = [s for server in self._server.servers for s in server.sockets]
         host, port = sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     def start(self, timeout: float = 30.0) -> ApiServer:
         self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)

@@ -627,6 +627,15 @@ def netbox_sync(
 @main.command()
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HOST:PORT.")
 @ETCD_OPTION
+@click.option(
+    "--api-tokens",
+    envvar="ESI_API_TOKENS",
+    type=click.Path(dir_okay=False),
+    help="YAML file {name: token} enabling the /v2.0 API for those tokens "
+    "(default: $ESI_API_TOKENS; without, there is no /v2.0 API).",
+)
+@click.option("--certfile", type=click.Path(dir_okay=False), help="PEM certificate: serve HTTPS.")
+@click.option("--keyfile", type=click.Path(dir_okay=False), help="Its PEM key, if not in it.")
 @click.option("--netbox-url", envvar="ESI_NETBOX_URL", help="Enables the NetBox routes.")
 @click.option("--netbox-token", envvar="ESI_NETBOX_TOKEN")
 @click.option("--webhook-secret-env", default="ESI_NETBOX_WEBHOOK_SECRET", show_default=True)
@@ -636,6 +645,9 @@ def netbox_sync(
 def serve(
     listen: str,
     endpoints: str | None,
+    api_tokens: str | None,
+    certfile: str | None,
+    keyfile: str | None,
     netbox_url: str | None,
     netbox_token: str | None,
     webhook_secret_env: str,
@@ -643,12 +655,22 @@ def serve(
     login: str,
     password_env: str,
 ) -> None:
-    """The HTTP API (with NetBox's webhook and custom-script routes), until SIGINT/SIGTERM."""
+    """The HTTP API (the /v2.0 resources, NetBox's webhook and custom-script routes), until
+    SIGINT/SIGTERM."""
     import uvicorn
 
     from nornir_esi.api import NetBoxDoor, create_app
+    from nornir_esi.northbound import load_tokens
 
     host, _, port = listen.rpartition(":")
+    if keyfile and not certfile:
+        raise click.UsageError("--keyfile needs --certfile")
+    tokens = None
+    if api_tokens:
+        try:
+            tokens = load_tokens(api_tokens)
+        except EsiError as exc:
+            _fail(exc)
     door = None
     if netbox_url:
         secret = os.environ.get(webhook_secret_env, "")
@@ -663,7 +685,15 @@ def serve(
             devices=_devices(inventory),
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run(create_app(_store(endpoints), door), host=host or "127.0.0.1", port=int(port))
+    if tokens is None:
+        logging.getLogger(__name__).warning("no --api-tokens: the /v2.0 API is off")
+    uvicorn.run(
+        create_app(_store(endpoints), door, tokens),
+        host=host or "127.0.0.1",
+        port=int(port),
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+    )
 
 
 if __name__ == "__main__":
