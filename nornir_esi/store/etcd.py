@@ -1,10 +1,12 @@
 """The :class:`~nornir_esi.store.base.Store` on etcd v3, through ``pyetcd``.
 
-``pyetcd`` (python-etcd3's API) gives the channels, endpoint failover, authentication,
-leases and the watch stream. Key-value calls go to its gRPC stubs directly because its
-helpers drop the response header (the revision a ``txn`` or ``delete`` happened at) and
-compute a wrong range end for the empty prefix. gRPC and pyetcd errors become
-:class:`~nornir_esi.exceptions.StoreError` subclasses here and nowhere else.
+``pyetcd`` (python-etcd3's API) gives the channels, endpoint failover, leases and the
+watch stream. Key-value calls go to its gRPC stubs directly because its helpers drop the
+response header (the revision a ``txn`` or ``delete`` happened at) and compute a wrong
+range end for the empty prefix. Authentication is done here: pyetcd fetches one token at
+construction, never renews it, and sends it in a way gRPC refuses over plaintext. gRPC
+and pyetcd errors become :class:`~nornir_esi.exceptions.StoreError` subclasses here and
+nowhere else.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pyetcd  # type: ignore[import-untyped]
 from pyetcd import etcdrpc
 from pyetcd import events as etcd_events
 from pyetcd import exceptions as etcd_exc
+from pyetcd import watch as etcd_watch
 
 from nornir_esi.exceptions import (
     LeaseExpired,
@@ -89,6 +92,19 @@ _COMPARE_OPS = {
     ">": etcdrpc.Compare.GREATER,
 }
 
+# Like clientv3.WithRequireLeader: a member cut off from its cluster fails requests and
+# ends watch streams at once (UNAVAILABLE, "no leader"), so the client moves to another
+# member instead of reading stale data or waiting on a watch that never sees an event.
+_REQUIRE_LEADER = ("hasleader", "true")
+
+# etcd refuses a token it no longer knows (a simple token unused for --auth-token-ttl,
+# 5 minutes by default, or any token after etcd restarted) or one issued before the
+# users or roles changed. Nothing was applied: fetch a new token and send it again.
+_STALE_TOKEN_DETAILS = (
+    "etcdserver: invalid auth token",
+    "etcdserver: revision of auth store is old",
+)
+
 # Watch reconnect backoff, seconds: quick first retries (an etcd restart takes ~0.3 s),
 # capped so a long outage is not hammered.
 _BACKOFF_FIRST = 0.05
@@ -143,11 +159,39 @@ _TRANSIENT_DETAILS = (
 def _rpc_error(exc: grpc.RpcError, what: str) -> StoreError:
     code = exc.code()
     details = exc.details() or code.name
+    if _tls_failure(exc):
+        return StoreError(f"etcd: {what}: {_TLS_HINT}: {details}")
     if code in _UNAVAILABLE_CODES or any(t in details for t in _TRANSIENT_DETAILS):
         return StoreUnavailable(f"etcd: {what}: {details}", delay=1.0)
     if code == grpc.StatusCode.NOT_FOUND and "lease" in details:
         return LeaseExpired(f"etcd: {what}: {details}")
     return StoreError(f"etcd: {what}: {code.name}: {details}")
+
+
+_TLS_HINT = "TLS handshake failed (check ca_cert, and the client certificate if etcd wants one)"
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the gRPC error pyetcd replaced with it) is a TLS handshake
+    that failed on a certificate (a wrong CA, a missing or unknown client certificate):
+    retrying does not fix that, unlike a handshake cut short by a restarting server."""
+    cause = exc if isinstance(exc, grpc.RpcError) else exc.__context__
+    if not isinstance(cause, grpc.RpcError) or cause.code() != grpc.StatusCode.UNAVAILABLE:
+        return False
+    details = (cause.details() or "").lower()
+    return "handshake failed" in details and ("certificate" in details or "unknown_ca" in details)
+
+
+def _stale_token(exc: BaseException) -> str | None:
+    """Why etcd refused the token a request carried, if it did."""
+    if isinstance(exc, _WatchRefused):
+        # etcd answers a watch whose stream carries an unknown token like one the user
+        # may not read: "permission denied". Worth one attempt with a new token.
+        return exc.reason if "permission denied" in exc.reason else None
+    if isinstance(exc, grpc.RpcError):
+        details = exc.details() or ""
+        return details if any(t in details for t in _STALE_TOKEN_DETAILS) else None
+    return None
 
 
 def _details(exc: BaseException) -> str:
@@ -187,9 +231,12 @@ class EtcdStore:
     list). With several, requests go to one of them and move to another after it fails:
     the failing request itself raises :class:`StoreUnavailable` (reads are retried on the
     next endpoint; writes are not, their outcome may be unknown). TLS is used when
-    ``ca_cert`` is given (plus ``cert_key``/``cert_cert`` for client certificates);
-    ``user``/``password`` authenticate once, at construction (pyetcd does not renew the
-    token). ``timeout`` bounds each request, in seconds.
+    ``ca_cert`` is given (plus ``cert_key``/``cert_cert`` for client certificates); a
+    failed TLS handshake is a :class:`StoreError`, not worth retrying. With
+    ``user``/``password`` the store authenticates at construction (a wrong password is a
+    :class:`StoreError` there) and again whenever etcd no longer accepts its token (expired
+    while idle, or etcd restarted); the request that found out is sent again.
+    ``timeout`` bounds each request, in seconds.
 
     Requests fail fast while there is no connection (etcd down, or just restarted and
     gRPC not yet reconnected, at most about a second): callers retry
@@ -243,21 +290,23 @@ class EtcdStore:
             )
             for host, port, _ in parsed
         ]
-        try:
-            self._client = pyetcd.MultiEndpointEtcd3Client(
-                endpoints=eps, timeout=timeout, user=user, password=password, failover=True
-            )
-        except grpc.RpcError as exc:
-            for ep in eps:
-                ep.close()
-            raise _rpc_error(exc, f"authenticate to {','.join(urls)}") from exc
-        # Like clientv3.WithRequireLeader: a member cut off from its cluster fails
-        # requests and ends watch streams at once (UNAVAILABLE, "no leader"), so the
-        # client moves to another member instead of reading stale data or waiting on a
-        # watch that will never see another event.
-        self._client.metadata = (*(self._client.metadata or ()), ("hasleader", "true"))
+        self._urls = {ep.netloc: url for ep, url in zip(eps, urls, strict=True)}
+        # No user for pyetcd: it would authenticate once, on a random endpoint, and send
+        # the token as call credentials, which gRPC refuses on a plaintext channel.
+        self._client = _Client(endpoints=eps, timeout=timeout, failover=True)
+        self._client.metadata = (_REQUIRE_LEADER,)
+        self._user = user
+        self._password = password
+        self._token: str | None = None
+        self._auth_lock = threading.Lock()
         self._watches: weakref.WeakSet[EtcdWatch] = weakref.WeakSet()
         self._closed = False
+        if user is not None:
+            try:
+                self._authenticate(None)
+            except BaseException:
+                self._client.close()
+                raise
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EtcdStore:
@@ -281,14 +330,55 @@ class EtcdStore:
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _call(self, what: str, fn: Callable[[], T], *, idempotent: bool = False) -> T:
+    def _at(self, what: str) -> str:
+        """``what`` and the URL of the endpoint pyetcd sends to (the one that just failed,
+        after a failure: pyetcd only moves on at the next request)."""
+        label: str | None = self._client._current_endpoint_label
+        where = ",".join(self.endpoints) if label is None else self._urls.get(label, label)
+        return f"{what} at {where}"
+
+    def _authenticate(self, stale: str | None) -> None:
+        """Fetch a token, unless another thread replaced ``stale`` meanwhile."""
+        with self._auth_lock:
+            if self._token != stale:
+                return
+            rq = etcdrpc.AuthenticateRequest(name=self._user, password=self._password)
+            c = self._client
+            rs = self._call(
+                f"authenticate as {self._user}",
+                lambda: c.authstub.Authenticate(rq, self.timeout, metadata=(_REQUIRE_LEADER,)),
+                idempotent=True,
+                authenticating=True,
+            )
+            self._token = str(rs.token)
+            c.metadata = (("token", self._token), _REQUIRE_LEADER)
+            # A watch stream keeps the token it was opened with, and etcd checks it at
+            # each new watch on it: later watches must go on a new stream. The old one
+            # is ended, and its watches resume on the new one (from where they were).
+            old = c._stubs.get("watcher")
+            if old is not None:
+                c._clear_old_stubs()
+                old.retire()
+
+    def _call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        *,
+        idempotent: bool = False,
+        authenticating: bool = False,
+    ) -> T:
         """Run one request and map its errors.
 
         With several endpoints a failed request moves pyetcd to the next one; it is
-        retried there when it is a read, or when it was never sent (no connection).
+        retried there when it is a read, or when it was never sent (no connection). A
+        request refused for its token is sent once more with a new token.
         """
         attempts = len(self.endpoints)
-        for attempt in range(attempts):
+        attempt = 0
+        renewed = authenticating or self._user is None
+        while True:
+            token = self._token
             try:
                 try:
                     return fn()
@@ -298,15 +388,26 @@ class EtcdStore:
                     # re-raises, as one of its exceptions or the RpcError itself.
                     self._client._manage_grpc_errors(exc)
                     raise
-            except grpc.RpcError as exc:
-                raise _rpc_error(exc, what) from exc
-            except _UNAVAILABLE_EXC as exc:
-                if (idempotent or _not_sent(exc)) and attempt + 1 < attempts:
+            except (grpc.RpcError, _WatchRefused) as exc:
+                stale = None if renewed else _stale_token(exc)
+                if stale is not None:
+                    renewed = True
+                    log.info("etcd: %s: %s, authenticating again", self._at(what), stale)
+                    self._authenticate(token)
                     continue
-                raise StoreUnavailable(f"etcd: {what}: {_details(exc)}", delay=1.0) from exc
+                if isinstance(exc, _WatchRefused):
+                    raise StoreError(f"etcd: {self._at(what)}: {exc.reason}") from exc
+                raise _rpc_error(exc, self._at(what)) from exc
+            except _UNAVAILABLE_EXC as exc:
+                if _tls_failure(exc):
+                    raise _rpc_error(exc.__context__, self._at(what)) from exc
+                attempt += 1
+                if (idempotent or _not_sent(exc)) and attempt < attempts:
+                    continue
+                message = f"etcd: {self._at(what)}: {_details(exc)}"
+                raise StoreUnavailable(message, delay=1.0) from exc
             except etcd_exc.Etcd3Exception as exc:
-                raise StoreError(f"etcd: {what}: {_details(exc)}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+                raise StoreError(f"etcd: {self._at(what)}: {_details(exc)}") from exc
 
     def _unary(self, stub: str, method: str, request: Any) -> Any:
         c = self._client
@@ -433,9 +534,11 @@ class EtcdStore:
         return w
 
     def revision(self) -> int:
-        # count_only on one key: the cheapest linearizable read; only its header matters.
-        rq = etcdrpc.RangeRequest(key=b"\0", count_only=True)
-        rs = self._call("revision", lambda: self._unary("kvstub", "Range", rq), idempotent=True)
+        # An empty txn: a linearizable read that touches no key, so that any user may do
+        # it (with authentication, even a count of one key needs read permission on it).
+        # Only its header matters.
+        rq = etcdrpc.TxnRequest()
+        rs = self._call("revision", lambda: self._unary("kvstub", "Txn", rq), idempotent=True)
         return int(rs.header.revision)
 
     def close(self) -> None:
@@ -486,6 +589,86 @@ class EtcdLease:
 
     def __repr__(self) -> str:
         return f"EtcdLease(id={self._id:x}, ttl={self._ttl})"
+
+
+class _WatchRefused(Exception):
+    """etcd created a watch and cancelled it at once (``cancel_reason``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Watcher(etcd_watch.Watcher):  # type: ignore[misc]
+    """pyetcd's watch stream, plus etcd's refusals and a way to end the stream.
+
+    etcd refuses a watch (a prefix the user may not read, or a stream opened with a
+    token etcd no longer knows) by answering its creation with ``created`` and
+    ``canceled`` together, under the id the request asked for: 0, as pyetcd asks for
+    none. pyetcd took that for success (and filed the callback under id 0, which may be
+    a live watch's). Here the creation fails instead. etcd 3.5 also stops sending the
+    events of a live watch 0 on that stream (it forgets having announced id 0): that
+    watch is cancelled and told, so that it resumes under another id. A live watch etcd
+    cancels later with a reason gets it as an error too, and resumes.
+
+    pyetcd's ``close`` only half-closes the stream, which etcd keeps serving;
+    :meth:`retire` cancels it, so its watches see the stream end and resume elsewhere.
+    """
+
+    def __init__(self, watchstub: Any, **kwargs: Any) -> None:
+        super().__init__(watchstub, **kwargs)
+        self._stream: Any = None
+        self._retired = False
+
+        def open_stream(*args: Any, **kw: Any) -> Any:
+            stream = watchstub.Watch(*args, **kw)
+            with self._lock:
+                self._stream = stream
+                retired = self._retired
+            if retired:
+                stream.cancel()
+            return stream
+
+        self._watch_stub = _StreamOpener(open_stream)
+
+    def retire(self) -> None:
+        """End the stream (its callbacks get a CANCELLED error) and any later one."""
+        with self._lock:
+            self._retired = True
+            stream = self._stream
+        if stream is not None:
+            stream.cancel()
+
+    def _handle_response(self, rs: Any) -> None:
+        refused = rs.canceled and not rs.compact_revision and (rs.created or rs.cancel_reason)
+        if not refused:
+            super()._handle_response(rs)
+            return
+        error = _WatchRefused(str(rs.cancel_reason or "etcd cancelled the watch"))
+        with self._lock:
+            if rs.created and self._new_watch is not None:
+                self._new_watch.err = error
+                self._new_watch_cond.notify_all()
+            callback = self._callbacks.pop(rs.watch_id, None)
+            if callback is not None and rs.created:
+                self._cancel_no_lock(rs.watch_id)
+        if callback is not None:
+            etcd_watch._safe_callback(callback, error)
+
+
+class _StreamOpener:
+    def __init__(self, watch: Callable[..., Any]) -> None:
+        self.Watch = watch
+
+
+class _Client(pyetcd.MultiEndpointEtcd3Client):  # type: ignore[misc]
+    def get_watcher(self) -> _Watcher:
+        return _Watcher(
+            etcdrpc.WatchStub(self.channel),
+            timeout=self.timeout,
+            call_credentials=self.call_credentials,
+            metadata=self.metadata,
+        )
 
 
 # What the watch callback hands the iterating thread: a batch of events, or why the
@@ -610,7 +793,9 @@ class EtcdWatch:
                 log.info(
                     "watch %s: stream ended (%s), resuming at %d",
                     self.prefix,
-                    response.code().name if isinstance(response, grpc.RpcError) else "closed",
+                    response.code().name
+                    if isinstance(response, grpc.RpcError)
+                    else (response or "closed"),
                     self._next_revision,
                 )
                 with self._lock:
