@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nornir_esi.store.base import Compare, Entry, Event, Lease, Op, Store, TxnResult, Watch
 from nornir_esi.store.etcd import EtcdLease, EtcdStore, EtcdWatch
-from nornir_esi.store.server import EtcdCluster, EtcdServer
+from nornir_esi.store.server import EtcdCluster, EtcdServer, EtcdUser
 
 __all__ = [
     "Compare",
@@ -13,6 +13,7 @@ __all__ = [
     "EtcdLease",
     "EtcdServer",
     "EtcdStore",
+    "EtcdUser",
     "EtcdWatch",
     "Event",
     "Lease",
