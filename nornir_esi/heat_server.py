@@ -55,20 +55,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from nornir_esi.exceptions import SetupError
 from nornir_esi.localserver import (
     Postgres,
+    Stopwatch,
     cache_dir,
     file_lock,
     find_python,
     free_port,
     halt,
+    json_call,
     run,
     spawn,
+    tail,
 )
 
 __all__ = [
@@ -263,11 +265,7 @@ class _Rabbit:
             time.sleep(0.3)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return tail(self.log, lines)
 
     def stop(self, *, fast: bool = False) -> None:
         if self.proc is not None:
@@ -359,7 +357,8 @@ class HeatServer:
         self._postgres: Postgres | None = None
         self._engine: Popen | None = None
         self._api: Popen | None = None
-        self.timings: dict[str, float] = {}
+        self._clock = Stopwatch()
+        self.timings = self._clock.timings
 
     @property
     def url(self) -> str:
@@ -375,15 +374,10 @@ class HeatServer:
         assert self.base is not None
         return self.base / "heat.conf"
 
-    def _timed(self, step: str, began: float) -> float:
-        now = time.monotonic()
-        self.timings[step] = round(now - began, 2)
-        return now
-
     def start(self) -> HeatServer:
-        began = time.monotonic()
+        self._clock.restart()
         self._venv = ensure_heat(self.version)
-        began = self._timed("install", began)
+        self._clock.lap("install")
         self.base = Path(tempfile.mkdtemp(prefix=f"esi-heat-{self.name}-"))
         _SERVERS.add(self)
         try:
@@ -394,11 +388,11 @@ class HeatServer:
             self._postgres.start()
             self._write_config()
             self.manage("db_sync")
-            began = self._timed("database", began)
+            self._clock.lap("database")
             self._rabbit.wait()
-            began = self._timed("rabbitmq", began)
+            self._clock.lap("rabbitmq")
             self._start_heat()
-            self._timed("heat", began)
+            self._clock.lap("heat")
         except BaseException:
             self.stop()
             raise
@@ -466,16 +460,7 @@ class HeatServer:
     def api(self, path: str, body: Any = None, method: str | None = None) -> Any:
         """One REST call to the orchestration API of :data:`PROJECT` (``path`` relative
         to ``/v1/admin/``)."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"{self.endpoint()}/{path}",
-            data=data,
-            method=method or ("POST" if data is not None else "GET"),
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=90) as response:
-            text = response.read()
-        return json.loads(text) if text else None
+        return json_call(f"{self.endpoint()}/{path}", body, method, timeout=90)
 
     def pids(self) -> dict[str, int]:
         """The process (group) ids of the engine, the API and RabbitMQ that are running."""
@@ -487,13 +472,7 @@ class HeatServer:
         return {name: proc.pid for name, proc in procs.items() if proc and proc.poll() is None}
 
     def log_tail(self, name: str = "heat-engine.log", lines: int = 30) -> str:
-        if self.base is None:
-            return ""
-        try:
-            text = (self.base / name).read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return tail(self.base / name if self.base else None, lines)
 
     def stop(self, *, fast: bool = False) -> None:
         """Stop everything and remove the directory; ``fast`` kills without asking."""

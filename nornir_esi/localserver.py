@@ -21,13 +21,16 @@ import atexit
 import contextlib
 import fcntl
 import gzip
+import json
 import os
 import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +38,18 @@ from nornir_esi.exceptions import SetupError
 
 __all__ = [
     "Postgres",
+    "Stopwatch",
     "cache_dir",
     "file_lock",
     "find_python",
     "forget",
     "free_port",
     "halt",
+    "json_call",
     "register",
     "run",
     "spawn",
+    "tail",
 ]
 
 _POSTGRES_BIN = Path("/usr/lib/postgresql")
@@ -66,6 +72,58 @@ def register(proc: subprocess.Popen[bytes]) -> None:
 
 def forget(proc: subprocess.Popen[bytes]) -> None:
     _LIVE.discard(proc)
+
+
+def tail(path: Path | None, lines: int = 30) -> str:
+    """The last ``lines`` of a log file ("" when there is none): for error messages."""
+    if path is None:
+        return ""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def json_call(
+    url: str,
+    body: Any = None,
+    method: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Any:
+    """One JSON request (POST when there is a body); the decoded answer, None when empty."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method or ("POST" if data is not None else "GET"),
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **(headers or {}),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+class Stopwatch:
+    """How long each set-up step took, in seconds: ``lap(step)`` ends a step."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def restart(self) -> None:
+        self._last = time.monotonic()
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.timings[step] = round(now - self._last, 2)
+        self._last = now
 
 
 def cache_dir() -> Path:

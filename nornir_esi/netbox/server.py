@@ -27,21 +27,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from nornir_esi.exceptions import SetupError
 from nornir_esi.localserver import (
     Postgres,
+    Stopwatch,
     cache_dir,
     file_lock,
     find_python,
     free_port,
     halt,
+    json_call,
     run,
     spawn,
+    tail,
 )
 
 __all__ = [
@@ -141,7 +142,8 @@ class NetBoxServer:
         self._web: subprocess.Popen[bytes] | None = None
         self._rq: subprocess.Popen[bytes] | None = None
         self._venv: Path | None = None
-        self.timings: dict[str, float] = {}
+        self._clock = Stopwatch()
+        self.timings = self._clock.timings
 
     @property
     def url(self) -> str:
@@ -165,23 +167,18 @@ class NetBoxServer:
             env=self._env(),
         )
 
-    def _timed(self, step: str, began: float) -> float:
-        now = time.monotonic()
-        self.timings[step] = round(now - began, 2)
-        return now
-
     def start(self) -> NetBoxServer:
-        began = time.monotonic()
+        self._clock.restart()
         self._venv = ensure_netbox(self.version)
-        began = self._timed("install", began)
+        self._clock.lap("install")
         self.base = Path(tempfile.mkdtemp(prefix=f"esi-netbox-{self.name}-"))
         try:
             self._start_backends()
-            began = self._timed("postgres+redis", began)
+            self._clock.lap("postgres+redis")
             self._load_schema()
-            began = self._timed("schema", began)
+            self._clock.lap("schema")
             self._start_netbox()
-            self._timed("netbox", began)
+            self._clock.lap("netbox")
         except BaseException:
             self.stop()
             raise
@@ -283,29 +280,15 @@ class NetBoxServer:
 
     def api(self, path: str, body: Any = None, method: str | None = None) -> Any:
         """One REST call with the admin token (``path`` relative to ``/api/``)."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
+        return json_call(
             f"{self.url}/api/{path}",
-            data=data,
-            method=method or ("POST" if data is not None else "GET"),
-            headers={
-                "Authorization": f"Token {self.token}",
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
+            body,
+            method,
+            headers={"Authorization": f"Token {self.token}"},
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read()
-        return json.loads(text) if text else None
 
     def log_tail(self, name: str = "gunicorn.log", lines: int = 30) -> str:
-        if self.base is None:
-            return ""
-        try:
-            text = (self.base / name).read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return tail(self.base / name if self.base else None, lines)
 
     def stop(self) -> None:
         halt(self._rq)

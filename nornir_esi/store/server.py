@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from nornir_esi.exceptions import StoreError
-from nornir_esi.localserver import free_port, register
+from nornir_esi.localserver import free_port, register, tail
 from nornir_esi.localserver import halt as halt_process
 from nornir_esi.store.etcd import EtcdStore
 from nornir_esi.store.tls import TlsFiles, make_tls_files
@@ -182,11 +182,7 @@ class _Member:
         return done.stdout
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return tail(self.log_path, lines)
 
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
