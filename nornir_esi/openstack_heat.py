@@ -42,8 +42,9 @@ __all__ = ["OpenStackHeat"]
 
 log = logging.getLogger(__name__)
 
-_FIRST_POLL = 0.1
-_MAX_POLL = 3.0
+# Polling while Heat works: a stack operation takes ~0.3-0.5 s on a quiet Heat, so the
+# first polls come fast and slow down gently (bench/heat.py measures the choice).
+POLL = (0.05, 1.3, 2.0)  # first delay, growth, longest delay (seconds)
 _SLACK = 30.0  # seconds past the stack's own timeout before we stop waiting
 
 
@@ -73,6 +74,7 @@ class OpenStackHeat:
         session: Any = None,
         timeout: float = 60.0,
         templates: Path | None = None,
+        poll: tuple[float, float, float] = POLL,
     ) -> None:
         from heatclient import client as heat_client
 
@@ -95,6 +97,7 @@ class OpenStackHeat:
             self._client = heat_client.Client("1", session=session)
         self.endpoint = endpoint
         self.templates = templates
+        self.poll = poll
         self._templates: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -129,7 +132,7 @@ class OpenStackHeat:
         from heatclient import exc as heat_exc
 
         deadline = time.monotonic() + timeout_mins * 60 + _SLACK
-        delay = _FIRST_POLL
+        delay, growth, longest = self.poll
         while True:
             try:
                 stack = self._call(
@@ -151,7 +154,7 @@ class OpenStackHeat:
                     f"Heat: stack {name} still {status} after {timeout_mins} min", delay=5.0
                 )
             threading.Event().wait(delay)
-            delay = min(delay * 1.5, _MAX_POLL)
+            delay = min(delay * growth, longest)
 
     def _record(
         self, stack: Any, resource_type: str, resource_id: str, tenant_id: str
