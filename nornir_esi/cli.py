@@ -521,6 +521,71 @@ def repair(
     )
 
 
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    # On a terminal, its width; piped, wide enough that no cell is cut.
+    Console(width=None if sys.stdout.isatty() else 300).print(table)
+
+
+@main.command()
+@click.argument("resource_type", metavar="[TYPE]", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine output: a JSON list of rows.")
+@ETCD_OPTION
+def status(resource_type: str | None, as_json: bool, endpoints: str | None) -> None:
+    """Per resource: version, worker_state, monitoring, error (exit 1 when one failed)."""
+    from nornir_esi.views import FAILED, resource_rows
+
+    try:
+        rows = resource_rows(_store(endpoints), resource_type)
+    except EsiError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _table(
+            "resources",
+            ["type", "id", "name", "version", "worker_state", "monitoring", "error"],
+            [
+                [
+                    r["type"],
+                    r["id"],
+                    str(r["name"]),
+                    f"{r['version']}{' (deleting)' if r['deleting'] else ''}",
+                    f"{r['worker_state']} (v{r['state_version']})" if r["worker_state"] else "",
+                    ", ".join(f"{k}={v}" for k, v in sorted(r["monitoring"].items())),
+                    r["error"],
+                ]
+                for r in rows
+            ],
+        )
+    sys.exit(1 if any(r["worker_state"] in FAILED for r in rows) else 0)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine output: a JSON list of rows.")
+@ETCD_OPTION
+def jobs(as_json: bool, endpoints: str | None) -> None:
+    """Jobs waiting, ready and working: handler, resource, version, worker, attempts."""
+    from nornir_esi.views import job_rows
+
+    try:
+        rows = job_rows(_store(endpoints))
+    except EsiError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    columns = ["queue", "handler", "action", "resource", "version", "worker", "attempts"]
+    _table("jobs", columns, [[str(r[c]) for c in columns] for r in rows])
+
+
 # -- NetBox ---------------------------------------------------------------------------------
 
 NETBOX_URL_OPTION = click.option(

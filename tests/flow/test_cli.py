@@ -21,7 +21,7 @@ import yaml
 from nornir_esi import desired, keys, netconf
 from nornir_esi.junos.tree import canonical_bytes
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import ConfigRecord
+from nornir_esi.records import ConfigRecord, State
 from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
 from nornir_esi.waiting import wait_for_state
@@ -316,3 +316,58 @@ def test_cli_plan_check_and_repair(
 
     wrong = cli("check", "edge_router", next(iter(ROUTER_BODIES)), *etcd, *inventory)
     assert wrong.returncode == 2 and "only internet_gateway" in wrong.stderr
+
+
+def test_cli_status_and_jobs(service_store: Store, etcd_server: EtcdServer) -> None:
+    """`status` and `jobs`, as tables and as `--json`; `status` exits 1 when one failed."""
+    store = service_store
+    etcd = ("--etcd", etcd_server.endpoints)
+    desired.apply(store, RESOURCES)
+    ((gw_type, gateway),) = desired.load_file(INVENTORY / "gateway.yaml")
+    desired.apply(store, [(gw_type, gateway)])
+    state = wait_for_state(store, gw_type, gateway["id"], timeout=60)
+    assert state is not None and state.worker_state == "CREATE_COMPLETED", state
+
+    result = cli("status", "--json", *etcd)
+    assert result.returncode == 0, result.stderr
+    rows = {(r["type"], r["id"]): r for r in json.loads(result.stdout)}
+    assert set(rows) == {(t, b["id"]) for t, b in [*RESOURCES, (gw_type, gateway)]}
+    row = rows[(gw_type, gateway["id"])]
+    assert (row["version"], row["worker_state"], row["state_version"]) == (
+        1,
+        "CREATE_COMPLETED",
+        1,
+    )
+    assert row["name"] == gateway["name"] and row["error"] == "" and not row["deleting"]
+    table = cli("status", gw_type, *etcd)
+    assert table.returncode == 0, table.stderr
+    assert "CREATE_COMPLETED" in table.stdout and gateway["name"] in table.stdout
+
+    # A failed resource makes `status` exit 1, with its error shown.
+    failed = State(worker_state="CREATE_FAILED", version=1, error="router said no")
+    store.put(keys.state(gw_type, gateway["id"]), failed.to_json())
+    result = cli("status", gw_type, "--json", *etcd)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)[0]["error"] == "router said no"
+
+    assert json.loads(cli("jobs", "--json", *etcd).stdout) == []
+    job_id = keys.job_id("create", "heat_worker", gw_type, gateway["id"], 7, "zzzzz")
+    store.put(keys.job_waiting(job_id), "")
+    try:
+        result = cli("jobs", "--json", *etcd)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == [
+            {
+                "queue": "waiting",
+                "job": job_id,
+                "handler": "heat_worker",
+                "action": "create",
+                "resource": f"{gw_type} {gateway['id']}",
+                "version": 7,
+                "worker": "",
+                "attempts": 0,
+            }
+        ]
+        assert "heat_worker" in cli("jobs", *etcd).stdout
+    finally:
+        store.delete(keys.job_waiting(job_id))

@@ -1,0 +1,89 @@
+"""What ``nornir-esi status`` and ``nornir-esi jobs`` show: rows read from etcd, for a
+table (rich) or ``--json``.
+
+- a resource row: type, id, name, the ``/config`` version (and whether it is being
+  deleted), the ``/state`` of the newest version the workers finished (``worker_state``,
+  its version, the error), the ``/monitoring`` status;
+- a job row: its queue (waiting, ready, working), id, handler, action, resource, version,
+  the worker holding it and the attempts so far. The contract's job records carry no
+  time, so there is no age to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nornir_esi import keys
+from nornir_esi.records import ConfigRecord, JobEntry, Monitoring, State
+from nornir_esi.resources import RESOURCE_TYPES
+from nornir_esi.store.base import Store
+
+__all__ = ["FAILED", "job_rows", "resource_rows"]
+
+FAILED = ("CREATE_FAILED", "MODIFY_FAILED", "DELETE_FAILED")
+_QUEUES = (
+    ("waiting", keys.JOBS_WAITING),
+    ("ready", keys.JOBS_READY),
+    ("working", keys.JOBS_WORKING),
+)
+
+
+def _by_id(store: Store, prefix: str, resource_type: str) -> dict[str, str]:
+    return {
+        e.key.rsplit("/", 1)[1]: e.value
+        for e in store.get_prefix(keys.type_prefix(prefix, resource_type))
+    }
+
+
+def resource_rows(store: Store, resource_type: str | None = None) -> list[dict[str, Any]]:
+    """One row per resource in ``/config`` (of ``resource_type``, or of every type)."""
+    types = [resource_type] if resource_type else sorted(RESOURCE_TYPES)
+    rows: list[dict[str, Any]] = []
+    for type_name in types:
+        keys.plural(type_name)  # an unknown type is a ValidationError here
+        states = _by_id(store, keys.STATE_PREFIX, type_name)
+        monitoring = _by_id(store, keys.MONITORING_PREFIX, type_name)
+        for rid, value in _by_id(store, keys.CONFIG_PREFIX, type_name).items():
+            record = ConfigRecord.from_value(value)
+            state = State.from_value(states[rid]) if rid in states else None
+            status = Monitoring.from_value(monitoring[rid]).status if rid in monitoring else {}
+            rows.append(
+                {
+                    "type": type_name,
+                    "id": rid,
+                    "name": record.body.get("name", ""),
+                    "version": record.version,
+                    "deleting": record.marked_for_deletion,
+                    "worker_state": state.worker_state if state else "",
+                    "state_version": state.version if state else None,
+                    "error": state.error if state else "",
+                    "monitoring": status,
+                }
+            )
+    return rows
+
+
+def job_rows(store: Store) -> list[dict[str, Any]]:
+    """One row per job waiting, ready or working."""
+    rows: list[dict[str, Any]] = []
+    for queue, prefix in _QUEUES:
+        for entry in store.get_prefix(prefix):
+            job_id = keys.job_id_of(entry.key)
+            if not job_id:
+                continue
+            parts = keys.parse_job_id(job_id)
+            stored = store.get(keys.job_all(job_id))
+            attempts = JobEntry.from_value(stored.value).attempts if stored else 0
+            rows.append(
+                {
+                    "queue": queue,
+                    "job": job_id,
+                    "handler": parts.handler,
+                    "action": parts.action,
+                    "resource": f"{parts.resource_type} {parts.resource_id}",
+                    "version": parts.version,
+                    "worker": entry.value if queue == "working" else "",
+                    "attempts": attempts,
+                }
+            )
+    return rows
