@@ -227,6 +227,10 @@ class JobManager:
                     self.collect(_job_id(event.key))
             elif event.key.startswith(keys.JOBS_WORKING) and event.kind == "delete":
                 self._ready_again(_job_id(event.key))
+        except TemporaryError:
+            # etcd did not answer: this event is not handled, so it must not be dropped.
+            # The term ends; the next one starts with a reconcile from the store.
+            raise
         except EsiError as exc:
             log.error("job manager: %s: %s", event.key, exc)
 

@@ -102,3 +102,30 @@ def test_a_worker_settles_transactions_an_outage_cut_short(
             assert state.worker_state in ("CREATE_COMPLETED", "READ_COMPLETE"), state
     assert len(lossy.lost) == 2
     assert store.get_prefix(keys.JOBS_WORKING) == []
+
+
+def test_a_manager_that_cannot_read_while_planning_plans_later(
+    store: Store, pair: Simulator, overrides: Path
+) -> None:
+    """etcd does not answer one read of the manager while it plans a gateway's version:
+    the version must still be planned (a dropped event would leave the gateway without
+    jobs for good)."""
+    pair.reset()
+    gateway_cache = keys.type_prefix(keys.WORKER_CONFIG_PREFIX, "internet_gateway")
+    lossy = LossyStore(
+        store, lambda ops: False, landed=False, lose_get=lambda k: k.startswith(gateway_cache)
+    )
+    resources = desired.load_file(INVENTORY / "resources.yaml")
+    ((gw_type, gateway),) = desired.load_file(INVENTORY / "gateway.yaml")
+    options = {"inventory": str(overrides), "manager_lease_ttl": 5, "worker_lease_ttl": 5}
+    with (
+        Service(lossy, workers=0, **options),  # type: ignore[arg-type]
+        Service(store, manager=False, **options),  # type: ignore[arg-type]
+    ):
+        desired.apply(store, resources)
+        for resource_type, body in resources:
+            assert wait_for_state(store, resource_type, body["id"], timeout=30) is not None
+        desired.apply(store, [(gw_type, gateway)])
+        state = wait_for_state(store, gw_type, gateway["id"], timeout=60)
+        assert state is not None and state.worker_state == "CREATE_COMPLETED", state
+    assert lossy.lost_gets == [keys.worker_config(gw_type, gateway["id"])]

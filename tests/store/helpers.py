@@ -95,10 +95,10 @@ class WatchReader:
 
 
 class LossyStore:
-    """A real store whose next ``times`` transactions matching ``lose`` fail with
-    :class:`StoreUnavailable`, as requests do when an etcd member goes away: before reaching
-    etcd (nothing written) or, with ``landed``, after it (written, the answer lost).
-    Everything else passes through to the real store."""
+    """A real store whose next ``times`` transactions matching ``lose`` (or reads matching
+    ``lose_get``) fail with :class:`StoreUnavailable`, as requests do when an etcd member
+    goes away: before reaching etcd (nothing written) or, with ``landed``, after it (written,
+    the answer lost). Everything else passes through to the real store."""
 
     def __init__(
         self,
@@ -107,13 +107,27 @@ class LossyStore:
         *,
         landed: bool,
         times: int = 1,
+        lose_get: Callable[[str], bool] | None = None,
     ) -> None:
         self._store = store
         self._lose = lose
         self._landed = landed
         self._left = times
+        self._lose_get = lose_get
         self._lock = threading.Lock()
         self.lost: list[Sequence[Op]] = []
+        self.lost_gets: list[str] = []
+
+    def get(self, key: str) -> Any:
+        """The real get, unless ``lose_get`` picks the key and losses are left."""
+        with self._lock:
+            hit = self._lose_get is not None and self._left > 0 and self._lose_get(key)
+            if hit:
+                self._left -= 1
+        if hit:
+            self.lost_gets.append(key)
+            raise StoreUnavailable(f"etcd: get {key}: no answer (LossyStore)", delay=0.1)
+        return self._store.get(key)
 
     def txn(
         self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
