@@ -123,9 +123,13 @@ class OpenStackHeat:
         from heatclient import exc as heat_exc
 
         try:
-            return self._call(f"stack {name}", self._client.stacks.get, name, resolve_outputs=False)
+            stack = self._call(
+                f"stack {name}", self._client.stacks.get, name, resolve_outputs=False
+            )
         except heat_exc.HTTPNotFound:
             return None
+        # Heat still shows a deleted stack by name for a while: it is gone all the same.
+        return None if str(stack.stack_status) == "DELETE_COMPLETE" else stack
 
     def _wait(self, name: str, stack_id: str, action: str, timeout_mins: int) -> Any:
         """The stack once ``action`` is no longer in progress; errors for failure/deadline."""
