@@ -24,8 +24,8 @@ test: $(STAMP) system
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check nornir_esi tests bench lab
-	$(BIN)/ruff format --check nornir_esi tests bench lab
+	$(BIN)/ruff check nornir_esi tests bench lab tasks
+	$(BIN)/ruff format --check nornir_esi tests bench lab tasks
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import signal
 import subprocess
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from nornir_esi import desired, keys
+from nornir_esi.known_hosts import FILE_ENV
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.records import State
 from nornir_esi.store.base import Store
@@ -244,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     model = Model(graph, extra_qos)
     ops_done = settled = began
     mismatched_routers = 0
+    # The routers' host keys, recorded by the simulator, verified by the spawned workers.
+    os.environ[FILE_ENV] = str(logs / "known_hosts")
+    # The resources name the routers' password {ref: env:ESI_ROUTER_PASSWORD}; the spawned
+    # workers resolve it from the environment they inherit (the simulator takes any).
+    os.environ.setdefault("ESI_ROUTER_PASSWORD", "esi-soak-password")
     with EtcdServer("soak") as etcd, Simulator(router_specs(graph), minute=30) as sim:
         store = etcd.client(timeout=5.0)
         inventory = overrides_for(sim, names, logs)

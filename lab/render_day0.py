@@ -11,9 +11,10 @@ are committed; ``tests/test_lab.py`` fails when they differ from what this rende
     .venv/bin/python lab/render_day0.py           # rewrite lab/day0/*.conf
     .venv/bin/python lab/render_day0.py --check   # exit 1 when they are stale
 
-Passwords are placeholders, not secrets: the ``esi`` user gets the edge_router resources'
-sample password (what the workers log in with), or ``$ESI_LAB_PASSWORD`` when set (then do
-not commit the result, and give the same password in lab/hosts.yaml); root gets vrnetlab's
+Passwords are placeholders, not secrets: the ``esi`` user gets the sample password
+``esiesi0000`` (the resources name it by reference, ``{ref: env:ESI_ROUTER_PASSWORD}``: run
+the workers with ``ESI_ROUTER_PASSWORD=esiesi0000``), or ``$ESI_LAB_PASSWORD`` when set
+(then do not commit the result, and give the workers that password); root gets vrnetlab's
 published default, which vrnetlab's own init.conf sets too.
 """
 
@@ -46,6 +47,9 @@ LAG = "ae0"  # the HA interface's members: every link of the topology is one of 
 NOT_CARRIED = frozenset({"version"})  # netsim day-0 statements the lab files leave out
 ROOT_PASSWORD = "admin@123"  # vrnetlab's default root password (its init.conf sets it too)
 PASSWORD_ENV = "ESI_LAB_PASSWORD"
+# The esi user's placeholder when the resources name the password by reference ({ref:
+# env:ESI_ROUTER_PASSWORD}): the workers of the lab run with ESI_ROUTER_PASSWORD set to it.
+SAMPLE_PASSWORD = "esiesi0000"
 
 Element = etree._Element
 
@@ -100,12 +104,15 @@ def load_topology(path: Path = TOPOLOGY) -> dict[str, Node]:
 
 
 def logins(path: Path = RESOURCES) -> dict[str, tuple[str, str]]:
-    """``(login, password)`` of each edge_router resource, by router name."""
+    """``(login, password)`` of each edge_router resource, by router name; a password given
+    by reference (a secret, never in the files) is the lab's :data:`SAMPLE_PASSWORD`."""
     out: dict[str, tuple[str, str]] = {}
     for item in yaml.safe_load(path.read_text(encoding="utf-8")):
         if item["type"] == "edge_router":
             body: Mapping[str, Any] = item["body"]
-            out[str(body["name"])] = (str(body["login"]), str(body["password"]))
+            password = body["password"]
+            plain = password if isinstance(password, str) else SAMPLE_PASSWORD
+            out[str(body["name"])] = (str(body["login"]), plain)
     return out
 
 

@@ -70,7 +70,9 @@ def create_app(
     writeback: WritebackLoop | None = None
     if netbox is not None:
         door = netbox
-        loop = webhook.SyncLoop(lambda: sync(door.nb, store, door.options).as_dict())
+        loop = webhook.SyncLoop(
+            lambda who: sync(door.nb, store, door.options, requested_by=who).as_dict()
+        )
         writeback = WritebackLoop(door.nb, store)
 
     @asynccontextmanager
@@ -116,7 +118,7 @@ def create_app(
                 ignored = payload.get("object_type") or payload.get("model")
                 return JSONResponse({"ignored": ignored}, status_code=200)
             assert loop is not None
-            loop.poke()
+            loop.poke(webhook.requester(payload))
             return {"queued": True, "object_type": object_type, "event": payload.get("event")}
 
         @app.post("/netbox/gateways")
@@ -138,6 +140,7 @@ def create_app(
                     gateway,
                     dry_run=bool(payload.get("dry_run", True)),
                     jobs_timeout=door.jobs_timeout,
+                    requested_by=webhook.requester(payload),
                 )
             except ValidationError as exc:
                 return _error(422, exc)

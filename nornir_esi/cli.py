@@ -1,7 +1,9 @@
 """The ``nornir-esi`` command line.
 
 Exit codes: 0 done; 1 the awaited state was not reached (failed, or timed out); 2 bad
-input or usage; 3 the store or a device could not be reached.
+input or usage; 3 the store or a device could not be reached. The ``gateway`` commands,
+which follow a workflow, tell a failure (1) from no outcome yet (3: timed out, the
+workflow goes on; or the store unreachable).
 """
 
 from __future__ import annotations
@@ -91,6 +93,13 @@ def _authorized_key(value: str) -> tuple[str, str]:
     show_default=True,
     help="Seconds in a Junos minute (commit confirmed timeouts); shorten for tests.",
 )
+@click.option(
+    "--known-hosts",
+    envvar="ESI_KNOWN_HOSTS",
+    type=click.Path(dir_okay=False),
+    help="Record the routers' host keys in this known_hosts file once they listen "
+    "(default: $ESI_KNOWN_HOSTS; workers verify against the same file).",
+)
 def netsim(
     routers: tuple[str, ...],
     day0: str | None,
@@ -98,6 +107,7 @@ def netsim(
     keys: tuple[str, ...],
     commit_delay: float,
     minute: float,
+    known_hosts: str | None,
 ) -> None:
     """Simulate Junos routers over NETCONF/SSH until SIGINT or SIGTERM."""
     try:
@@ -112,6 +122,7 @@ def netsim(
             authorized_keys=authorized,
             commit_delay=commit_delay,
             minute=minute,
+            known_hosts=known_hosts,
         )
         asyncio.run(_serve(sim))
     except EsiError as exc:
@@ -149,6 +160,19 @@ def _store(endpoints: str | None) -> EtcdStore:
     if not endpoints or not endpoints.strip():
         raise click.UsageError("no etcd endpoints: pass --etcd or set ESI_ETCD_ENDPOINTS")
     return EtcdStore.from_env({**os.environ, "ESI_ETCD_ENDPOINTS": endpoints})
+
+
+def _cli_requester() -> Any:
+    """The audit trail's requester of a change made here: the OS user."""
+    import getpass
+
+    from nornir_esi.desired import Requester
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no name for the uid (a container's arbitrary user)
+        user = f"uid {os.getuid()}"
+    return Requester("cli", user)
 
 
 def _fail(exc: EsiError) -> None:
@@ -227,7 +251,12 @@ def run(
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
-    """Job manager and workers in the foreground until SIGINT or SIGTERM."""
+    """Job manager and workers in the foreground until SIGINT or SIGTERM.
+
+    Routers' NETCONF host keys are verified against $ESI_KNOWN_HOSTS (default
+    ~/.ssh/known_hosts); a router whose key is not there fails its jobs, unless
+    ESI_ACCEPT_UNKNOWN_HOST_KEYS=1.
+    """
     from nornir_esi.heat import heat_from
     from nornir_esi.service import Service
 
@@ -274,13 +303,24 @@ def run(
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @ETCD_OPTION
-def apply(file: str, endpoints: str | None) -> None:
+@click.option(
+    "--plaintext-secrets",
+    is_flag=True,
+    help="Compatibility: store a plain router password in /config as the original did "
+    '(default: refused; give {"ref": "env:NAME"}; also ESI_PLAINTEXT_SECRETS=1).',
+)
+def apply(file: str, endpoints: str | None, plaintext_secrets: bool) -> None:
     """Validate the resources in FILE (YAML or JSON) and write them to /config."""
     from nornir_esi import desired
 
     try:
         store = _store(endpoints)
-        changes = desired.apply(store, desired.load_file(file))
+        changes = desired.apply(
+            store,
+            desired.load_file(file),
+            plaintext_secrets=plaintext_secrets or None,
+            requested_by=_cli_requester(),
+        )
     except EsiError as exc:
         _fail(exc)
     for change in changes:
@@ -323,7 +363,7 @@ def delete(target: tuple[str, ...], file: str | None, endpoints: str | None) -> 
                 items.append((resource_type, rid))
         else:
             items = list(zip(target[::2], target[1::2], strict=True))
-        changes = desired.delete(store, items)
+        changes = desired.delete(store, items, requested_by=_cli_requester())
     except EsiError as exc:
         _fail(exc)
     for change in changes:
@@ -586,6 +626,410 @@ def jobs(as_json: bool, endpoints: str | None) -> None:
     _table("jobs", columns, [[str(r[c]) for c in columns] for r in rows])
 
 
+# -- gateways -------------------------------------------------------------------------------
+
+GATEWAY_EXIT_CODES = """
+\b
+Exit codes:
+  0  done: the workflow completed (with --no-wait: the change is written)
+  1  the workflow failed (CREATE_FAILED, ...); the error is printed
+  2  bad input: nothing is written; the error names the object and the field
+  3  no outcome yet: timed out waiting (the workflow goes on), or etcd unreachable
+"""
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine output (JSON).")
+WAIT_OPTIONS = [
+    click.option("--no-wait", is_flag=True, help="Return once the change is written."),
+    click.option(
+        "--timeout", type=click.FloatRange(0), default=300.0, show_default=True, help="Seconds."
+    ),
+]
+
+
+def _wait_options(command: Any) -> Any:
+    for option in reversed(WAIT_OPTIONS):
+        command = option(command)
+    return command
+
+
+@main.group(help=f"Internet gateways: create, show, list, delete.\n{GATEWAY_EXIT_CODES}")
+def gateway() -> None:
+    pass
+
+
+def _gateway_body(store: EtcdStore, file: str | None, chosen: dict[str, Any]) -> dict[str, Any]:
+    """The gateway to create: FILE's (a full body as `apply` takes it, or the choices as a
+    map), the options' choices over the file's, the rest derived."""
+    import uuid
+
+    import yaml
+
+    from nornir_esi import desired
+    from nornir_esi.gateway_request import GATEWAY, derive
+
+    if file is not None:
+        try:
+            data = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValidationError(f"file {file}", "", f"cannot be read: {exc}") from exc
+        if isinstance(data, list):
+            items = desired.parse_items(data, f"file {file}")
+            if len(items) != 1 or items[0][0] != GATEWAY:
+                raise ValidationError(f"file {file}", "", f"must hold one {GATEWAY}")
+            if chosen:
+                raise click.UsageError("a full body in FILE takes no other options")
+            return items[0][1]
+        if not isinstance(data, dict):
+            raise ValidationError(f"file {file}", "", "must be a map of choices or [{type, body}]")
+        chosen = {**data, **chosen}
+    chosen.setdefault("id", str(uuid.uuid4()))
+    return derive(store, chosen)
+
+
+def _await_workflow(
+    store: EtcdStore,
+    change: Any,
+    revision: int,
+    *,
+    deleting: bool,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Follow the version written (live, or quietly for --json), print, exit."""
+    from nornir_esi.progress import Progress, follow, render
+
+    progress = Progress(change.resource_type, change.resource_id, change.version, deleting)
+    if wait and as_json:
+        follow(store, progress, start_revision=revision + 1, timeout=timeout)
+    elif wait:
+        from rich.console import Console
+        from rich.live import Live
+
+        console = Console(width=None if sys.stdout.isatty() else 300)
+        with Live(render(progress), console=console, auto_refresh=False) as live:
+            follow(
+                store,
+                progress,
+                start_revision=revision + 1,
+                timeout=timeout,
+                on_change=lambda p: live.update(render(p), refresh=True),
+            )
+    value = progress.to_value()
+    value["change"] = change.outcome
+    if not wait:
+        value["outcome"] = "written"
+    if as_json:
+        click.echo(json.dumps(value, indent=2))
+    elif not wait:
+        click.echo(
+            f"{change.outcome} {change.resource_type} {change.resource_id} version {change.version}"
+        )
+    if value["outcome"] == "failed":
+        if not as_json:
+            click.echo(f"nornir-esi: {value['worker_state']}: {value['error']}", err=True)
+        sys.exit(1)
+    if value["outcome"] == "timeout":
+        if not as_json:
+            click.echo(
+                f"nornir-esi: {change.resource_type} {change.resource_id}: no outcome within "
+                f"{timeout:g} s; the workflow goes on",
+                err=True,
+            )
+        sys.exit(3)
+
+
+@gateway.command("create", help=f"Create a gateway and follow its workflow.\n{GATEWAY_EXIT_CODES}")
+@click.option(
+    "-f",
+    "--file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML: the choices as a map (the fields below), or a full body as `apply` takes it.",
+)
+@click.option("--id", "id_", help="The gateway's id (default: a new UUID).")
+@click.option("--name")
+@click.option("--tenant", "tenant_id", help="tenant_id.")
+@click.option("--description")
+@click.option("--vlan", "vlan_id", help="VLAN id, 1-4094.")
+@click.option(
+    "--downlink-interface",
+    "--ha-interface",
+    "downlink_interface_id",
+    metavar="ID",
+    help="The HA interface (downlink) the gateway is on.",
+)
+@click.option("--internet-service", "internet_service_id", metavar="ID")
+@click.option("--qos-option", "qos_option_id", metavar="ID")
+@_wait_options
+@JSON_OPTION
+@ETCD_OPTION
+def gateway_create(
+    file: str | None,
+    id_: str | None,
+    no_wait: bool,
+    timeout: float,
+    as_json: bool,
+    endpoints: str | None,
+    **choices: str | None,
+) -> None:
+    from nornir_esi import desired, keys
+    from nornir_esi.gateway_request import GATEWAY
+
+    chosen: dict[str, Any] = {k: v for k, v in choices.items() if v is not None}
+    if id_ is not None:
+        chosen["id"] = id_
+    try:
+        store = _store(endpoints)
+        body = _gateway_body(store, file, chosen)
+        rid = str(body.get("id") or "")
+        if rid and store.get(keys.config(GATEWAY, rid)) is not None:
+            raise ValidationError(f"{GATEWAY} {rid}", "id", "exists already")
+        revision = store.revision()
+        (change,) = desired.apply(store, [(GATEWAY, body)], requested_by=_cli_requester())
+        _await_workflow(
+            store,
+            change,
+            revision,
+            deleting=False,
+            wait=not no_wait,
+            timeout=timeout,
+            as_json=as_json,
+        )
+    except EsiError as exc:
+        _fail(exc)
+
+
+@gateway.command(
+    "delete", help=f"Delete a gateway (two steps) and follow it.\n{GATEWAY_EXIT_CODES}"
+)
+@click.argument("resource_id", metavar="ID")
+@_wait_options
+@JSON_OPTION
+@ETCD_OPTION
+def gateway_delete(
+    resource_id: str, no_wait: bool, timeout: float, as_json: bool, endpoints: str | None
+) -> None:
+    from nornir_esi import desired
+    from nornir_esi.gateway_request import GATEWAY
+
+    try:
+        store = _store(endpoints)
+        revision = store.revision()
+        (change,) = desired.delete(store, [(GATEWAY, resource_id)], requested_by=_cli_requester())
+        _await_workflow(
+            store,
+            change,
+            revision,
+            deleting=True,
+            wait=not no_wait,
+            timeout=timeout,
+            as_json=as_json,
+        )
+    except EsiError as exc:
+        _fail(exc)
+
+
+@gateway.command("show")
+@click.argument("resource_id", metavar="ID")
+@JSON_OPTION
+@ETCD_OPTION
+def gateway_show(resource_id: str, as_json: bool, endpoints: str | None) -> None:
+    """A gateway: its body, version, state, monitoring, stack and queued jobs (exit 1 when
+    its workflow failed, 2 when there is no such gateway)."""
+    from nornir_esi import keys
+    from nornir_esi.gateway_request import GATEWAY
+    from nornir_esi.records import ConfigRecord, HeatStack, Monitoring, State
+    from nornir_esi.views import FAILED, job_rows
+
+    try:
+        store = _store(endpoints)
+        entry = store.get(keys.config(GATEWAY, resource_id))
+        if entry is None:
+            raise ValidationError(f"{GATEWAY} {resource_id}", "id", "is not in /config")
+        record = ConfigRecord.from_value(entry.value)
+        state_entry = store.get(keys.state(GATEWAY, resource_id))
+        state = None if state_entry is None else State.from_value(state_entry.value)
+        monitoring_entry = store.get(keys.monitoring(GATEWAY, resource_id))
+        monitoring = (
+            None if monitoring_entry is None else Monitoring.from_value(monitoring_entry.value)
+        )
+        stack_entry = store.get(keys.heat_stack(GATEWAY, resource_id))
+        stack = None if stack_entry is None else HeatStack.from_value(stack_entry.value)
+        jobs = [r for r in job_rows(store) if r["resource"] == f"{GATEWAY} {resource_id}"]
+    except EsiError as exc:
+        _fail(exc)
+    shown = {
+        "type": GATEWAY,
+        "id": resource_id,
+        "version": record.version,
+        "deleting": record.marked_for_deletion,
+        "body": record.body,
+        "state": None if state is None else state.to_value(),
+        # A gateway's is the monitoring worker's measure in its /state; others' /monitoring.
+        "monitoring": (
+            monitoring.status
+            if monitoring is not None
+            else json.loads(state.state_monitoring)
+            if state is not None and state.state_monitoring
+            else None
+        ),
+        "stack": None if stack is None else stack.to_value(),
+        "jobs": jobs,
+    }
+    if as_json:
+        click.echo(json.dumps(shown, indent=2))
+    else:
+        _print_gateway(shown, state)
+    sys.exit(1 if state is not None and state.worker_state in FAILED else 0)
+
+
+def _print_gateway(shown: dict[str, Any], state: Any) -> None:
+    rows = [[k, json.dumps(v) if not isinstance(v, str) else v] for k, v in shown["body"].items()]
+    deleting = " (deleting)" if shown["deleting"] else ""
+    rows.append(["version", f"{shown['version']}{deleting}"])
+    if state is not None:
+        error = f": {state.error}" if state.error else ""
+        rows.append(["worker_state", f"{state.worker_state} (v{state.version}){error}"])
+    if shown["monitoring"] is not None:
+        rows.append(["monitoring", ", ".join(f"{k}={v}" for k, v in shown["monitoring"].items())])
+    if shown["stack"] is not None:
+        rows.append(["stack", f"{shown['stack']['stack_id']} {shown['stack']['stack_status']}"])
+    _table(f"internet_gateway {shown['id']}", ["field", "value"], rows)
+    if shown["jobs"]:
+        columns = ["queue", "job", "worker", "attempts"]
+        _table("jobs", columns, [[str(r[c]) for c in columns] for r in shown["jobs"]])
+
+
+@gateway.command("list")
+@JSON_OPTION
+@ETCD_OPTION
+def gateway_list(as_json: bool, endpoints: str | None) -> None:
+    """Every gateway: version, worker_state, monitoring, error (exit 1 when one failed)."""
+    from nornir_esi.gateway_request import GATEWAY
+    from nornir_esi.views import FAILED, resource_rows
+
+    try:
+        rows = resource_rows(_store(endpoints), GATEWAY)
+    except EsiError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _table(
+            "internet gateways",
+            ["id", "name", "version", "worker_state", "monitoring", "error"],
+            [
+                [
+                    r["id"],
+                    str(r["name"]),
+                    f"{r['version']}{' (deleting)' if r['deleting'] else ''}",
+                    f"{r['worker_state']} (v{r['state_version']})" if r["worker_state"] else "",
+                    ", ".join(f"{k}={v}" for k, v in sorted(r["monitoring"].items())),
+                    r["error"],
+                ]
+                for r in rows
+            ],
+        )
+    sys.exit(1 if any(r["worker_state"] in FAILED for r in rows) else 0)
+
+
+# -- audit ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("resource_type", metavar="TYPE")
+@click.argument("resource_id", metavar="ID")
+@JSON_OPTION
+@click.option("--no-routers", is_flag=True, help="Do not read the routers' commit history.")
+@ETCD_OPTION
+@INVENTORY_OPTION
+def audit(
+    resource_type: str,
+    resource_id: str,
+    as_json: bool,
+    no_routers: bool,
+    endpoints: str | None,
+    inventory: str | None,
+) -> None:
+    """The audit trail of a resource, per version: who asked for it (API token, CLI user,
+    NetBox user and request id), the jobs and the workers that ran them, on each router
+    the commits of each job (comment = job id) and their rollback index, and the stack.
+    The routers are read live; one that cannot be reached says so."""
+    from nornir_esi.audit import gather
+
+    try:
+        trail = gather(
+            _store(endpoints),
+            resource_type,
+            resource_id,
+            None if no_routers else _devices(inventory),
+        )
+        if not trail["versions"] and trail["current"] is None:
+            raise ValidationError(f"{resource_type} {resource_id}", "", "has no audit trail")
+    except EsiError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(trail, indent=2))
+    else:
+        _print_audit(trail)
+
+
+def _print_audit(trail: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.tree import Tree
+
+    current = trail["current"]
+    if current is None:
+        now = "gone (its /config is deleted)"
+    else:
+        state = f", {current['worker_state']} (v{current['state_version']})"
+        now = f"version {current['version']}{' deleting' if current['deleting'] else ''}"
+        now += state if current["worker_state"] else ""
+    tree = Tree(f"[bold]{trail['type']} {trail['id']}[/bold]: {now}")
+    if trail["stack"] is not None:
+        stack = trail["stack"]
+        tree.add(f"stack now: {stack['stack_id'] or '(none)'} {stack['stack_status']}")
+    routers = tree.add("routers")
+    for name, router in trail["routers"].items():
+        error = f": {router['error']}" if router["error"] else ""
+        routers.add(f"{name} ({router['role']}){error}")
+    if trail["routers_note"]:
+        routers.add(trail["routers_note"])
+    for version in trail["versions"]:
+        request = version["request"]
+        if request is None:
+            asked = "requester not recorded"
+        else:
+            rid = f" request {request['request_id']}" if request["request_id"] else ""
+            asked = (
+                f"{request['change']} via {request['via']} by {request['principal'] or '?'}"
+                f"{rid} at {request['at']}"
+            )
+        node = tree.add(f"[bold]version {version['version']}[/bold]: {asked}")
+        if version["stack"] is not None:
+            stack = version["stack"]
+            reason = f" ({stack['status_reason']})" if stack["status_reason"] else ""
+            node.add(f"stack {stack['stack_id'] or '(deleted)'} {stack['stack_status']}{reason}")
+        for job in version["jobs"]:
+            error = f": {job['error']}" if job["error"] else ""
+            tries = f"{job['attempts']} attempt{'s' if job['attempts'] != 1 else ''}"
+            when = f", {job['started']} .. {job['ended']}" if job["started"] else ""
+            branch = node.add(
+                f"job {job['job']}: {job['outcome']}{error} (worker {job['worker'] or '-'}, "
+                f"{tries}{when})"
+            )
+            for name, on_router in job["routers"].items():
+                if "error" in on_router:
+                    branch.add(f"{name}: cannot be read: {on_router['error']}")
+                elif on_router["commits"]:
+                    undone = on_router["undone"]
+                    branch.add(
+                        f"{name}: commits {', '.join(map(str, on_router['commits']))} "
+                        f"(comment = job id), rollback {on_router['rollback']}"
+                        + (f", undone by commit {undone[0]}" if undone else "")
+                    )
+    Console(width=None if sys.stdout.isatty() else 300).print(tree)
+
+
 # -- NetBox ---------------------------------------------------------------------------------
 
 NETBOX_URL_OPTION = click.option(
@@ -604,14 +1048,19 @@ PASSWORD_ENV_OPTION = click.option(
     "--password-env",
     default="ESI_ROUTER_PASSWORD",
     show_default=True,
-    help="Environment variable holding the NETCONF password of new routers.",
+    help="Environment variable of the workers holding the NETCONF password of new routers "
+    '(/config gets {"ref": "env:NAME"}; its value only with ESI_PLAINTEXT_SECRETS=1).',
 )
 
 
 def _sync_options(login: str, password_env: str) -> Any:
+    from nornir_esi import secrets
     from nornir_esi.netbox.sync import SyncOptions
 
-    return SyncOptions(login=login, password=os.environ.get(password_env, ""))
+    if secrets.plaintext_allowed():  # the compatibility switch: the value, as before
+        password = os.environ.get(password_env, "")
+        return SyncOptions(login=login, password=password, plaintext_secrets=True)
+    return SyncOptions(login=login, password=secrets.reference("env", password_env))
 
 
 def _netbox(url: str, token: str) -> Any:
@@ -679,7 +1128,10 @@ def netbox_sync(
 
     try:
         report = sync(
-            _netbox(netbox_url, netbox_token), _store(endpoints), _sync_options(login, password_env)
+            _netbox(netbox_url, netbox_token),
+            _store(endpoints),
+            _sync_options(login, password_env),
+            requested_by=_cli_requester(),
         )
     except EsiError as exc:
         _fail(exc)

@@ -6,12 +6,14 @@ secondary; their 10.x addresses are mapped to the simulators), a job manager and
 worker; applies the sample resources of ``inventory/`` (routers, interfaces, HA pair,
 internet service, QoS option), then the seed's gateway; prints the six checkpoints of the
 create flow as etcd saw them, and each router's ``show | compare`` against its day-0
-configuration; stops everything.
+configuration; stops everything. No password is printed or stored: the resources name it
+by reference (``{ref: env:ESI_ROUTER_PASSWORD}``), set here for the worker when unset.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -23,6 +25,7 @@ import yaml
 
 from nornir_esi import desired, keys
 from nornir_esi.junos.diff import diff_text
+from nornir_esi.known_hosts import FILE_ENV
 from nornir_esi.netsim.server import RouterSpec, Simulator
 from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store
@@ -31,6 +34,7 @@ from nornir_esi.store.server import EtcdServer
 
 ROUTERS = {"vMX-router-02": "primary", "vMX-router-01": "secondary"}
 INVENTORY = Path(__file__).resolve().parent.parent / "inventory"
+PASSWORD_ENV = "ESI_ROUTER_PASSWORD"
 
 
 def _checkpoint(number: int, title: str, event: Event) -> None:
@@ -99,11 +103,14 @@ def main() -> int:
         RouterSpec(name, "127.0.0.1", 0, role=role)  # type: ignore[arg-type]
         for name, role in ROUTERS.items()
     ]
-    with (
-        EtcdServer("demo") as etcd,
-        Simulator(specs, commit_delay=0.5) as sim,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
+    with tempfile.TemporaryDirectory() as tmp:
+        # The lab records its routers' host keys at start; the worker verifies against them.
+        os.environ[FILE_ENV] = str(Path(tmp) / "known_hosts")
+        return _run(specs, Path(tmp), started)
+
+
+def _run(specs: list[RouterSpec], tmp: Path, started: float) -> int:
+    with EtcdServer("demo") as etcd, Simulator(specs, commit_delay=0.5) as sim:
         print(f"etcd: {etcd.endpoints}")
         for line in sim.listening_lines():
             print(line)
@@ -111,8 +118,12 @@ def main() -> int:
         for name in ROUTERS:
             host, port = sim.address(name)
             hosts[name] = {"hostname": host, "port": port}
-        overrides = Path(tmp) / "hosts.yaml"
+        print(f"host keys recorded in {os.environ[FILE_ENV]}")
+        overrides = tmp / "hosts.yaml"
         overrides.write_text(yaml.safe_dump(hosts))
+        # The routers' password is {ref: env:ESI_ROUTER_PASSWORD} in the resources: the
+        # worker resolves it from this process' environment (the simulators take any).
+        os.environ.setdefault(PASSWORD_ENV, "esi-demo-password")
         store = etcd.client()
         with Service(store, inventory=str(overrides), workers=1):
             resources = desired.load_file(INVENTORY / "resources.yaml")

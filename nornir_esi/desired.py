@@ -11,6 +11,16 @@ changed one version + 1 and ``PENDING_UPDATE``, an unchanged one nothing.
 ``PENDING_DELETE``; the job manager takes it from there and removes every key of the
 resource once it is ``DELETE_COMPLETED``.
 
+No secret is written: a router's ``password`` goes to ``/config`` as a reference
+(``{"ref": "env:NAME"}``, :mod:`nornir_esi.secrets`) that the worker resolves; a plain
+one is refused unless the compatibility switch is on (``plaintext_secrets=True`` or
+``ESI_PLAINTEXT_SECRETS=1``), which writes it as the original did.
+
+Both take ``requested_by``, the :class:`Requester` the front door vouches for (the API
+token's name, the OS user, the NetBox user and request id); each version written then gets
+its audit record (``keys.audit_request``) in the same transaction, so a version never
+exists without it.
+
 Input files are YAML or JSON: a list of ``{type, body}``, or a map of ``/config`` keys to
 records (what ``nornir-esi get /config/`` prints).
 """
@@ -19,18 +29,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from nornir_esi import keys
+from nornir_esi import keys, secrets
 from nornir_esi.exceptions import TemporaryError, ValidationError
-from nornir_esi.records import ConfigRecord
-from nornir_esi.resources import RESOURCE_TYPES, Lookup, referrers, validate
+from nornir_esi.records import AUDIT_VIAS, AuditRequest, ConfigRecord
+from nornir_esi.resources import (
+    RESOURCE_TYPES,
+    Lookup,
+    object_name,
+    referrers,
+    secret_fields,
+    validate,
+)
 from nornir_esi.store.base import Compare, Op, Store
 
-__all__ = ["Change", "apply", "delete", "load_file", "parse_items", "validate_batch"]
+__all__ = ["Change", "Requester", "apply", "delete", "load_file", "parse_items", "validate_batch"]
 
 # `status` is the API's view of progress, not desired state: a body that differs only in
 # it is unchanged.
@@ -45,6 +63,34 @@ class Change:
     resource_id: str
     outcome: Literal["created", "updated", "unchanged", "deleting"]
     version: int
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asks for a change, and through which front door (``api``, ``cli``, ``netbox``).
+
+    ``principal``: the API token's name, the OS user, the NetBox user; ``request_id``: the
+    door's id of the request, ``""`` when it has none.
+    """
+
+    via: str
+    principal: str
+    request_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.via not in AUDIT_VIAS:
+            raise ValidationError("requester", "via", f"{self.via!r} is not one of {AUDIT_VIAS}")
+
+    def record(self, change: str) -> AuditRequest:
+        """The audit record of a version this requester asked for, stamped now."""
+        at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        return AuditRequest(self.via, self.principal, self.request_id, change, at)
+
+
+def _audited(ops: list[Op], requested_by: Requester | None, change: Change) -> None:
+    if requested_by is not None:
+        key = keys.audit_request(change.resource_type, change.resource_id, change.version)
+        ops.append(Op.put(key, requested_by.record(change.outcome).to_json()))
 
 
 def load_file(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
@@ -127,9 +173,23 @@ def validate_batch(
     return clean, lookup
 
 
-def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Change]:
-    """Validate ``items`` and write what changed, all in one transaction."""
+def apply(
+    store: Store,
+    items: Iterable[tuple[str, Mapping[str, Any]]],
+    *,
+    requested_by: Requester | None = None,
+    plaintext_secrets: bool | None = None,
+) -> list[Change]:
+    """Validate ``items`` and write what changed, all in one transaction (with the audit
+    record of each new version, when ``requested_by`` says who asked).
+
+    A secret field (a router's ``password``) to be written as a plain string is refused
+    (ValidationError naming the object and the field; nothing is written) unless the
+    compatibility switch is on: ``plaintext_secrets``, else ``$ESI_PLAINTEXT_SECRETS``
+    (:func:`nornir_esi.secrets.plaintext_allowed`). An unchanged resource is not written,
+    so data the original stored stays readable either way."""
     batch, _ = validate_batch(store, items)
+    plaintext_ok = secrets.plaintext_allowed(plaintext_secrets)
     compare: list[Compare] = []
     ops: list[Op] = []
     changes: list[Change] = []
@@ -141,6 +201,8 @@ def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
         if current is not None and not current.marked_for_deletion and _same(current.body, clean):
             changes.append(Change(resource_type, resource_id, "unchanged", current.version))
             continue
+        if not plaintext_ok:
+            _refuse_plaintext(resource_type, clean)
         version = 1 if current is None else current.version + 1
         status = "PENDING_CREATE" if current is None else "PENDING_UPDATE"
         body = {**clean, "status": status} if RESOURCE_TYPES[resource_type].has_status else clean
@@ -154,6 +216,7 @@ def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
         changes.append(
             Change(resource_type, resource_id, "created" if current is None else "updated", version)
         )
+        _audited(ops, requested_by, changes[-1])
     if ops and not store.txn(compare, ops).succeeded:
         raise TemporaryError(
             "/config changed while the batch was validated; apply it again", delay=0.1
@@ -161,7 +224,21 @@ def apply(store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
     return changes
 
 
-def delete(store: Store, items: Iterable[tuple[str, str]]) -> list[Change]:
+def _refuse_plaintext(resource_type: str, body: Mapping[str, Any]) -> None:
+    for field in secret_fields(resource_type):
+        if isinstance(body.get(field), str):
+            raise ValidationError(
+                object_name(resource_type, body),
+                field,
+                "is a plain password, which would be stored in etcd; give "
+                '{"ref": "env:NAME"} or {"ref": "file:PATH"} '
+                f"(or set {secrets.PLAINTEXT_ENV}=1 to store it as the original did)",
+            )
+
+
+def delete(
+    store: Store, items: Iterable[tuple[str, str]], *, requested_by: Requester | None = None
+) -> list[Change]:
     """Mark ``(type, id)`` resources for deletion, all in one transaction.
 
     Each must exist. One still referenced by a resource that is neither in the batch nor
@@ -196,6 +273,7 @@ def delete(store: Store, items: Iterable[tuple[str, str]]) -> list[Change]:
         compare.append(Compare.unchanged_since(key, entry.mod_revision))
         ops.append(Op.put(key, record.to_json()))
         changes.append(Change(type_name, resource_id, "deleting", record.version))
+        _audited(ops, requested_by, changes[-1])
         marking.append((type_name, resource_id))
 
     _refuse_referenced(store, marking, batch)

@@ -18,6 +18,7 @@ from nornir.core.task import AggregatedResult
 
 from nornir_esi.exceptions import DeviceError, DeviceUnavailableError, EsiError
 from nornir_esi.inventory.nornir import nornir_for
+from nornir_esi.tasks.collect_commits import collect_commits
 from nornir_esi.tasks.collect_state import collect_state
 from nornir_esi.tasks.push_config import push_config
 
@@ -128,6 +129,28 @@ class NornirDevices:
             _raise_failure(result, "collect state")
             state: dict[str, Any] = next(iter(result.values()))[0].result
             return state
+        finally:
+            nr.close_connections()
+
+    def commits(self, routers: Sequence[Router]) -> dict[str, list[dict[str, Any]] | EsiError]:
+        """Each router's commit history, newest first (``collect_commits``), by router name.
+
+        A router that cannot be read gives its error instead: one router down hides
+        nothing of the others.
+        """
+        nr = self._nornir(routers)
+        try:
+            result = nr.run(task=collect_commits)
+            out: dict[str, list[dict[str, Any]] | EsiError] = {}
+            for host, multi in result.items():
+                exc = multi[0].exception
+                if not multi.failed:
+                    out[host] = multi[0].result
+                elif isinstance(exc, EsiError):
+                    out[host] = exc
+                else:
+                    out[host] = DeviceError(host, "commit history", f"{type(exc).__name__}: {exc}")
+            return out
         finally:
             nr.close_connections()
 

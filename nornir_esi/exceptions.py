@@ -10,10 +10,13 @@ Third-party errors are wrapped with ``raise ... from exc``.
     EsiError
     ├── PermanentError                 retrying the same thing fails the same way
     │   ├── ValidationError            bad input: names the object, the field and the reason
+    │   │   └── SecretError            a secret reference that is malformed or does not
+    │   │                              resolve (names the reference, never the secret)
     │   └── ConfigSyntaxError          Junos text, set commands or XML that do not parse
     ├── TemporaryError(delay=...)      may succeed when tried again later
     ├── DeviceError(host, step)        a router failed a step of a task, raised as one of:
     │   ├── DeviceRejectedError        the router answered <rpc-error> (also PermanentError)
+    │   │   └── HostKeyError           its SSH host key is unknown or not the recorded one
     │   ├── DeviceUnavailableError     unreachable, session lost, timed out, database
     │   │                              locked by someone else (also TemporaryError)
     │   └── PairError                  a pair transaction failed on one router; says what
@@ -43,6 +46,7 @@ __all__ = [
     "DeviceRejectedError",
     "DeviceUnavailableError",
     "EsiError",
+    "HostKeyError",
     "LeaseExpired",
     "NetsimError",
     "NetsimRpcError",
@@ -50,6 +54,7 @@ __all__ = [
     "PairRejectedError",
     "PairUnavailableError",
     "PermanentError",
+    "SecretError",
     "SetupError",
     "StoreCompacted",
     "StoreError",
@@ -85,6 +90,13 @@ class ValidationError(PermanentError, ValueError):
         self.reason = reason
 
 
+class SecretError(ValidationError):
+    """A secret field's reference is malformed, names an unknown scheme, or does not
+    resolve (an unset environment variable, a missing file). The message names the
+    object, the field and the reference; it never holds a secret's value.
+    """
+
+
 class ConfigSyntaxError(PermanentError, ValueError):
     """Junos configuration (text, set or XML) that does not parse.
 
@@ -115,6 +127,13 @@ class DeviceError(EsiError):
 
 class DeviceRejectedError(DeviceError, PermanentError):
     """The router refused the request (``<rpc-error>``): bad or conflicting configuration."""
+
+
+class HostKeyError(DeviceRejectedError):
+    """The router's SSH host key is not in the known-hosts file, or differs from the one there.
+
+    Never retried: an unknown or changed key needs a person to look.
+    """
 
 
 class DeviceUnavailableError(DeviceError, TemporaryError):

@@ -10,6 +10,8 @@ data stays interchangeable with it::
     /esi-worker/job_state/v2.0/<plural>/<id>       results of the running workflow
     /state/v2.0/<plural>/<id>                      terminal state of the last version
     /monitoring/v2.0/<plural>/<id>                 live status
+    /esi-worker/audit/v2.0/<plural>/<id>/<version>/{request,stack,jobs/<job_id>}
+                                                   the audit trail (ours; outlives the resource)
     /jobs/{all,ready,waiting,working,finished}/<job_id>
     /job_manager_id
 
@@ -29,6 +31,7 @@ from nornir_esi.exceptions import ValidationError
 __all__ = [
     "ACTIONS",
     "APPLIED_PREFIX",
+    "AUDIT_PREFIX",
     "CONFIG_PREFIX",
     "HEAT_STACKS_PREFIX",
     "HEAT_TEMPLATES_PREFIX",
@@ -44,8 +47,13 @@ __all__ = [
     "PLURALS",
     "STATE_PREFIX",
     "WORKER_CONFIG_PREFIX",
+    "AuditKey",
     "JobId",
     "applied",
+    "audit_job",
+    "audit_prefix",
+    "audit_request",
+    "audit_stack",
     "config",
     "heat_stack",
     "heat_template",
@@ -59,6 +67,7 @@ __all__ = [
     "job_waiting",
     "job_working",
     "monitoring",
+    "parse_audit_key",
     "parse_config_key",
     "parse_job_id",
     "parse_state_key",
@@ -91,6 +100,9 @@ HEAT_STACKS_PREFIX = "/esi-worker/heat_stacks/v2.0/"
 # params of that version), so a modify can take the old version's stanzas off the routers.
 APPLIED_PREFIX = "/esi-worker/applied/v2.0/"
 JOB_STATE_PREFIX = "/esi-worker/job_state/v2.0/"
+# Ours: the audit trail, per resource version (who asked for it, the jobs that ran it, the
+# stack it left). Nothing removes it with the resource: a trail outlives what it traces.
+AUDIT_PREFIX = "/esi-worker/audit/v2.0/"
 STATE_PREFIX = "/state/v2.0/"
 MONITORING_PREFIX = "/monitoring/v2.0/"
 
@@ -177,6 +189,58 @@ def state(resource_type: str, resource_id: str) -> str:
 def monitoring(resource_type: str, resource_id: str) -> str:
     """``/monitoring/v2.0/<plural>/<id>``."""
     return _resource_key(MONITORING_PREFIX, resource_type, resource_id)
+
+
+def audit_prefix(resource_type: str, resource_id: str) -> str:
+    """``/esi-worker/audit/v2.0/<plural>/<id>/``: every audit record of one resource."""
+    return _resource_key(AUDIT_PREFIX, resource_type, resource_id) + "/"
+
+
+def _audit_version(resource_type: str, resource_id: str, version: int) -> str:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValidationError(f"{resource_type} {resource_id}", "version", "must be positive")
+    return f"{audit_prefix(resource_type, resource_id)}{version}/"
+
+
+def audit_request(resource_type: str, resource_id: str, version: int) -> str:
+    """``.../<plural>/<id>/<version>/request``: who asked for this version, through what."""
+    return _audit_version(resource_type, resource_id, version) + "request"
+
+
+def audit_stack(resource_type: str, resource_id: str, version: int) -> str:
+    """``.../<plural>/<id>/<version>/stack``: the Heat stack this version's job left."""
+    return _audit_version(resource_type, resource_id, version) + "stack"
+
+
+def audit_job(job_id_: str) -> str:
+    """``.../<plural>/<id>/<version>/jobs/<job_id>``: how one job of the version ended."""
+    parts = parse_job_id(job_id_)
+    prefix = _audit_version(parts.resource_type, parts.resource_id, parts.version)
+    return f"{prefix}jobs/{job_id_}"
+
+
+class AuditKey(NamedTuple):
+    """The parts of an audit key: ``kind`` is ``request``, ``stack`` or ``job``."""
+
+    resource_type: str
+    resource_id: str
+    version: int
+    kind: str
+    job_id: str
+
+
+def parse_audit_key(key: str) -> AuditKey | None:
+    """An audit key's parts; None for any other key."""
+    parsed = _parse_resource_key(AUDIT_PREFIX, "/".join(key.split("/")[:6]))
+    rest = key.split("/")[6:]
+    if parsed is None or not rest or not rest[0].isdigit() or int(rest[0]) < 1:
+        return None
+    version, tail = int(rest[0]), rest[1:]
+    if tail in (["request"], ["stack"]):
+        return AuditKey(*parsed, version, tail[0], "")
+    if len(tail) == 2 and tail[0] == "jobs" and tail[1]:
+        return AuditKey(*parsed, version, "job", tail[1])
+    return None
 
 
 def type_prefix(prefix: str, resource_type: str) -> str:

@@ -31,6 +31,12 @@ depends on a resource. The rules, as the captured jobs show them:
   ``null`` and the resources visited before it (``[]`` for the resource's own field).
 
 Values keep their JSON types: ``ssh_port`` stays ``830``, ``vlan_id`` stays ``"1025"``.
+
+A secret field (a router's ``password``) holding a reference gives a param of type
+``secret`` whose value is that reference (``{"ref": "env:NAME"}``), resolved by the worker
+when it needs it: no job carries the password. A plain password (the original's data)
+stays a ``value``, as the original's jobs carried it. A secret cannot be part of a
+concatenation (a reference is no text).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from typing import Any, NoReturn
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.records import Param, ResourceRef
 from nornir_esi.resources import Lookup, field_spec, object_name, resource_type
+from nornir_esi.secrets import is_reference
 
 __all__ = ["Lookup", "evaluate"]
 
@@ -72,7 +79,9 @@ def evaluate(
     for name, mapping in mappings.items():
         ev = _Evaluation(obj, name, mapping, lookup)
         value, resources = ev.expression(mapping, resource_type_name, body, ignore_missing=False)
-        params.append(Param(param=name, type="value", value=value, resources=resources))
+        # Only a secret field (or a constant spelled as one) yields a reference.
+        ptype = "secret" if is_reference(value) else "value"
+        params.append(Param(param=name, type=ptype, value=value, resources=resources))
     return params
 
 

@@ -51,7 +51,9 @@ Every refusal is JSON ``{"error", "object", "field", "reason"}``, from one handl
 ====  ===========================================================================
 
 Tokens come from a YAML file ``{name: token}`` (:func:`load_tokens`); the name of the token
-a request came with is kept as ``request.state.principal``.
+a request came with is kept as ``request.state.principal``. A write records it in the
+version's audit trail (:class:`nornir_esi.desired.Requester`), with the request's id: the
+client's ``X-Request-Id`` or a new UUID, answered in the response's ``X-Request-Id``.
 """
 
 from __future__ import annotations
@@ -201,7 +203,29 @@ _STRICT: dict[str, Any] = {
     "bool": StrictBool,
     "list": list[StrictStr],
 }
-_PLAIN: dict[str, Any] = {"str": str, "int": int, "bool": bool, "list": list[str]}
+# A secret field (a router's password): a reference {"ref": "<scheme>:<name>"}, or a plain
+# string (refused by desired.apply unless the compatibility switch is on). Which one, and
+# its shape, resources.validate checks, with the messages `nornir-esi apply` gives.
+_SECRET_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {"ref": {"type": "string", "examples": ["env:ESI_ROUTER_PASSWORD"]}},
+            "required": ["ref"],
+            "additionalProperties": False,
+        },
+        {"type": "string"},
+    ],
+    "description": 'a secret reference {"ref": "env:NAME"} or {"ref": "file:PATH"}',
+}
+_STRICT["secret"] = Annotated[Any, WithJsonSchema(_SECRET_SCHEMA)]
+_PLAIN: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "bool": bool,
+    "list": list[str],
+    "secret": dict[str, str] | str,
+}
 
 
 def _request_type(spec: FieldSpec) -> Any:
@@ -451,15 +475,16 @@ class _Operations:
             raise _NotFound(f"{self.type} {resource_id}", "", "does not exist")
         return JSONResponse({self.type: view}, status_code=status_code)
 
-    def create(self, body: BaseModel) -> JSONResponse:
+    def create(self, body: BaseModel, request: Request) -> JSONResponse:
+        who = _requester(request)
         fields = getattr(body, self.type).model_dump(exclude_none=True)
         resource_id = fields.setdefault("id", str(uuid.uuid4()))
         obj = object_name(self.type, fields)
         # keys.config refuses an id that is no key part, as a 422 naming `id`.
         if self.store.get(keys.config(self.type, str(resource_id))) is not None:
             raise _Conflict(obj, "id", "already exists")
-        desired.apply(self.store, [(self.type, fields)])
-        return self._answer(str(resource_id), 201)
+        desired.apply(self.store, [(self.type, fields)], requested_by=who)
+        return _tagged(self._answer(str(resource_id), 201), who)
 
     def index(self, tenant_id: str | None, name: str | None, status: str | None) -> JSONResponse:
         states = {}
@@ -486,7 +511,8 @@ class _Operations:
         self._require(id)
         return self._answer(id, 200)
 
-    def update(self, id: str, body: BaseModel) -> JSONResponse:
+    def update(self, id: str, body: BaseModel, request: Request) -> JSONResponse:
+        who = _requester(request)
         obj, record = self._require(id)
         if record.marked_for_deletion:
             raise _Conflict(obj, "", "is being deleted")
@@ -499,20 +525,36 @@ class _Operations:
                 merged.pop(field, None)
             else:
                 merged[field] = value
-        desired.apply(self.store, [(self.type, merged)])
-        return self._answer(id, 200)
+        desired.apply(self.store, [(self.type, merged)], requested_by=who)
+        return _tagged(self._answer(id, 200), who)
 
-    def delete(self, id: str) -> JSONResponse:
+    def delete(self, id: str, request: Request) -> JSONResponse:
+        who = _requester(request)
         self._require(id)
         try:
-            desired.delete(self.store, [(self.type, id)])
+            desired.delete(self.store, [(self.type, id)], requested_by=who)
         except ValidationError as exc:
             # It exists (checked above): what refuses is a resource that refers to it.
             raise _Conflict(exc.obj, exc.field, exc.reason) from exc
-        return self._answer(id, 202)
+        return _tagged(self._answer(id, 202), who)
 
     def _require(self, resource_id: str) -> tuple[str, ConfigRecord]:
         return _existing(self.store, self.type, resource_id)
+
+
+_REQUEST_ID = "X-Request-Id"
+
+
+def _requester(request: Request) -> desired.Requester:
+    """The token's name and the request's id (the client's, if it sent a sane one)."""
+    given = request.headers.get(_REQUEST_ID, "").strip()
+    request_id = given if 0 < len(given) <= 128 and given.isprintable() else str(uuid.uuid4())
+    return desired.Requester("api", str(request.state.principal), request_id)
+
+
+def _tagged(response: JSONResponse, who: desired.Requester) -> JSONResponse:
+    response.headers[_REQUEST_ID] = who.request_id
+    return response
 
 
 def _endpoint(call: Callable[..., Any], *params: inspect.Parameter) -> Callable[..., Any]:
@@ -579,7 +621,7 @@ def _add_routes(router: APIRouter, store: Store, type_name: str) -> None:
 
     router.add_api_route(
         collection,
-        _endpoint(ops.create, _param("body", create_body)),
+        _endpoint(ops.create, _param("body", create_body), _param("request", Request)),
         methods=["POST"],
         status_code=201,
         response_model=one,
@@ -615,7 +657,7 @@ def _add_routes(router: APIRouter, store: Store, type_name: str) -> None:
     )
     router.add_api_route(
         member,
-        _endpoint(ops.update, id_param, _param("body", update_body)),
+        _endpoint(ops.update, id_param, _param("body", update_body), _param("request", Request)),
         methods=["PUT"],
         response_model=one,
         responses=_responses(400, 401, 404, 409, 422, 503),
@@ -625,7 +667,7 @@ def _add_routes(router: APIRouter, store: Store, type_name: str) -> None:
     )
     router.add_api_route(
         member,
-        _endpoint(ops.delete, id_param),
+        _endpoint(ops.delete, id_param, _param("request", Request)),
         methods=["DELETE"],
         status_code=202,
         response_model=one,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nornir_esi import desired, keys
+from nornir_esi.devices import Change
 from nornir_esi.exceptions import EsiError, ValidationError
 from nornir_esi.gateway import Action, changes, params_for, pushed, template_of
 from nornir_esi.handlers.common import lookup_in
@@ -34,10 +35,12 @@ __all__ = [
     "DriftChecker",
     "check",
     "check_all",
+    "expected",
     "plan_delete",
     "plan_items",
     "plan_pending",
     "repair",
+    "settled",
 ]
 
 log = logging.getLogger(__name__)
@@ -84,21 +87,28 @@ def _applied(store: Store, resource_id: str) -> dict[str, Any] | None:
     return None if entry is None else Applied.from_value(entry.value).params
 
 
-def _dry_run(
+def _changes(
     store: Store,
-    devices: PairDevices,
     body: Mapping[str, Any],
     lookup: Lookup,
     *,
     action: Action,
     applied: Mapping[str, Any] | None,
-) -> dict[str, str]:
+) -> dict[str, Change]:
     params = params_for(template_of(store, GATEWAY), GATEWAY, body, lookup)
-    pair = pair_of(lookup, GATEWAY, body)
-    result = devices.push_pair(
-        changes(params, pair, action=action, applied=applied), comment="plan", dry_run=True
-    )
-    return dict(result.diffs)
+    return changes(params, pair_of(lookup, GATEWAY, body), action=action, applied=applied)
+
+
+def _of_current(
+    store: Store, resource_id: str, action: Action
+) -> tuple[ConfigRecord, dict[str, Change]]:
+    record = _current(store, resource_id)
+    applied = _applied(store, resource_id)
+    return record, _changes(store, record.body, lookup_in(store), action=action, applied=applied)
+
+
+def _dry_run(devices: PairDevices, wanted: Mapping[str, Change]) -> dict[str, str]:
+    return dict(devices.push_pair(wanted, comment="plan", dry_run=True).diffs)
 
 
 def plan_pending(store: Store, devices: PairDevices, resource_id: str) -> dict[str, str]:
@@ -108,20 +118,14 @@ def plan_pending(store: Store, devices: PairDevices, resource_id: str) -> dict[s
     action: Action = (
         "delete" if record.marked_for_deletion else "create" if applied is None else "modify"
     )
-    return _dry_run(store, devices, record.body, lookup_in(store), action=action, applied=applied)
+    return _dry_run(
+        devices, _changes(store, record.body, lookup_in(store), action=action, applied=applied)
+    )
 
 
 def plan_delete(store: Store, devices: PairDevices, resource_id: str) -> dict[str, str]:
     """Per router, the diff deleting the gateway would commit (nothing is marked)."""
-    record = _current(store, resource_id)
-    return _dry_run(
-        store,
-        devices,
-        record.body,
-        lookup_in(store),
-        action="delete",
-        applied=_applied(store, resource_id),
-    )
+    return _dry_run(devices, _of_current(store, resource_id, "delete")[1])
 
 
 def plan_items(
@@ -135,13 +139,9 @@ def plan_items(
         if resource_type != GATEWAY:
             continue
         applied = _applied(store, str(body["id"]))
+        action: Action = "create" if applied is None else "modify"
         out[str(body["id"])] = _dry_run(
-            store,
-            devices,
-            body,
-            lookup,
-            action="create" if applied is None else "modify",
-            applied=applied,
+            devices, _changes(store, body, lookup, action=action, applied=applied)
         )
     return out
 
@@ -165,19 +165,18 @@ def _stack_drift(
     return out
 
 
+def expected(store: Store, resource_id: str) -> tuple[ConfigRecord, dict[str, Change]]:
+    """The gateway's current ``/config`` record and, per role, the change that brings its
+    router back to that version: what :func:`check` dry-runs (any diff is drift)."""
+    return _of_current(store, resource_id, "repair")
+
+
 def check(store: Store, devices: PairDevices, resource_id: str, heat: Heat | None = None) -> Drift:
     """Drift of a gateway from its current ``/config`` version: on the routers, and in the
     Heat stack's record (with a Heat that keeps one); recorded in ``/monitoring``. A stack
     that agrees with ``/config`` and routers without drift agree with each other."""
-    record = _current(store, resource_id)
-    diffs = _dry_run(
-        store,
-        devices,
-        record.body,
-        lookup_in(store),
-        action="repair",
-        applied=_applied(store, resource_id),
-    )
+    record, wanted = expected(store, resource_id)
+    diffs = _dry_run(devices, wanted)
     drift = Drift(
         resource_id, record.version, diffs, _stack_drift(store, heat, resource_id, record.body)
     )
@@ -225,9 +224,10 @@ def repair(
     return result
 
 
-def check_all(store: Store, devices: PairDevices, heat: Heat | None = None) -> dict[str, Drift]:
-    """Drift of every gateway whose current version is settled (completed, nothing in flight)."""
-    out: dict[str, Drift] = {}
+def settled(store: Store) -> list[str]:
+    """Ids of the gateways whose current version is settled (completed, nothing in flight):
+    those a drift check can hold to their ``/config``."""
+    out: list[str] = []
     for entry in store.get_prefix(keys.type_prefix(keys.STATE_PREFIX, GATEWAY)):
         parsed = keys.parse_state_key(entry.key)
         if parsed is None:
@@ -242,6 +242,14 @@ def check_all(store: Store, devices: PairDevices, heat: Heat | None = None) -> d
             or store.get(keys.job_state(GATEWAY, resource_id)) is not None
         ):
             continue
+        out.append(resource_id)
+    return out
+
+
+def check_all(store: Store, devices: PairDevices, heat: Heat | None = None) -> dict[str, Drift]:
+    """Drift of every gateway whose current version is settled (completed, nothing in flight)."""
+    out: dict[str, Drift] = {}
+    for resource_id in settled(store):
         try:
             out[resource_id] = check(store, devices, resource_id, heat)
         except EsiError as exc:

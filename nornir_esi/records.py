@@ -16,6 +16,10 @@ key (see ``keys.py``)                   record
 ``/esi-worker/job_state/v2.0/...``      :class:`JobState`
 ``/state/v2.0/...``                     :class:`State`
 ``/monitoring/v2.0/...``                :class:`Monitoring`
+``/esi-worker/applied/v2.0/...``        :class:`Applied` (ours)
+``/esi-worker/audit/v2.0/.../request``  :class:`AuditRequest` (ours)
+``/esi-worker/audit/v2.0/.../jobs/*``   :class:`AuditJob` (ours)
+``/esi-worker/audit/v2.0/.../stack``    :class:`AuditStack` (ours)
 ======================================  ==============================================
 
 The values of ``/jobs/ready|waiting|working|finished`` and ``/job_manager_id`` are plain
@@ -34,11 +38,17 @@ from typing import Any
 
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.keys import ACTIONS
+from nornir_esi.secrets import is_reference
 
 __all__ = [
+    "AUDIT_OUTCOMES",
+    "AUDIT_VIAS",
     "ON_FAILURE",
     "PARAM_TYPES",
     "Applied",
+    "AuditJob",
+    "AuditRequest",
+    "AuditStack",
     "ConfigRecord",
     "HeatStack",
     "HeatTemplate",
@@ -54,7 +64,7 @@ __all__ = [
 ]
 
 ON_FAILURE = ("fail", "ignore")
-PARAM_TYPES = ("value", "output_key", "list")
+PARAM_TYPES = ("value", "output_key", "list", "secret")
 
 
 # --- reading helpers -------------------------------------------------------------------
@@ -247,7 +257,10 @@ class Param:
 
     ``type`` is ``value`` (a resolved literal of any JSON type), ``output_key`` (value
     ``{"output_key", "resource_type", "resource_id"}``, resolved from another stack's
-    outputs when the job runs) or ``list`` (a list of such entries).
+    outputs when the job runs), ``list`` (a list of such entries) or ``secret`` (ours: value
+    a secret reference ``{"ref": "<scheme>:<name>"}``, resolved by the worker when it
+    needs the secret, see :mod:`nornir_esi.secrets`; the original had no such type and
+    stored passwords as ``value``).
     """
 
     param: str
@@ -266,6 +279,8 @@ class Param:
             raise ValidationError(what, "type", f"is not one of {', '.join(PARAM_TYPES)}")
         if "value" not in d:
             raise ValidationError(what, "value", "is missing")
+        if ptype == "secret" and not is_reference(d["value"]):
+            raise ValidationError(what, "value", 'of a secret must be {"ref": "<scheme>:<name>"}')
         refs = _get(d, "resources", list, what)
         return cls(
             param=name,
@@ -569,6 +584,147 @@ class Applied:
 
     def to_value(self) -> dict[str, Any]:
         return {"version": self.version, "params": dict(self.params)}
+
+    def to_json(self) -> str:
+        return _json_text(self.to_value())
+
+
+# --- the audit trail (ours) ------------------------------------------------------------
+
+AUDIT_VIAS = ("api", "cli", "netbox")
+AUDIT_OUTCOMES = ("finished", "failed")
+
+
+def _one_of(d: dict[str, Any], name: str, allowed: tuple[str, ...], what: str) -> str:
+    value: str = _get(d, name, str, what)
+    if value not in allowed:
+        raise ValidationError(what, name, f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """``/esi-worker/audit/v2.0/<plural>/<id>/<version>/request``: who asked for a version.
+
+    Written in the transaction that writes the version to ``/config``. ``via`` is the front
+    door (``api``, ``cli``, ``netbox``); ``principal`` who came through it (the API token's
+    name, the OS user, the NetBox user); ``request_id`` the door's id of the request (the
+    API's ``X-Request-Id``, NetBox's request id), ``""`` when it has none; ``change`` what
+    the version is (``created``, ``updated``, ``deleting``); ``at`` ISO 8601 UTC. Never a
+    body or a secret: the version's body is in ``/config`` while it lives.
+    """
+
+    via: str
+    principal: str
+    request_id: str
+    change: str
+    at: str
+
+    @classmethod
+    def from_value(cls, value: object) -> AuditRequest:
+        what = "audit request"
+        d = _object(_load(value, what), what)
+        return cls(
+            via=_one_of(d, "via", AUDIT_VIAS, what),
+            principal=_get(d, "principal", str, what),
+            request_id=_get(d, "request_id", str, what),
+            change=_get(d, "change", str, what),
+            at=_get(d, "at", str, what),
+        )
+
+    def to_value(self) -> dict[str, Any]:
+        return {
+            "via": self.via,
+            "principal": self.principal,
+            "request_id": self.request_id,
+            "change": self.change,
+            "at": self.at,
+        }
+
+    def to_json(self) -> str:
+        return _json_text(self.to_value())
+
+
+@dataclass(frozen=True)
+class AuditJob:
+    """``/esi-worker/audit/v2.0/<plural>/<id>/<version>/jobs/<job_id>``: how a job ended.
+
+    Written by the worker in the transaction that ends the job (``/jobs/finished``), so a
+    job has one record, from the worker whose claim held: ``worker`` its id, ``attempts``
+    the handler runs it took there, ``outcome`` ``finished`` or ``failed`` (with
+    ``error``), ``started``/``ended`` ISO 8601 UTC.
+    """
+
+    handler: str
+    action: str
+    worker: str
+    attempts: int
+    outcome: str
+    error: str
+    started: str
+    ended: str
+
+    @classmethod
+    def from_value(cls, value: object) -> AuditJob:
+        what = "audit job"
+        d = _object(_load(value, what), what)
+        action = _one_of(d, "action", ACTIONS, what)
+        return cls(
+            handler=_get(d, "handler", str, what),
+            action=action,
+            worker=_get(d, "worker", str, what),
+            attempts=_get(d, "attempts", int, what),
+            outcome=_one_of(d, "outcome", AUDIT_OUTCOMES, what),
+            error=_get(d, "error", str, what),
+            started=_get(d, "started", str, what),
+            ended=_get(d, "ended", str, what),
+        )
+
+    def to_value(self) -> dict[str, Any]:
+        return {
+            "handler": self.handler,
+            "action": self.action,
+            "worker": self.worker,
+            "attempts": self.attempts,
+            "outcome": self.outcome,
+            "error": self.error,
+            "started": self.started,
+            "ended": self.ended,
+        }
+
+    def to_json(self) -> str:
+        return _json_text(self.to_value())
+
+
+@dataclass(frozen=True)
+class AuditStack:
+    """``/esi-worker/audit/v2.0/<plural>/<id>/<version>/stack``: the stack a version's heat
+    job left, as :class:`HeatStack` has it but without its outputs (configuration)."""
+
+    stack_id: str
+    stack_status: str
+    status_reason: str
+
+    @classmethod
+    def of(cls, stack: HeatStack) -> AuditStack:
+        return cls(stack.stack_id, stack.stack_status, stack.status_reason)
+
+    @classmethod
+    def from_value(cls, value: object) -> AuditStack:
+        what = "audit stack"
+        d = _object(_load(value, what), what)
+        return cls(
+            stack_id=_get(d, "stack_id", str, what),
+            stack_status=_get(d, "stack_status", str, what),
+            status_reason=_get(d, "status_reason", str, what),
+        )
+
+    def to_value(self) -> dict[str, Any]:
+        return {
+            "stack_id": self.stack_id,
+            "stack_status": self.stack_status,
+            "status_reason": self.status_reason,
+        }
 
     def to_json(self) -> str:
         return _json_text(self.to_value())

@@ -18,6 +18,11 @@ bookkeeping (bandwidth counters, the VLAN pool bitmap, ...) is optional but
 type-checked when present. A field no type declares is refused by default: in desired
 state a typo ("vlanid") must not pass as an extra field.
 
+A secret field (an edge_router's ``password``) holds a reference resolved by the worker,
+``{"ref": "env:NAME"}`` or ``{"ref": "file:PATH"}`` (:mod:`nornir_esi.secrets`); a plain
+string is still valid here, as the original's data, and :func:`nornir_esi.desired.apply`
+refuses to write one unless the compatibility switch is on.
+
 Names that end up in Junos configuration are checked here, before a job runs, so a bad
 name fails at the front door instead of at commit time:
 
@@ -48,7 +53,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from nornir_esi import keys
+from nornir_esi import keys, secrets
 from nornir_esi.exceptions import ConfigSyntaxError, ValidationError
 from nornir_esi.junos.text import parse_text
 
@@ -65,6 +70,7 @@ __all__ = [
     "referrers",
     "relation_target",
     "resource_type",
+    "secret_fields",
     "validate",
 ]
 
@@ -82,15 +88,22 @@ class FieldSpec:
     """One field of a resource body.
 
     ``target`` makes the field a reference to a resource of that type (a list of
-    references when ``many``).
+    references when ``many``). Kind ``secret`` (a device password) holds a secret
+    reference ``{"ref": "<scheme>:<name>"}`` (:mod:`nornir_esi.secrets`), or a plain
+    string as the original stored it.
     """
 
     name: str
-    kind: Literal["str", "int", "bool", "list"]
+    kind: Literal["str", "int", "bool", "list", "secret"]
     required: bool = False
     check: Check | None = None
     target: str | None = None
     many: bool = False
+
+    @property
+    def secret(self) -> bool:
+        """Whether the field carries a secret, which etcd must hold only as a reference."""
+        return self.kind == "secret"
 
 
 @dataclass(frozen=True)
@@ -172,6 +185,14 @@ def _logical_interface(value: Any) -> str | None:
     if not dot or _physical_interface(physical) is not None or not _DIGITS_RE.match(unit):
         return f"{value!r} is not a Junos logical interface name (<physical>.<unit>)"
     return _max_len(value, JUNOS_NAME_MAX)
+
+
+def _secret(value: Any) -> str | None:
+    # A plain string is the original's data (kept readable); a front door refuses to write
+    # one without the compatibility switch (desired.apply), not here.
+    if isinstance(value, str):
+        return _non_empty(value)
+    return secrets.check_reference(value)
 
 
 def _ip(value: Any) -> str | None:
@@ -281,7 +302,7 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
             _fields(
                 FieldSpec("ip", "str", True, _ip),
                 FieldSpec("login", "str", True, _non_empty),
-                FieldSpec("password", "str", True, _non_empty),
+                FieldSpec("password", "secret", True, _secret),
                 FieldSpec("ssh_port", "int", True, _int_range(1, 65535)),
                 FieldSpec("autonomous_system", "str", False, _digits_range(1, 4294967295)),
             ),
@@ -402,6 +423,11 @@ def field_spec(type_name: str, field: str) -> FieldSpec | None:
     return resource_type(type_name).fields.get(field)
 
 
+def secret_fields(type_name: str) -> list[str]:
+    """The fields of ``type_name`` that carry a secret (``edge_router``: ``password``)."""
+    return [f.name for f in resource_type(type_name).fields.values() if f.secret]
+
+
 def relation_target(type_name: str, field: str) -> str | None:
     """The type ``field`` of ``type_name`` refers to, None when it is not a reference."""
     spec = field_spec(type_name, field)
@@ -436,7 +462,13 @@ def object_name(type_name: str, body: Mapping[str, Any]) -> str:
 
 # --- validation ------------------------------------------------------------------------
 
-_KINDS: dict[str, type] = {"str": str, "int": int, "bool": bool, "list": list}
+_KINDS: dict[str, type | tuple[type, ...]] = {
+    "str": str,
+    "int": int,
+    "bool": bool,
+    "list": list,
+    "secret": (str, dict),
+}
 
 
 def _kind_ok(spec: FieldSpec, value: Any) -> bool:
@@ -454,7 +486,13 @@ def _json_kind(value: Any) -> str:
     )
 
 
-_KIND_NAMES = {"str": "a string", "int": "an integer", "bool": "a boolean", "list": "a list"}
+_KIND_NAMES = {
+    "str": "a string",
+    "int": "an integer",
+    "bool": "a boolean",
+    "list": "a list",
+    "secret": 'a reference {"ref": "<scheme>:<name>"} or a string',
+}
 
 
 def validate(

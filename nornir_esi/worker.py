@@ -18,7 +18,9 @@ It runs up to ``slots`` jobs at once. When a job ends, one transaction writes
 ``/jobs/finished/<id>`` and removes the claim (only if the claim is still this worker's),
 and, for the workflow's last job, ``/state`` from the job state (which it deletes), or,
 when a job with ``on_failure: fail`` failed, ``/state`` with ``<ACTION>_FAILED`` and the
-reason. ``/state`` is never written over a version as new or newer. A store error on that
+reason. ``/state`` is never written over a version as new or newer. The same transaction
+records the job in the audit trail (``keys.audit_job``: worker, attempts, outcome, times),
+so the record names the worker whose claim held when the job ended. A store error on that
 transaction is retried until it lands (or the claim is found gone): a job left claimed
 under a live lease would wait forever.
 """
@@ -33,12 +35,13 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from nornir_esi import keys
-from nornir_esi.exceptions import ClaimLost, EsiError, TemporaryError
+from nornir_esi.exceptions import ClaimLost, EsiError, TemporaryError, ValidationError
 from nornir_esi.metrics import JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
-from nornir_esi.records import Job, JobEntry, JobState, State
+from nornir_esi.records import AuditJob, Job, JobEntry, JobState, State
 from nornir_esi.store.base import Compare, Entry, Lease, Op, Store
 from nornir_esi.store.feed import Feed
 
@@ -254,8 +257,8 @@ class Worker:
             pool.submit(self._execute, JobEntry.from_value(entry.value).job)
         return True
 
-    def _run_handler(self, job: Job) -> tuple[Sequence[Op], str]:
-        """Run the job's handler; retry temporary errors with backoff; (writes, error).
+    def _run_handler(self, job: Job) -> tuple[Sequence[Op], str, int]:
+        """Run the job's handler; retry temporary errors with backoff; (writes, error, tries).
 
         Temporary errors (a router's lock held by another job, a dropped session, etcd
         unavailable) are retried until ``retry_for`` seconds have passed (and at most
@@ -269,11 +272,11 @@ class Worker:
             attempt += 1
             try:
                 log.info("%s runs %s (try %d)", self.id, job.id, attempt)
-                return self.handlers[job.handler](context) or (), ""
+                return self.handlers[job.handler](context) or (), "", attempt
             except TemporaryError as exc:
                 out_of_tries = self.retries is not None and attempt > self.retries
                 if out_of_tries or time.monotonic() >= deadline or self._stopping.is_set():
-                    return (), f"{exc} (gave up after {attempt} tries)"
+                    return (), f"{exc} (gave up after {attempt} tries)", attempt
                 self._count_attempt(job)
                 JOB_RETRIES.labels(job.handler).inc()
                 # Full jitter: workers that collided (on a router's lock) spread out.
@@ -283,7 +286,7 @@ class Worker:
                 self._stopping.wait(delay)
             except Exception as exc:  # every failure ends the job with a reason, never a hang
                 reason = str(exc) if isinstance(exc, EsiError) else f"{type(exc).__name__}: {exc}"
-                return (), reason
+                return (), reason, attempt
 
     def _count_attempt(self, job: Job) -> None:
         """Raise the attempt count, the third element of ``/jobs/all/<id>``."""
@@ -301,13 +304,15 @@ class Worker:
             log.warning("%s: counting an attempt of %s failed: %s", self.id, job.id, exc)
 
     def _execute(self, job: Job) -> None:
+        started = _now()
         with JOB_SECONDS.labels(job.handler).time():
-            extra, error = self._run_handler(job)
+            extra, error, attempts = self._run_handler(job)
         JOBS_FINISHED.labels(job.handler, job.action, "failed" if error else "completed").inc()
         if error:
             log.warning("%s: %s failed: %s", self.id, job.id, error)
         try:
-            self._finish_until_landed(job, error, extra)
+            audit = self._audit(job, error, attempts, started)
+            self._finish_until_landed(job, error, extra, audit)
         except Exception:
             log.exception(
                 "%s: finishing %s failed; the lease will expire and it is retried", self.id, job.id
@@ -317,7 +322,27 @@ class Worker:
             self._free.release()
             self._rescan.set()
 
-    def _finish_until_landed(self, job: Job, error: str, extra: Sequence[Op]) -> None:
+    def _audit(self, job: Job, error: str, attempts: int, started: str) -> Op | None:
+        """The audit record's write; None (said in the log) if the job id is no key."""
+        record = AuditJob(
+            handler=job.handler,
+            action=job.action,
+            worker=self.id,
+            attempts=attempts,
+            outcome="failed" if error else "finished",
+            error=error,
+            started=started,
+            ended=_now(),
+        )
+        try:
+            return Op.put(keys.audit_job(job.id), record.to_json())
+        except ValidationError as exc:  # a job must end even when its trail cannot be kept
+            log.warning("%s: %s: no audit record: %s", self.id, job.id, exc)
+            return None
+
+    def _finish_until_landed(
+        self, job: Job, error: str, extra: Sequence[Op], audit: Op | None = None
+    ) -> None:
         """:meth:`_finish`, again after store errors, until it lands or the worker stops.
 
         A retry after a lost answer may find the claim gone because the first try landed:
@@ -327,7 +352,7 @@ class Worker:
         unsure = False
         while True:
             try:
-                self._finish(job, error, extra)
+                self._finish(job, error, extra, audit)
                 return
             except TemporaryError as exc:
                 if self._stopping.is_set():
@@ -342,10 +367,14 @@ class Worker:
             self._stopping.wait(random.uniform(0, delay))
             delay = min(delay * 2, self.backoff_cap)
 
-    def _finish(self, job: Job, error: str, extra: Sequence[Op] = ()) -> None:
+    def _finish(
+        self, job: Job, error: str, extra: Sequence[Op] = (), audit: Op | None = None
+    ) -> None:
         working = keys.job_working(job.id)
         compare = [Compare.value_is(working, self.id)]
         ops = [Op.put(keys.job_finished(job.id), ""), Op.delete(working)]
+        if audit is not None:
+            ops.append(audit)
         if not error:
             ops += extra
         state_key = keys.state(job.resource_type, job.resource_id)
@@ -381,3 +410,7 @@ class Worker:
             else Compare.unchanged_since(key, current.mod_revision)
         )
         return [*compare, guard], [*ops, Op.put(key, state.to_json())]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

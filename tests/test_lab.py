@@ -189,7 +189,8 @@ def test_day0_reaches_the_router(name: str) -> None:
     user = _entry(_child(config, "system/login"), "user", router["login"])
     assert user is not None
     assert user.findtext("class") == "super-user"
-    assert user.findtext("authentication/plain-text-password-value") == router["password"]
+    password = render_day0.logins()[name][1]  # the resources hold only a reference
+    assert user.findtext("authentication/plain-text-password-value") == password
     assert config.find("system/services/ssh") is not None
     assert config.findtext("system/services/netconf/ssh/port") == "830"
     fxp0 = _entry(_child(config, "interfaces"), "interface", "fxp0")

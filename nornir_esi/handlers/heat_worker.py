@@ -11,7 +11,8 @@ For an internet gateway (the only type with a heat template in the contract):
    on their previous configuration); the job id is the commit comment;
 3. create, update or delete the resource's Heat stack and record it under
    ``/esi-worker/heat_stacks/...`` and in the job state's ``heat_outputs``;
-4. remember what was applied (or forget it, after a delete).
+4. remember what was applied (or forget it, after a delete), and keep the stack's id and
+   status in the version's audit trail (``keys.audit_stack``), with the job's end.
 
 A re-run of the same job (its worker died) finds the change on the routers already and
 commits nothing.
@@ -28,7 +29,7 @@ from nornir_esi.handlers.common import lookup_in, update_job_state
 from nornir_esi.heat import Heat
 from nornir_esi.inventory.graph import pair_of
 from nornir_esi.pair import gateway_verifier
-from nornir_esi.records import Applied, JobState
+from nornir_esi.records import Applied, AuditStack, JobState
 from nornir_esi.store.base import Op
 from nornir_esi.worker import JobContext
 
@@ -86,6 +87,10 @@ def heat_worker(ctx: JobContext) -> list[Op]:
 
     update_job_state(store, job.resource_type, job.resource_id, record_outputs)
     # What the routers now carry lands with the job's end.
+    audit = Op.put(
+        keys.audit_stack(job.resource_type, job.resource_id, job.version),
+        AuditStack.of(stack).to_json(),
+    )
     if deleting:
-        return [Op.delete(applied_key)]
-    return [Op.put(applied_key, Applied(version=job.version, params=params).to_json())]
+        return [Op.delete(applied_key), audit]
+    return [Op.put(applied_key, Applied(version=job.version, params=params).to_json()), audit]

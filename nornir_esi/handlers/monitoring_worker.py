@@ -30,7 +30,7 @@ from nornir_esi.records import JobState, Monitoring
 from nornir_esi.store.base import Op
 from nornir_esi.worker import JobContext
 
-__all__ = ["monitoring_worker"]
+__all__ = ["gateway_counters", "monitoring_worker"]
 
 Router = Mapping[str, Any]
 
@@ -92,6 +92,15 @@ def _both_active(states: Mapping[str, str]) -> bool:
     return all(value == "ACTIVE" for value in states.values())
 
 
+def gateway_counters(params: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """A gateway's firewall counters by direction (``in``, ``out``): ``(filter, counter)``,
+    from its monitoring params; the primary's names, which the secondary's equal."""
+    return {
+        "in": (str(params["inet_in_filter"]), str(params["counter_name_in_primary"])),
+        "out": (str(params["inet_out_filter"]), str(params["counter_name_out_primary"])),
+    }
+
+
 def _gateway_state(
     ctx: JobContext, devices: Any, lookup: Any, body: Mapping[str, Any]
 ) -> dict[str, str]:
@@ -100,16 +109,13 @@ def _gateway_state(
     uplink = "ACTIVE"
     if uplink_id:
         uplink = _active(_both_active(_ha_interface_state(devices, lookup, str(uplink_id))))
-    params = ctx.params
-    counters = [
-        (str(params["inet_in_filter"]), str(params["counter_name_in_primary"])),
-        (str(params["inet_out_filter"]), str(params["counter_name_out_primary"])),
-    ]
+    directions = gateway_counters(ctx.params)
+    counters = list(directions.values())
     pair = pair_of(lookup, "internet_gateway", body)
     for role, router in pair.by_role().items():
         values = devices.counters(router, counters)
         missing = [name for name, value in values.items() if value is None]
-        for direction, (filter_name, counter) in zip(("in", "out"), counters, strict=True):
+        for direction, (filter_name, counter) in directions.items():
             value = values.get(f"{filter_name}/{counter}")
             if value is not None:
                 labels = (str(body.get("id")), str(router.get("name")), direction)

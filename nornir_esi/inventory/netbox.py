@@ -17,7 +17,7 @@ Its ``load()`` is not used, because its hosts are not ours:
   and, per router, from the overrides file of ResourceInventory (by name or IP, the name
   winning), which also maps routers to a tunnel, NAT or the simulator on loopback;
 - ``platform`` is ``junos`` and the ``netconf`` connection options carry
-  :data:`~nornir_esi.inventory.nornir.NETCONF_EXTRAS`, as ResourceInventory's hosts;
+  :func:`~nornir_esi.inventory.nornir.netconf_options`, as ResourceInventory's hosts;
 - ``data`` is small: ``id`` and ``ip`` as ResourceInventory's (tasks see the same data
   whichever inventory built the hosts), ``esi_id`` (the resource id: the device's
   ``esi_id`` custom field, else derived as the NetBox sync derives it) and ``netbox_id``;
@@ -40,16 +40,15 @@ Registered as the Nornir inventory plugin ``NetBoxRouterInventory``::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from copy import deepcopy
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
-from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hosts, Inventory
+from nornir.core.inventory import Defaults, Groups, Host, Hosts, Inventory
 from nornir_netbox.plugins.inventory.netbox import NetBoxInventory2
 
 from nornir_esi.exceptions import ValidationError
-from nornir_esi.inventory.nornir import NETCONF_EXTRAS, PLATFORM, load_overrides
+from nornir_esi.inventory.nornir import PLATFORM, load_overrides, netconf_options
 from nornir_esi.netbox.schema import DEFAULT_NETCONF_PORT, EDGE_ROUTER_ROLE, NETCONF_SERVICE
 from nornir_esi.netbox.sync import resource_id, service_port
 
@@ -169,8 +168,7 @@ class NetBoxRouterInventory:
             password=fields["password"],
             platform=PLATFORM,
             data={"id": rid, "ip": ip, "esi_id": rid, "netbox_id": int(device["id"])},
-            # A fresh copy per host, as ResourceInventory: ncclient may keep device_params.
             connection_options={
-                "netconf": ConnectionOptions(extras=dict(deepcopy(NETCONF_EXTRAS)))
+                "netconf": netconf_options(name, fields["hostname"], fields["port"])
             },
         )

@@ -2,8 +2,10 @@
 
 Hosts are named by the router's ``name`` and reach it at ``ip:ssh_port`` with its
 ``login``/``password`` over NETCONF (nornir-netconf's ``netconf`` connection, Junos device
-handler). An overrides file maps a router's name or IP to other connection fields, for
-routers reached through a tunnel, NAT or, in tests, the simulator on 127.0.0.1::
+handler). A ``password`` that is a secret reference (``{"ref": "env:NAME"}``) is resolved
+when the inventory is built, in the worker (:mod:`nornir_esi.secrets`). An overrides file
+maps a router's name or IP to other connection fields, for routers reached through a
+tunnel, NAT or, in tests, the simulator on 127.0.0.1::
 
     10.79.5.185: {hostname: 127.0.0.1, port: 40123}
     vMX-router-01: {hostname: 127.0.0.1, port: 40124, username: esi, password: secret}
@@ -28,19 +30,24 @@ from nornir.core.state import GlobalState
 from nornir.plugins.runners import ThreadedRunner
 from yaml import YAMLError
 
-from nornir_esi import netconf
+from nornir_esi import netconf, secrets
 from nornir_esi.exceptions import ValidationError
+from nornir_esi.known_hosts import HostKeyPolicy
 
-__all__ = ["NETCONF_EXTRAS", "ResourceInventory", "load_overrides", "nornir_for"]
+__all__ = [
+    "NETCONF_EXTRAS",
+    "ResourceInventory",
+    "load_overrides",
+    "netconf_options",
+    "nornir_for",
+]
 
 PLATFORM = "junos"
 # Passed as ncclient.manager.connect_ssh keyword arguments: nornir-netconf's Netconf.open
 # updates its parameters with the connection's `extras`, after setting device_params from
 # the platform; naming the handler here too keeps it Junos even if the platform changes.
+# The host key is added per host (nornir_esi.known_hosts: the recorded key or an error).
 NETCONF_EXTRAS: Mapping[str, Any] = {
-    # Router host keys are not distributed to the workers (the original did not check
-    # them either); SSH still encrypts, and the routers are on the management network.
-    "hostkey_verify": False,
     # Password authentication only: a worker's agent or ~/.ssh keys must not be offered.
     "allow_agent": False,
     "look_for_keys": False,
@@ -103,11 +110,14 @@ class ResourceInventory:
             "hostname": ip,
             "port": port,
             "username": str(body["login"]),
-            "password": str(body["password"]),
         }
         # The name is more specific than the IP, so it wins when both are listed.
         fields.update(self.overrides.get(ip, {}))
         fields.update(self.overrides.get(name, {}))
+        if "password" not in fields:
+            # Resolved here, in the worker, when a session is about to open: etcd holds a
+            # reference (a plain password only in the original's data), never the secret.
+            fields["password"] = secrets.resolve(body["password"], f"{obj} ({name})", "password")
         return Host(
             name=name,
             hostname=fields["hostname"],
@@ -116,12 +126,22 @@ class ResourceInventory:
             password=fields["password"],
             platform=PLATFORM,
             data={"id": str(body["id"]), "ip": ip},
-            # A fresh copy per host: nornir-netconf hands extras to ncclient, which may keep
-            # a reference to device_params.
             connection_options={
-                "netconf": ConnectionOptions(extras=dict(deepcopy(NETCONF_EXTRAS)))
+                "netconf": netconf_options(name, fields["hostname"], fields["port"])
             },
         )
+
+
+def netconf_options(router: str, host: str, port: int) -> ConnectionOptions:
+    """The ``netconf`` connection options of a router reached at ``host:port``.
+
+    A fresh copy per host: nornir-netconf hands extras to ncclient, which may keep a
+    reference to device_params. The host key the known-hosts file holds for the address is
+    the only one accepted (:mod:`nornir_esi.known_hosts`).
+    """
+    extras = dict(deepcopy(NETCONF_EXTRAS))
+    extras.update(HostKeyPolicy.from_env().connect_options(router, host, port))
+    return ConnectionOptions(extras=extras)
 
 
 def nornir_for(

@@ -1,12 +1,8 @@
 """Gateway requests from NetBox's custom scripts: create, update, delete, or a dry run.
 
 The script sends what an operator chose in NetBox (the HA interface, VLAN id, name,
-tenant, internet service and QoS option); the rest of the body is derived here, the one
-place that knows the origin's conventions:
-
-- ``vrf_name``: ``vrf_gw_<HA interface name>_<vlan>``;
-- ``primary_/secondary_logical_interface_name``: ``<interface>.<vlan>`` on each router;
-- ``maximum_static_routes``: the internet service's ``default_static_routes_per_gateway``.
+tenant, internet service and QoS option); the rest of the body is derived by
+:func:`nornir_esi.gateway_request.derive`, as for ``nornir-esi gateway create``.
 
 A dry run validates and returns each router's native Junos diff (computed by the
 routers, nothing written); otherwise the change goes through :mod:`nornir_esi.desired`
@@ -18,68 +14,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from nornir_esi import desired, keys, operations
 from nornir_esi.exceptions import ValidationError
-from nornir_esi.handlers.common import lookup_in
+from nornir_esi.gateway_request import CHOSEN as _CHOSEN
+from nornir_esi.gateway_request import GATEWAY, derive
 from nornir_esi.records import ConfigRecord
 from nornir_esi.store.base import Store
 
 __all__ = ["GATEWAY", "derive", "handle", "planned_jobs"]
 
-GATEWAY = "internet_gateway"
 _HANDLERS = ("heat_worker", "monitoring_worker")
-_CHOSEN = (
-    "id",
-    "name",
-    "tenant_id",
-    "description",
-    "vlan_id",
-    "downlink_interface_id",
-    "internet_service_id",
-    "qos_option_id",
-)
 _UPDATABLE = ("name", "description", "qos_option_id", "internet_service_id")
-
-
-def _need(
-    lookup: Callable[[str, str], Mapping[str, Any] | None],
-    what: str,
-    resource_type: str,
-    resource_id: Any,
-) -> Mapping[str, Any]:
-    body = lookup(resource_type, str(resource_id)) if resource_id else None
-    if body is None:
-        field = {
-            "ha_interface": "downlink_interface_id",
-            "internet_service": "internet_service_id",
-        }.get(resource_type, f"{resource_type}_id")
-        raise ValidationError(what, field, f"{resource_type} {resource_id!r} is not in /config")
-    return body
-
-
-def derive(store: Store, chosen: Mapping[str, Any]) -> dict[str, Any]:
-    """The full gateway body from an operator's choices (see the module docstring)."""
-    what = f"{GATEWAY} {chosen.get('id', '?')}"
-    unknown = sorted(set(chosen) - set(_CHOSEN))
-    if unknown:
-        raise ValidationError(what, unknown[0], "is not something a request may set")
-    lookup = lookup_in(store)
-    ha = _need(lookup, what, "ha_interface", chosen.get("downlink_interface_id"))
-    service = _need(lookup, what, "internet_service", chosen.get("internet_service_id"))
-    vlan = str(chosen.get("vlan_id", ""))
-    body = {k: chosen[k] for k in _CHOSEN if k in chosen}
-    body["vlan_id"] = vlan
-    body.setdefault("description", "")
-    body["vrf_name"] = f"vrf_gw_{ha['name']}_{vlan}"
-    for role in ("primary", "secondary"):
-        interface = _need(lookup, what, "er_physical_interface", ha.get(f"{role}_interface_id"))
-        body[f"{role}_logical_interface_name"] = f"{interface['name']}.{vlan}"
-    if "default_static_routes_per_gateway" in service:
-        body["maximum_static_routes"] = service["default_static_routes_per_gateway"]
-    return body
 
 
 def _current(store: Store, resource_id: str) -> ConfigRecord:
@@ -117,8 +65,10 @@ def handle(
     *,
     dry_run: bool,
     jobs_timeout: float = 5.0,
+    requested_by: desired.Requester | None = None,
 ) -> dict[str, Any]:
-    """One request; ValidationError (naming the object and field) writes nothing."""
+    """One request; ValidationError (naming the object and field) writes nothing.
+    ``requested_by`` (NetBox's user and request id) goes into the audit trail."""
     resource_id = str(gateway.get("id") or "")
     if not resource_id:
         raise ValidationError(GATEWAY, "id", "is missing")
@@ -127,7 +77,7 @@ def handle(
         if dry_run:
             diffs = operations.plan_delete(store, devices, resource_id)
             return {"id": resource_id, "outcome": "dry-run", "diffs": diffs, "jobs": []}
-        (change,) = desired.delete(store, [(GATEWAY, resource_id)])
+        (change,) = desired.delete(store, [(GATEWAY, resource_id)], requested_by=requested_by)
     else:
         if action == "update":
             record = _current(store, resource_id)
@@ -152,7 +102,7 @@ def handle(
                 "jobs": [],
                 "body": body,
             }
-        (change,) = desired.apply(store, [(GATEWAY, body)])
+        (change,) = desired.apply(store, [(GATEWAY, body)], requested_by=requested_by)
     jobs = (
         planned_jobs(store, resource_id, change.version, jobs_timeout)
         if change.outcome != "unchanged"

@@ -4,7 +4,9 @@ written as ``/config`` versions through :func:`nornir_esi.desired.apply`.
 Idempotent: an object NetBox did not change writes nothing. Fields NetBox has no place
 for are kept from the current ``/config`` body (a router's login and password, the
 counters of pairs and HA interfaces), or taken from :class:`SyncOptions` for a new
-resource. What a sync wrote is remembered under ``/esi-worker/netbox/v2.0/`` (our
+resource: a new router's password is written as a secret reference (``{"ref":
+"env:ESI_ROUTER_PASSWORD"}``, resolved by the workers), its value only with the
+compatibility switch. What a sync wrote is remembered under ``/esi-worker/netbox/v2.0/`` (our
 extension of the contract): a resource NetBox no longer holds is deleted (the contract's
 two-step delete) only when a sync created it, so resources applied from files are never
 touched. A deletion still referenced (a router whose pair still exists) is refused for
@@ -45,8 +47,9 @@ log = logging.getLogger(__name__)
 NETBOX_PREFIX = "/esi-worker/netbox/v2.0/"
 # Ids derived from NetBox ids: uuid5 of "<model>:<pk>" in this namespace.
 _NAMESPACE = uuid.UUID("6f1c1b0e-7d1e-4c55-9a53-2b7f0e5d9a41")
-# etcd refuses transactions of more than 128 operations by default.
-_CHUNK = 100
+# etcd refuses transactions of more than 128 operations by default; each change is two
+# (its /config version and that version's audit record).
+_CHUNK = 60
 _IDS_PER_REQUEST = 200
 _ALL_VLANS = (0, 4094)
 _MAPPED_TYPES = ("edge_router", "er_physical_interface", "ha_router", "ha_interface")
@@ -55,11 +58,17 @@ _MAPPED_TYPES = ("edge_router", "er_physical_interface", "ha_router", "ha_interf
 @dataclass(frozen=True)
 class SyncOptions:
     """What NetBox does not hold, for resources it creates: the routers' NETCONF login
-    (secrets never live in NetBox) and the defaults of counters."""
+    (secrets never live in NetBox) and the defaults of counters.
+
+    ``password`` is a secret reference (``{"ref": "env:ESI_ROUTER_PASSWORD"}``: the workers
+    resolve it) or, with ``plaintext_secrets`` (the compatibility switch, see
+    :func:`nornir_esi.desired.apply`), the password itself, written as the original did.
+    """
 
     login: str = "esi"
-    password: str = ""
+    password: str | Mapping[str, str] = ""
     maximum_bandwidth: int = 500
+    plaintext_secrets: bool | None = None
 
 
 @dataclass
@@ -226,7 +235,9 @@ def read_graph(
             "ip": _address(device.primary_ip4.address),
             "ssh_port": g.netconf_ports.get(device.id, DEFAULT_NETCONF_PORT),
             "login": options.login,
-            "password": options.password,
+            "password": dict(options.password)
+            if isinstance(options.password, Mapping)
+            else options.password,
             **kept("edge_router", rid, "login", "password"),
         }
         site = _ref_id(getattr(device, "site", None))
@@ -353,8 +364,17 @@ def _current(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
-def sync(nb: Any, store: Store, options: SyncOptions | None = None) -> SyncReport:
-    """Bring ``/config`` in line with NetBox; see the module's docstring."""
+def sync(
+    nb: Any,
+    store: Store,
+    options: SyncOptions | None = None,
+    *,
+    requested_by: desired.Requester | None = None,
+) -> SyncReport:
+    """Bring ``/config`` in line with NetBox; see the module's docstring. ``requested_by``
+    (the NetBox users and request ids whose events led here, or who ran it) goes into the
+    audit trail of every version written."""
+    options = options or SyncOptions()
     items = read_graph(nb, _current(store), options)
     # All of it valid before any of it is written: bad data in NetBox changes nothing.
     desired.validate_batch(store, items)
@@ -369,13 +389,19 @@ def sync(nb: Any, store: Store, options: SyncOptions | None = None) -> SyncRepor
         batch = by_type.get(resource_type, [])
         for start in range(0, len(batch), _CHUNK):
             chunk = batch[start : start + _CHUNK]
-            for change in desired.apply(store, chunk):
+            changes = desired.apply(
+                store,
+                chunk,
+                requested_by=requested_by,
+                plaintext_secrets=options.plaintext_secrets,
+            )
+            for change in changes:
                 name = f"{change.resource_type} {change.resource_id}"
                 getattr(report, change.outcome).append(name)
             marks = [provenance_key(t, str(b["id"])) for t, b in chunk]
             if missing := [Op.put(key, "netbox") for key in marks if key not in known]:
                 store.txn([], missing)
-    _delete_gone(store, {(t, str(b["id"])) for t, b in items}, report)
+    _delete_gone(store, {(t, str(b["id"])) for t, b in items}, report, requested_by)
     log.info(
         "netbox sync: %d created, %d updated, %d unchanged, %d deleting, %d refused",
         len(report.created),
@@ -387,7 +413,12 @@ def sync(nb: Any, store: Store, options: SyncOptions | None = None) -> SyncRepor
     return report
 
 
-def _delete_gone(store: Store, present: set[tuple[str, str]], report: SyncReport) -> None:
+def _delete_gone(
+    store: Store,
+    present: set[tuple[str, str]],
+    report: SyncReport,
+    requested_by: desired.Requester | None = None,
+) -> None:
     """Delete what a sync created and NetBox no longer holds, referrers first."""
     gone: list[tuple[str, str]] = []
     for entry in store.get_prefix(NETBOX_PREFIX):
@@ -402,7 +433,7 @@ def _delete_gone(store: Store, present: set[tuple[str, str]], report: SyncReport
             store.delete(provenance_key(resource_type, rid))
             continue
         try:
-            desired.delete(store, [(resource_type, rid)])
+            desired.delete(store, [(resource_type, rid)], requested_by=requested_by)
         except ValidationError as exc:
             report.refused.append(f"{name}: {exc}")
             continue

@@ -9,6 +9,8 @@ mapping uses marks the inventory dirty, and a :class:`SyncLoop` runs a full
 :func:`~nornir_esi.netbox.sync.sync` soon after, from what NetBox holds then. Retries,
 duplicates and bursts (NetBox sends one request per object) fold into one sync, and a
 sync writes only what changed, so the outcome is the same however often an event arrives.
+The NetBox users and request ids of the events a sync folds (:func:`requester`) are
+handed to it, for the audit trail.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import hmac
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from nornir_esi.desired import Requester
 from nornir_esi.exceptions import EsiError, ValidationError
 
-__all__ = ["OBJECT_TYPES", "SyncLoop", "relevant", "sign", "verify"]
+__all__ = ["OBJECT_TYPES", "SyncLoop", "folded", "relevant", "requester", "sign", "verify"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,32 @@ def relevant(payload: dict[str, Any]) -> str | None:
     return matches[0] if matches else None
 
 
+def requester(payload: dict[str, Any]) -> Requester:
+    """Who asked, as a signed NetBox payload says: NetBox's user and request id. NetBox 4.7
+    sends them as ``request.user`` and ``request.id``; earlier releases (and our custom
+    scripts) as ``username`` and ``request_id``."""
+    request = payload.get("request")
+    request = request if isinstance(request, dict) else {}
+    user = payload.get("username") or request.get("user") or ""
+    request_id = payload.get("request_id") or request.get("id") or ""
+    return Requester("netbox", str(user), str(request_id))
+
+
+def folded(requesters: Sequence[Requester]) -> Requester | None:
+    """One requester for a sync that folds several events: each user and request id once."""
+    if not requesters:
+        return None
+
+    def unique(values: list[str]) -> str:
+        return ", ".join(dict.fromkeys(v for v in values if v))
+
+    return Requester(
+        "netbox",
+        unique([r.principal for r in requesters]),
+        unique([r.request_id for r in requesters]),
+    )
+
+
 def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode("utf-8"), body, hashlib.sha512).hexdigest()
 
@@ -75,10 +104,15 @@ def verify(secret: str, body: bytes, signature: str | None) -> dict[str, Any]:
 
 
 class SyncLoop:
-    """Runs ``run_sync`` in a thread whenever :meth:`poke` was called since the last run."""
+    """Runs ``run_sync`` in a thread whenever :meth:`poke` was called since the last run,
+    with the requesters of the pokes it folds (:func:`folded`; None when no poke named one)."""
 
-    def __init__(self, run_sync: Callable[[], Any], *, retry_after: float = 2.0) -> None:
+    def __init__(
+        self, run_sync: Callable[[Requester | None], Any], *, retry_after: float = 2.0
+    ) -> None:
         self._run_sync = run_sync
+        self._requesters: list[Requester] = []
+        self._guard = threading.Lock()
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -87,7 +121,10 @@ class SyncLoop:
         self.last_error = ""
         self.last_report: Any = None
 
-    def poke(self) -> None:
+    def poke(self, requested_by: Requester | None = None) -> None:
+        if requested_by is not None:
+            with self._guard:
+                self._requesters.append(requested_by)
         self._dirty.set()
 
     def start(self) -> SyncLoop:
@@ -107,9 +144,12 @@ class SyncLoop:
             if self._stop.is_set():
                 return
             self._dirty.clear()
+            with self._guard:
+                requesters, self._requesters = self._requesters, []
             try:
-                self.last_report = self._run_sync()
+                self.last_report = self._run_sync(folded(requesters))
                 self.last_error = ""
+                requesters = []
             except EsiError as exc:
                 # Bad data in NetBox, or etcd away: said, and tried again on the next
                 # event (or soon, for a temporary error).
@@ -125,3 +165,6 @@ class SyncLoop:
                 self._dirty.set()
             finally:
                 self.runs += 1
+                if requesters:  # not synced: the next run is theirs too
+                    with self._guard:
+                        self._requesters[:0] = requesters

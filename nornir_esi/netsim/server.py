@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import socket
 import threading
@@ -29,12 +30,14 @@ from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
 from copy import deepcopy
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncssh
 from lxml import etree
 
 from nornir_esi.exceptions import NetsimError
+from nornir_esi.known_hosts import FILE_ENV, record
 from nornir_esi.netsim.device import Faults, Role, Router, Session, SessionDropped, Settings
 from nornir_esi.netsim.hostkeys import host_key, known_hosts_line
 from nornir_esi.netsim.rpc import BASE_NS, CloseSession, handle_rpc
@@ -329,8 +332,12 @@ class Simulator:
         commit_delay: float = 0.0,
         minute: float = 60.0,
         host_key_seed: bytes = b"",
+        known_hosts: str | Path | None = None,
     ) -> None:
+        """``known_hosts``: a file to record the routers' host keys in once they listen, as
+        a lab records its routers' keys at start (default ``$ESI_KNOWN_HOSTS``, if set)."""
         self.specs = list(routers)
+        self.known_hosts_file = known_hosts or os.environ.get(FILE_ENV) or None
         names = [spec.name for spec in self.specs]
         if len(set(names)) != len(names):
             raise NetsimError(f"router names must be unique: {names}")
@@ -370,6 +377,8 @@ class Simulator:
         except BaseException:
             await self.stop()
             raise
+        if self.known_hosts_file:
+            record(self.known_hosts_file, self.known_hosts().splitlines())
 
     async def stop(self) -> None:
         for listener in self._listeners.values():

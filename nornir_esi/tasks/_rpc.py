@@ -15,11 +15,12 @@ from typing import Any
 from lxml import etree
 from ncclient import NCClientError
 from ncclient.operations.rpc import RPCError
-from ncclient.transport.errors import AuthenticationError
+from ncclient.transport.errors import AuthenticationError, SSHUnknownHostError
 from nornir.core.task import Task
 
 from nornir_esi import netconf
 from nornir_esi.exceptions import DeviceError, DeviceRejectedError, DeviceUnavailableError
+from nornir_esi.known_hosts import HostKeyPolicy
 
 __all__ = ["CONNECTION", "call", "connection", "device_error", "leaf", "sub"]
 
@@ -68,6 +69,17 @@ def connection(task: Task) -> Any:
     netconf.tune_ncclient()
     try:
         return task.host.get_connection(CONNECTION, task.nornir.config)
+    except SSHUnknownHostError as exc:
+        _drop(task)
+        host = task.host
+        extras = host.get_connection_parameters(CONNECTION).extras or {}
+        raise HostKeyPolicy.from_env().refused(
+            host.name,
+            str(host.hostname),
+            int(host.port or 830),
+            exc.fingerprint,
+            recorded=bool(extras.get("hostkey_b64")),
+        ) from exc
     except (NCClientError, OSError) as exc:
         _drop(task)
         raise device_error(task.host.name, "connect", exc) from exc

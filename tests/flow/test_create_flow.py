@@ -21,7 +21,7 @@ from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store
 from nornir_esi.store.feed import Feed
 from nornir_esi.waiting import wait_for_state
-from tests.origin import scenario_steps
+from tests.origin import config_bodies, scenario_steps
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS
@@ -75,16 +75,26 @@ def _origin_sections() -> dict[str, list[str]]:
     return sections
 
 
+def _as_captured(items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """The sample resources with the routers' password in clear, as the origin stored it."""
+    bodies = config_bodies()
+    return [
+        (t, {**b, "password": bodies[(t, b["id"])]["password"]} if "password" in b else b)
+        for t, b in items
+    ]
+
+
 def test_create_flow_reproduces_every_origin_key(pair: Simulator, service_store: Store) -> None:
     store = service_store
-    items = desired.load_file(INVENTORY / "resources.yaml")
+    items = _as_captured(desired.load_file(INVENTORY / "resources.yaml"))
     gateway = desired.load_file(INVENTORY / "gateway.yaml")
     # As the origin did: one resource after the other, each once the previous is done (in
-    # one batch, a resource's first job would also wait for those it references).
+    # one batch, a resource's first job would also wait for those it references). The
+    # origin stored plain passwords: only the compatibility switch writes them.
     events: list[Event] = []
     for item in [*items, *gateway]:
         start = store.revision() + 1
-        desired.apply(store, [item])
+        desired.apply(store, [item], plaintext_secrets=True)
         events += _record(store, start, [(item[0], item[1]["id"])])
 
     puts = [

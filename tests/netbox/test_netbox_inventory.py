@@ -104,8 +104,9 @@ def test_netbox_inventory_hosts_of_the_seeded_routers(nb: Any, netbox_server: Ne
         assert host.data == {"id": rid, "ip": ip, "esi_id": rid, "netbox_id": ids[name]}
         params = host.get_connection_parameters("netconf")
         assert (params.hostname, params.port) == (ip, port)
+        # No key recorded for these addresses: verified against none, so connecting fails.
         assert params.extras == {
-            "hostkey_verify": False,
+            "hostkey_verify": True,
             "allow_agent": False,
             "look_for_keys": False,
             "device_params": {"name": "junos"},

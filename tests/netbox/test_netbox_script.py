@@ -20,11 +20,11 @@ from nornir_esi.api import ApiServer, NetBoxDoor, create_app
 from nornir_esi.devices import NornirDevices
 from nornir_esi.netbox.schema import ensure_event_rule, ensure_scripts
 from nornir_esi.netbox.seed import seed
-from nornir_esi.netbox.server import NetBoxServer
+from nornir_esi.netbox.server import ADMIN_USER, NetBoxServer
 from nornir_esi.netbox.sync import SyncOptions, sync
 from nornir_esi.netbox.webhook import SIGNATURE_HEADER, sign
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import ConfigRecord
+from nornir_esi.records import AuditRequest, ConfigRecord
 from nornir_esi.service import Service
 from nornir_esi.store.base import Store
 from nornir_esi.waiting import wait_for_state
@@ -88,7 +88,10 @@ def stack(
     seed(nb, resources)
     overrides = write_overrides(pair, tmp_path)
     door = NetBoxDoor(
-        nb, SECRET, SyncOptions(password="esiesi0000"), devices=NornirDevices(str(overrides))
+        nb,
+        SECRET,
+        SyncOptions(password={"ref": "env:ESI_ROUTER_PASSWORD"}),
+        devices=NornirDevices(str(overrides)),
     )
     with (
         Service(store, inventory=str(overrides), workers=1, manager_lease_ttl=5),
@@ -147,6 +150,12 @@ def test_netbox_script_gateway_reaches_the_routers_and_netbox_shows_it(stack: St
     assert record.body["primary_logical_interface_name"] == "ae0.1031"
     state = wait_for_state(stack.store, GW, gateway_id, timeout=60)
     assert state is not None and state.worker_state == "CREATE_COMPLETED", state
+    # The audit trail names who ran the script in NetBox, and NetBox's request.
+    audited = stack.store.get(keys.audit_request(GW, gateway_id, 1))
+    assert audited is not None
+    request = AuditRequest.from_value(audited.value)
+    assert (request.via, request.principal, request.change) == ("netbox", ADMIN_USER, "created")
+    assert request.request_id
     for router in ROUTERS.values():
         on_router = carried(stack.sim, router)
         assert "1031" in on_router["units"], router

@@ -15,7 +15,7 @@ from typing import Any
 import pynetbox
 import pytest
 
-from nornir_esi import desired, keys
+from nornir_esi import desired, keys, secrets
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.netbox.seed import seed
 from nornir_esi.netbox.server import NetBoxServer
@@ -27,7 +27,8 @@ from tests.flow.test_cli import cli
 
 INVENTORY = Path(__file__).parent.parent.parent / "inventory"
 MAPPED = ("edge_router", "er_physical_interface", "ha_router", "ha_interface")
-OPTIONS = SyncOptions(login="esi", password="esiesi0000")
+# New routers get the reference `--password-env ESI_ROUTER_PASSWORD` gives (the default).
+OPTIONS = SyncOptions(login="esi", password=secrets.reference("env", "ESI_ROUTER_PASSWORD"))
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +86,28 @@ def test_netbox_sync_follows_a_change_in_netbox(nb: Any, store: Store) -> None:
         assert record.version == 2
         assert record.body["description"] == "MX80 #1, rack 7"
         # What NetBox does not hold stays as it was.
-        assert record.body["password"] == "esiesi0000"
+        assert record.body["password"] == {"ref": "env:ESI_ROUTER_PASSWORD"}
     finally:
         device.description = "MX80 #1"
         device.save()
+
+
+def test_netbox_sync_refuses_a_plain_password_and_writes_nothing(nb: Any, store: Store) -> None:
+    revision = store.revision()
+    with pytest.raises(ValidationError) as caught:
+        sync(nb, store, SyncOptions(password="esiesi0000"))
+    assert caught.value.field == "password"
+    assert "would be stored in etcd" in str(caught.value)
+    assert "esiesi0000" not in str(caught.value)
+    assert store.revision() == revision
+
+
+def test_netbox_sync_writes_a_plain_password_with_the_compatibility_switch(
+    nb: Any, store: Store
+) -> None:
+    sync(nb, store, SyncOptions(password="esiesi0000", plaintext_secrets=True))
+    routers = _config(store, "edge_router").values()
+    assert [r.body["password"] for r in routers] == ["esiesi0000", "esiesi0000"]
 
 
 def test_netbox_sync_refuses_a_router_without_address_and_writes_nothing(
@@ -151,6 +170,7 @@ def test_netbox_sync_as_a_command(nb: Any, store: Store, netbox_server: NetBoxSe
         "ESI_NETBOX_TOKEN": netbox_server.token,
         "ESI_ROUTER_PASSWORD": "esiesi0000",
         "ESI_ETCD_ENDPOINTS": ",".join(store.endpoints),
+        "ESI_PLAINTEXT_SECRETS": "",
     }
     setup = cli("netbox", "setup", **env)
     assert setup.returncode == 0, setup.stderr
@@ -159,6 +179,10 @@ def test_netbox_sync_as_a_command(nb: Any, store: Store, netbox_server: NetBoxSe
     first = cli("netbox", "sync", **env)
     assert first.returncode == 0, first.stderr
     assert sorted(line.split()[0] for line in first.stdout.splitlines()) == ["created"] * 6
+    # --password-env names the variable the workers read: its value is in no key.
+    routers = _config(store, "edge_router").values()
+    assert [r.body["password"] for r in routers] == [{"ref": "env:ESI_ROUTER_PASSWORD"}] * 2
+    assert not any("esiesi0000" in str(e.value) for e in store.get_prefix(""))
     service = nb.ipam.services.get(
         name="netconf", parent_object_id=nb.dcim.devices.get(name="vMX-router-02").id
     )

@@ -17,10 +17,10 @@ from nornir_esi import desired, keys
 from nornir_esi.api import ApiServer, NetBoxDoor, create_app
 from nornir_esi.netbox.schema import ensure_event_rule
 from nornir_esi.netbox.seed import seed
-from nornir_esi.netbox.server import NetBoxServer
+from nornir_esi.netbox.server import ADMIN_USER, NetBoxServer
 from nornir_esi.netbox.sync import SyncOptions, sync
 from nornir_esi.netbox.webhook import SIGNATURE_HEADER, sign
-from nornir_esi.records import ConfigRecord
+from nornir_esi.records import AuditRequest, ConfigRecord
 from nornir_esi.store.base import Store
 from tests.store.helpers import eventually
 
@@ -33,7 +33,7 @@ ROUTER = "198b93f2-006e-45b6-96d3-e7ef6f759501"  # vMX-router-01
 def receiver(netbox_server: NetBoxServer, store: Store) -> Iterator[tuple[Any, ApiServer]]:
     nb = pynetbox.api(netbox_server.url, token=netbox_server.token)
     seed(nb, desired.load_file(INVENTORY / "resources.yaml"))
-    door = NetBoxDoor(nb, SECRET, SyncOptions(password="esiesi0000"))
+    door = NetBoxDoor(nb, SECRET, SyncOptions(password={"ref": "env:ESI_ROUTER_PASSWORD"}))
     with ApiServer(create_app(store, door)) as api:
         yield nb, api
 
@@ -81,7 +81,7 @@ def test_netbox_webhook_duplicates_write_nothing_new(
     receiver: tuple[Any, ApiServer], store: Store
 ) -> None:
     nb, api = receiver
-    sync(nb, store, SyncOptions(password="esiesi0000"))
+    sync(nb, store, SyncOptions(password={"ref": "env:ESI_ROUTER_PASSWORD"}))
     revision = store.revision()
     loop = api.app.state.sync_loop
     for expected_runs in (1, 2):
@@ -98,7 +98,7 @@ def test_netbox_event_rule_change_reaches_etcd(
     receiver: tuple[Any, ApiServer], store: Store
 ) -> None:
     nb, api = receiver
-    sync(nb, store, SyncOptions(password="esiesi0000"))
+    sync(nb, store, SyncOptions(password={"ref": "env:ESI_ROUTER_PASSWORD"}))
     before = _router(store)
     assert before is not None
     ensure_event_rule(nb, f"{api.url}/netbox/webhook", SECRET)
@@ -113,6 +113,16 @@ def test_netbox_event_rule_change_reaches_etcd(
         )
         assert record.body["description"] == "moved to rack 9"
         assert record.version == before.version + 1
+        # The event's NetBox user and request id are the new version's audit record.
+        audited = store.get(keys.audit_request("edge_router", ROUTER, record.version))
+        assert audited is not None
+        request = AuditRequest.from_value(audited.value)
+        assert (request.via, request.principal, request.change) == (
+            "netbox",
+            ADMIN_USER,
+            "updated",
+        )
+        assert request.request_id
     finally:
         device.description = "MX80 #1"
         device.save()

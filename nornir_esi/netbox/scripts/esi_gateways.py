@@ -40,9 +40,21 @@ def _door():
     return hook.payload_url.rsplit("/netbox/webhook", 1)[0], hook.secret
 
 
+def _who(script):
+    # Who runs the script, and NetBox's id of the request: for nornir-esi's audit trail,
+    # named as NetBox names them in a webhook's payload.
+    request = getattr(script, "request", None)
+    user = getattr(request, "user", None)
+    return {
+        "username": str(getattr(user, "username", "") or ""),
+        "request_id": str(getattr(request, "id", "") or ""),
+    }
+
+
 def _ask(script, action, gateway, commit):
     base, secret = _door()
-    body = json.dumps({"action": action, "dry_run": not commit, "gateway": gateway}).encode()
+    payload = {"action": action, "dry_run": not commit, "gateway": gateway, **_who(script)}
+    body = json.dumps(payload).encode()
     signature = hmac.new(secret.encode(), body, hashlib.sha512).hexdigest()
     try:
         response = requests.post(

@@ -1,0 +1,173 @@
+"""The audit trail of a resource: for each version, who asked for it, the jobs that ran it,
+what each router's commit history says of those jobs, and the stack it left.
+
+Stored, and kept after the resource is deleted (``keys.audit_*``, shapes in ``records``):
+
+- ``request``: the front door, the principal and the door's request id, written with the
+  version's ``/config`` write (:class:`~nornir_esi.desired.Requester`);
+- ``jobs/<job_id>``: the worker that ended the job, its attempts, outcome, error and
+  times, written with the job's end;
+- ``stack``: the Heat stack's id and status the version's heat job left.
+
+Read live from the routers of the resource's pair, at query time: each commit of a job
+carries the job id as its comment (``pair.py``), so a job's commits are the entries of
+``show system commit`` whose log is its id, and its rollback index is the position of the
+newest of them (``rollback <index>`` brings back the configuration the job left). A pair
+transaction commits twice (``commit confirmed``, then the confirming commit), so a job
+has two commits per router; an undone one has a third, ``rollback of <job id>``. A router
+that cannot be read says so and hides nothing else.
+
+Jobs still queued (waiting, ready, working) show in their version with their queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from nornir_esi import keys
+from nornir_esi.exceptions import EsiError
+from nornir_esi.handlers.common import lookup_in
+from nornir_esi.inventory.graph import pair_of
+from nornir_esi.records import (
+    AuditJob,
+    AuditRequest,
+    AuditStack,
+    ConfigRecord,
+    HeatStack,
+    State,
+)
+from nornir_esi.store.base import Store
+from nornir_esi.views import job_rows
+
+__all__ = ["CommitReader", "gather"]
+
+_PAIRED = ("internet_gateway", "ha_interface", "ha_router")
+
+
+class CommitReader(Protocol):
+    """What the audit needs of the routers (:class:`nornir_esi.devices.NornirDevices`)."""
+
+    def commits(
+        self, routers: list[Mapping[str, Any]]
+    ) -> Mapping[str, list[dict[str, Any]] | EsiError]: ...
+
+
+def gather(
+    store: Store,
+    resource_type: str,
+    resource_id: str,
+    devices: CommitReader | None = None,
+) -> dict[str, Any]:
+    """The audit trail of one resource as a JSON-able object (see the module docstring).
+
+    ``devices`` None: the routers are not read (``routers`` says so).
+    """
+    prefix = keys.audit_prefix(resource_type, resource_id)  # refuses an unknown type or id
+    versions: dict[int, dict[str, Any]] = {}
+
+    def version(number: int) -> dict[str, Any]:
+        return versions.setdefault(
+            number, {"version": number, "request": None, "jobs": [], "stack": None}
+        )
+
+    for entry in store.get_prefix(prefix):
+        parsed = keys.parse_audit_key(entry.key)
+        if parsed is None:
+            continue
+        slot = version(parsed.version)
+        if parsed.kind == "request":
+            slot["request"] = AuditRequest.from_value(entry.value).to_value()
+        elif parsed.kind == "stack":
+            slot["stack"] = AuditStack.from_value(entry.value).to_value()
+        else:
+            job = AuditJob.from_value(entry.value).to_value()
+            slot["jobs"].append({"job": parsed.job_id, **job})
+    for row in job_rows(store):
+        if row["resource"] != f"{resource_type} {resource_id}":
+            continue
+        queued = {"job": row["job"], "handler": row["handler"], "action": row["action"]}
+        queued.update(worker=row["worker"], attempts=row["attempts"], outcome=row["queue"])
+        queued.update(error="", started="", ended="")
+        version(int(row["version"]))["jobs"].append(queued)
+    for slot in versions.values():
+        slot["jobs"].sort(key=lambda j: (j["started"] or "~", j["job"]))
+
+    config_entry = store.get(keys.config(resource_type, resource_id))
+    config = None if config_entry is None else ConfigRecord.from_value(config_entry.value)
+    routers, note = _routers(store, resource_type, config, devices)
+    for slot in versions.values():
+        for job in slot["jobs"]:
+            job["routers"] = {
+                name: _job_commits(commits, job["job"]) for (name, _), commits in routers.items()
+            }
+    return {
+        "type": resource_type,
+        "id": resource_id,
+        "current": _current(store, resource_type, resource_id, config),
+        "stack": _stack(store, resource_type, resource_id),
+        "routers": {
+            name: {"role": role, "error": _router_error(commits)}
+            for (name, role), commits in routers.items()
+        },
+        "routers_note": note,
+        "versions": [versions[n] for n in sorted(versions)],
+    }
+
+
+def _current(
+    store: Store, resource_type: str, resource_id: str, config: ConfigRecord | None
+) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    entry = store.get(keys.state(resource_type, resource_id))
+    state = None if entry is None else State.from_value(entry.value)
+    return {
+        "version": config.version,
+        "deleting": config.marked_for_deletion,
+        "worker_state": state.worker_state if state else "",
+        "state_version": state.version if state else None,
+        "error": state.error if state else "",
+    }
+
+
+def _stack(store: Store, resource_type: str, resource_id: str) -> dict[str, Any] | None:
+    entry = store.get(keys.heat_stack(resource_type, resource_id))
+    return None if entry is None else HeatStack.from_value(entry.value).to_value()
+
+
+def _routers(
+    store: Store,
+    resource_type: str,
+    config: ConfigRecord | None,
+    devices: CommitReader | None,
+) -> tuple[dict[tuple[str, str], list[dict[str, Any]] | EsiError], str]:
+    """Each router's commit history (or why it cannot be read), and a note when none is."""
+    if resource_type not in _PAIRED:
+        return {}, f"a {resource_type} changes no router configuration"
+    if config is None:
+        return {}, "its /config is gone: the routers it was on are not known any more"
+    if devices is None:
+        return {}, "the routers were not read"
+    try:
+        pair = pair_of(lookup_in(store), resource_type, config.body)
+    except EsiError as exc:
+        return {}, f"its routers cannot be found: {exc}"
+    by_role = {role: str(router["name"]) for role, router in pair.by_role().items()}
+    read = devices.commits([pair.primary, pair.secondary])
+    return {(name, role): read.get(name, []) for role, name in by_role.items()}, ""
+
+
+def _router_error(commits: list[dict[str, Any]] | EsiError) -> str:
+    return str(commits) if isinstance(commits, EsiError) else ""
+
+
+def _job_commits(commits: list[dict[str, Any]] | EsiError, job_id: str) -> dict[str, Any]:
+    """A job's commits on one router: their rollback indexes, newest first, and the index
+    to roll back to for the configuration the job left (None when it has no commit there,
+    or none within the router's rollback history)."""
+    if isinstance(commits, EsiError):
+        return {"error": str(commits)}
+    own = [c["index"] for c in commits if c["log"] == job_id]
+    undone = [c["index"] for c in commits if c["log"] == f"rollback of {job_id}"]
+    return {"commits": own, "rollback": own[0] if own else None, "undone": undone}
