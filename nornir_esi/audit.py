@@ -7,7 +7,8 @@ Stored, and kept after the resource is deleted (``keys.audit_*``, shapes in ``re
   version's ``/config`` write (:class:`~nornir_esi.desired.Requester`);
 - ``jobs/<job_id>``: the worker that ended the job, its attempts, outcome, error and
   times, written with the job's end;
-- ``stack``: the Heat stack's id and status the version's heat job left.
+- ``stack``: the Heat stack's id and status the version's heat job left, and the routers
+  (``edge_router`` id and name by role) it changed.
 
 Read live from the routers of the resource's pair, at query time: each commit of a job
 carries the job id as its comment (``pair.py``), so a job's commits are the entries of
@@ -16,6 +17,10 @@ newest of them (``rollback <index>`` brings back the configuration the job left)
 transaction commits twice (``commit confirmed``, then the confirming commit), so a job
 has two commits per router; an undone one has a third, ``rollback of <job id>``. A router
 that cannot be read says so and hides nothing else.
+
+The pair is found through the resource's ``/config`` while it lives; once it is gone, the
+routers are those its heat jobs recorded, looked up by id in ``/config`` (edge routers
+outlive the gateways on them). A recorded router that is gone too says so.
 
 Jobs still queued (waiting, ready, working) show in their version with their queue.
 """
@@ -26,12 +31,13 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from nornir_esi import keys
-from nornir_esi.exceptions import EsiError
+from nornir_esi.exceptions import EsiError, ValidationError
 from nornir_esi.handlers.common import lookup_in
 from nornir_esi.inventory.graph import pair_of
 from nornir_esi.records import (
     AuditJob,
     AuditRequest,
+    AuditRouter,
     AuditStack,
     ConfigRecord,
     HeatStack,
@@ -65,6 +71,7 @@ def gather(
     """
     prefix = keys.audit_prefix(resource_type, resource_id)  # refuses an unknown type or id
     versions: dict[int, dict[str, Any]] = {}
+    recorded: dict[int, tuple[AuditRouter, ...]] = {}
 
     def version(number: int) -> dict[str, Any]:
         return versions.setdefault(
@@ -79,7 +86,9 @@ def gather(
         if parsed.kind == "request":
             slot["request"] = AuditRequest.from_value(entry.value).to_value()
         elif parsed.kind == "stack":
-            slot["stack"] = AuditStack.from_value(entry.value).to_value()
+            stack = AuditStack.from_value(entry.value)
+            slot["stack"] = stack.to_value()
+            recorded[parsed.version] = stack.routers
         else:
             job = AuditJob.from_value(entry.value).to_value()
             slot["jobs"].append({"job": parsed.job_id, **job})
@@ -95,7 +104,9 @@ def gather(
 
     config_entry = store.get(keys.config(resource_type, resource_id))
     config = None if config_entry is None else ConfigRecord.from_value(config_entry.value)
-    routers, note = _routers(store, resource_type, config, devices)
+    # Oldest version first, so that a router keeps the role its newest job recorded.
+    by_id = {r.id: r for v in sorted(recorded) for r in recorded[v]}
+    routers, note = _routers(store, resource_type, config, list(by_id.values()), devices)
     for slot in versions.values():
         for job in slot["jobs"]:
             job["routers"] = {
@@ -140,22 +151,44 @@ def _routers(
     store: Store,
     resource_type: str,
     config: ConfigRecord | None,
+    recorded: list[AuditRouter],
     devices: CommitReader | None,
 ) -> tuple[dict[tuple[str, str], list[dict[str, Any]] | EsiError], str]:
-    """Each router's commit history (or why it cannot be read), and a note when none is."""
+    """Each router's commit history (or why it cannot be read), by (name, role), and a note
+    on where the routers come from or why there are none.
+
+    The pair of the resource's ``/config``; without it, the ``recorded`` routers.
+    """
     if resource_type not in _PAIRED:
         return {}, f"a {resource_type} changes no router configuration"
-    if config is None:
-        return {}, "its /config is gone: the routers it was on are not known any more"
+    if config is None and not recorded:
+        return {}, "its /config is gone and no job recorded its routers: they are not known"
     if devices is None:
         return {}, "the routers were not read"
-    try:
-        pair = pair_of(lookup_in(store), resource_type, config.body)
-    except EsiError as exc:
-        return {}, f"its routers cannot be found: {exc}"
-    by_role = {role: str(router["name"]) for role, router in pair.by_role().items()}
-    read = devices.commits([pair.primary, pair.secondary])
-    return {(name, role): read.get(name, []) for role, name in by_role.items()}, ""
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    gone: dict[tuple[str, str], list[dict[str, Any]] | EsiError] = {}
+    note = ""
+    if config is not None:
+        try:
+            pair = pair_of(lookup_in(store), resource_type, config.body)
+        except EsiError as exc:
+            return {}, f"its routers cannot be found: {exc}"
+        found = list(pair.by_role().items())
+    else:
+        note = "its /config is gone: these are the routers its jobs recorded"
+        for router in recorded:
+            entry = store.get(keys.config("edge_router", router.id))
+            if entry is None:
+                gone[(router.name, router.role)] = ValidationError(
+                    f"edge_router {router.id} ({router.name})",
+                    "",
+                    "is gone from /config: its commits cannot be read",
+                )
+            else:
+                found.append((router.role, ConfigRecord.from_value(entry.value).body))
+    read = devices.commits([body for _, body in found]) if found else {}
+    routers = {(str(b["name"]), role): read.get(str(b["name"]), []) for role, b in found}
+    return routers | gone, note
 
 
 def _router_error(commits: list[dict[str, Any]] | EsiError) -> str:

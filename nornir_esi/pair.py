@@ -51,7 +51,7 @@ from nornir_esi.exceptions import (
     PairError,
     ValidationError,
 )
-from nornir_esi.inventory.nornir import nornir_for
+from nornir_esi.inventory.nornir import nornir_for, resolve_password
 from nornir_esi.metrics import COMMIT_SECONDS
 from nornir_esi.tasks._config import (
     CommitEntry,
@@ -157,6 +157,10 @@ def apply_pair(
         raise ValidationError(obj, "changes", f"both roles are router {routers['primary'].name}")
     nr = nornir_for([dict(changes[role].router) for role in ROLES], overrides=overrides)
     try:
+        # Both routers' secrets before either is touched: one that does not resolve fails
+        # the transaction with its own SecretError, and there is nothing to undo.
+        for host in nr.inventory.hosts.values():
+            resolve_password(host)
         return _Transaction(nr, routers, comment, verify, confirm_minutes).run(dry_run=dry_run)
     finally:
         # Also releases a lock an unlock could not: Junos ends it with the session.

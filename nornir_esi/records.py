@@ -32,6 +32,7 @@ the record and the field: data in etcd that does not parse will not parse on a r
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources as importlib_resources
 from typing import Any
@@ -48,6 +49,7 @@ __all__ = [
     "Applied",
     "AuditJob",
     "AuditRequest",
+    "AuditRouter",
     "AuditStack",
     "ConfigRecord",
     "HeatStack",
@@ -529,6 +531,14 @@ class State:
             error=_get(d, "error", str, what),
         )
 
+    def measured(self) -> dict[str, Any] | None:
+        """``state_monitoring`` decoded: the monitoring worker's measure (a gateway's
+        ``{"downlink": "ACTIVE", "uplink": "ACTIVE"}``); None when there is none."""
+        if not self.state_monitoring:
+            return None
+        what = "state"
+        return _object(_load(self.state_monitoring, what), what, "state_monitoring")
+
     def to_value(self) -> dict[str, Any]:
         inner: dict[str, Any] = {"worker_state": self.worker_state}
         if self.heat_outputs is not None:
@@ -697,34 +707,68 @@ class AuditJob:
 
 
 @dataclass(frozen=True)
+class AuditRouter:
+    """A router a version's heat job changed: its role in the pair, its ``edge_router`` id
+    and its name when the job ran."""
+
+    role: str
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class AuditStack:
-    """``/esi-worker/audit/v2.0/<plural>/<id>/<version>/stack``: the stack a version's heat
-    job left, as :class:`HeatStack` has it but without its outputs (configuration)."""
+    """``/esi-worker/audit/v2.0/<plural>/<id>/<version>/stack``: what a version's heat job
+    left: the stack, as :class:`HeatStack` has it but without its outputs (configuration),
+    and the routers it changed, ``"routers": {"<role>": {"id": ..., "name": ...}}``.
+
+    The routers are how the audit still finds the commits of a resource whose ``/config``
+    (and with it the way to its pair) is gone. Records written before they were kept have
+    no ``routers`` (read as none, written back without).
+    """
 
     stack_id: str
     stack_status: str
     status_reason: str
+    routers: tuple[AuditRouter, ...] = ()
 
     @classmethod
-    def of(cls, stack: HeatStack) -> AuditStack:
-        return cls(stack.stack_id, stack.stack_status, stack.status_reason)
+    def of(
+        cls, stack: HeatStack, routers: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> AuditStack:
+        """From the stack and the routers' ``edge_router`` bodies by role (``Pair.by_role``)."""
+        changed = tuple(
+            AuditRouter(role, str(body.get("id", "")), str(body.get("name", "")))
+            for role, body in (routers or {}).items()
+        )
+        return cls(stack.stack_id, stack.stack_status, stack.status_reason, changed)
 
     @classmethod
     def from_value(cls, value: object) -> AuditStack:
         what = "audit stack"
         d = _object(_load(value, what), what)
+        routers = []
+        for role, recorded in (_get_opt(d, "routers", dict, what) or {}).items():
+            where = f"routers.{role}"
+            router = _object(recorded, what, where)
+            id_, name = (_check(router.get(k), f"{where}.{k}", str, what) for k in ("id", "name"))
+            routers.append(AuditRouter(role, id_, name))
         return cls(
             stack_id=_get(d, "stack_id", str, what),
             stack_status=_get(d, "stack_status", str, what),
             status_reason=_get(d, "status_reason", str, what),
+            routers=tuple(routers),
         )
 
     def to_value(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "stack_id": self.stack_id,
             "stack_status": self.stack_status,
             "status_reason": self.status_reason,
         }
+        if self.routers:
+            out["routers"] = {r.role: {"id": r.id, "name": r.name} for r in self.routers}
+        return out
 
     def to_json(self) -> str:
         return _json_text(self.to_value())

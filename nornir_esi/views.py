@@ -3,7 +3,7 @@ table (rich) or ``--json``.
 
 - a resource row: type, id, name, the ``/config`` version (and whether it is being
   deleted), the ``/state`` of the newest version the workers finished (``worker_state``,
-  its version, the error), the ``/monitoring`` status;
+  its version, the error), the monitoring status (:func:`monitoring_status`);
 - a job row: its queue (waiting, ready, working), id, handler, action, resource, version,
   the worker holding it and the attempts so far. The contract's job records carry no
   time, so there is no age to show.
@@ -18,7 +18,7 @@ from nornir_esi.records import ConfigRecord, JobEntry, Monitoring, State
 from nornir_esi.resources import RESOURCE_TYPES
 from nornir_esi.store.base import Store
 
-__all__ = ["FAILED", "job_rows", "resource_rows"]
+__all__ = ["FAILED", "job_rows", "monitoring_status", "resource_rows"]
 
 FAILED = ("CREATE_FAILED", "MODIFY_FAILED", "DELETE_FAILED")
 _QUEUES = (
@@ -35,6 +35,15 @@ def _by_id(store: Store, prefix: str, resource_type: str) -> dict[str, str]:
     }
 
 
+def monitoring_status(monitoring: Monitoring | None, state: State | None) -> dict[str, Any] | None:
+    """A resource's monitoring status: its ``/monitoring`` record's, or, for a resource that
+    has none (a gateway: its monitoring worker's measure lands in the workflow's results),
+    the ``state_monitoring`` of its ``/state``; None when neither has one."""
+    if monitoring is not None:
+        return monitoring.status
+    return None if state is None else state.measured()
+
+
 def resource_rows(store: Store, resource_type: str | None = None) -> list[dict[str, Any]]:
     """One row per resource in ``/config`` (of ``resource_type``, or of every type)."""
     types = [resource_type] if resource_type else sorted(RESOURCE_TYPES)
@@ -46,7 +55,7 @@ def resource_rows(store: Store, resource_type: str | None = None) -> list[dict[s
         for rid, value in _by_id(store, keys.CONFIG_PREFIX, type_name).items():
             record = ConfigRecord.from_value(value)
             state = State.from_value(states[rid]) if rid in states else None
-            status = Monitoring.from_value(monitoring[rid]).status if rid in monitoring else {}
+            live = Monitoring.from_value(monitoring[rid]) if rid in monitoring else None
             rows.append(
                 {
                     "type": type_name,
@@ -57,7 +66,7 @@ def resource_rows(store: Store, resource_type: str | None = None) -> list[dict[s
                     "worker_state": state.worker_state if state else "",
                     "state_version": state.version if state else None,
                     "error": state.error if state else "",
-                    "monitoring": status,
+                    "monitoring": monitoring_status(live, state) or {},
                 }
             )
     return rows

@@ -186,6 +186,15 @@ class TestResults:
         state = State.from_job_state("CREATE_COMPLETED", 1, job_state)
         assert strict(state.to_value()) == strict(entries[6][1])
 
+    def test_state_measured_is_the_state_monitoring_decoded(self) -> None:
+        state = State.from_job_state(
+            "CREATE_COMPLETED", 1, JobState(state_monitoring={"downlink": "ACTIVE"})
+        )
+        assert state.measured() == {"downlink": "ACTIVE"}
+        assert State(worker_state="READ_COMPLETE", version=3).measured() is None
+        with pytest.raises(ValidationError, match="state_monitoring must be a JSON object"):
+            State(worker_state="CREATE_COMPLETED", state_monitoring="[]", version=1).measured()
+
     def test_state_of_a_non_workable_resource_has_only_worker_state(self) -> None:
         state = State(worker_state="READ_COMPLETE", version=3)
         assert state.to_value() == {

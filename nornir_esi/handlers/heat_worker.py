@@ -12,7 +12,9 @@ For an internet gateway (the only type with a heat template in the contract):
 3. create, update or delete the resource's Heat stack and record it under
    ``/esi-worker/heat_stacks/...`` and in the job state's ``heat_outputs``;
 4. remember what was applied (or forget it, after a delete), and keep the stack's id and
-   status in the version's audit trail (``keys.audit_stack``), with the job's end.
+   status and the pair's routers (id and name by role) in the version's audit trail
+   (``keys.audit_stack``), with the job's end: the audit finds the routers' commits by
+   them once the gateway, and with it the way to its pair, is gone.
 
 A re-run of the same job (its worker died) finds the change on the routers already and
 commits nothing.
@@ -89,7 +91,7 @@ def heat_worker(ctx: JobContext) -> list[Op]:
     # What the routers now carry lands with the job's end.
     audit = Op.put(
         keys.audit_stack(job.resource_type, job.resource_id, job.version),
-        AuditStack.of(stack).to_json(),
+        AuditStack.of(stack, pair.by_role()).to_json(),
     )
     if deleting:
         return [Op.delete(applied_key), audit]

@@ -2,8 +2,12 @@
 
 Hosts are named by the router's ``name`` and reach it at ``ip:ssh_port`` with its
 ``login``/``password`` over NETCONF (nornir-netconf's ``netconf`` connection, Junos device
-handler). A ``password`` that is a secret reference (``{"ref": "env:NAME"}``) is resolved
-when the inventory is built, in the worker (:mod:`nornir_esi.secrets`). An overrides file
+handler). A ``password`` that is a secret reference (``{"ref": "env:NAME"}``) is kept
+unresolved in the host's ``data`` (:data:`PASSWORD_REF`) and resolved when the host's
+session opens (:func:`resolve_password`, from ``tasks._rpc.connection``), in the worker
+(:mod:`nornir_esi.secrets`): building an inventory never fails on secrets, so one router
+whose secret is missing fails its own tasks, with the SecretError naming it, the field
+and the reference, and not a runbook over the fleet. An overrides file
 maps a router's name or IP to other connection fields, for routers reached through a
 tunnel, NAT or, in tests, the simulator on 127.0.0.1::
 
@@ -36,10 +40,12 @@ from nornir_esi.known_hosts import HostKeyPolicy
 
 __all__ = [
     "NETCONF_EXTRAS",
+    "PASSWORD_REF",
     "ResourceInventory",
     "load_overrides",
     "netconf_options",
     "nornir_for",
+    "resolve_password",
 ]
 
 PLATFORM = "junos"
@@ -54,6 +60,8 @@ NETCONF_EXTRAS: Mapping[str, Any] = {
     "device_params": {"name": "junos"},
 }
 _OVERRIDE_FIELDS = frozenset({"hostname", "port", "username", "password"})
+# The host data key of a password still to resolve (a reference, never a secret).
+PASSWORD_REF = "password_ref"
 
 
 def load_overrides(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -114,22 +122,38 @@ class ResourceInventory:
         # The name is more specific than the IP, so it wins when both are listed.
         fields.update(self.overrides.get(ip, {}))
         fields.update(self.overrides.get(name, {}))
+        data: dict[str, Any] = {"id": str(body["id"]), "ip": ip}
         if "password" not in fields:
-            # Resolved here, in the worker, when a session is about to open: etcd holds a
-            # reference (a plain password only in the original's data), never the secret.
-            fields["password"] = secrets.resolve(body["password"], f"{obj} ({name})", "password")
+            if isinstance(body["password"], str):
+                fields["password"] = body["password"]  # the original's plain data
+            else:
+                # etcd holds a reference, never the secret: resolved when a session opens.
+                data[PASSWORD_REF] = deepcopy(body["password"])
         return Host(
             name=name,
             hostname=fields["hostname"],
             port=fields["port"],
             username=fields["username"],
-            password=fields["password"],
+            password=fields.get("password"),
             platform=PLATFORM,
-            data={"id": str(body["id"]), "ip": ip},
+            data=data,
             connection_options={
                 "netconf": netconf_options(name, fields["hostname"], fields["port"])
             },
         )
+
+
+def resolve_password(host: Host) -> None:
+    """Set ``host.password`` from the reference :class:`ResourceInventory` kept in its data,
+    if it has one and no password yet: before the host's session opens.
+
+    Raises :class:`~nornir_esi.exceptions.SecretError` naming the router
+    (``edge_router <id> (<name>)``), the field and the reference, never the secret: a
+    permanent error, as a retry resolves the same way.
+    """
+    if host.password is None and PASSWORD_REF in host.data:
+        obj = f"edge_router {host.data.get('id', '?')} ({host.name})"
+        host.password = secrets.resolve(host.data[PASSWORD_REF], obj, "password")
 
 
 def netconf_options(router: str, host: str, port: int) -> ConnectionOptions:

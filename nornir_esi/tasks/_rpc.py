@@ -20,6 +20,7 @@ from nornir.core.task import Task
 
 from nornir_esi import netconf
 from nornir_esi.exceptions import DeviceError, DeviceRejectedError, DeviceUnavailableError
+from nornir_esi.inventory.nornir import resolve_password
 from nornir_esi.known_hosts import HostKeyPolicy
 
 __all__ = ["CONNECTION", "call", "connection", "device_error", "leaf", "sub"]
@@ -65,8 +66,13 @@ def _drop(task: Task) -> None:
 
 
 def connection(task: Task) -> Any:
-    """The host's ncclient Manager, opened through nornir-netconf on first use."""
+    """The host's ncclient Manager, opened through nornir-netconf on first use.
+
+    The password's reference is resolved first: one that does not resolve raises its
+    :class:`~nornir_esi.exceptions.SecretError` (permanent), failing this host only.
+    """
     netconf.tune_ncclient()
+    resolve_password(task.host)
     try:
         return task.host.get_connection(CONNECTION, task.nornir.config)
     except SSHUnknownHostError as exc:

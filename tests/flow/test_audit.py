@@ -1,7 +1,8 @@
 """``nornir-esi audit TYPE ID``: for each version of a gateway, who asked for it (CLI user,
 API token, NetBox user and request id), the jobs and the workers that ran them, on each
 router the commits of each job (comment = job id) with their rollback index, and the
-stack; the routers read live, the rest from the audit records, which outlive the gateway.
+stack; the routers read live, the rest from the audit records, which outlive the gateway
+(and keep which routers its jobs changed, so their commits still show after a delete).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from nornir_esi.cli import main
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.netbox import gateways, webhook
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import AuditJob, AuditRequest
+from nornir_esi.records import AuditJob, AuditRequest, AuditRouter, AuditStack
 from nornir_esi.service import Service
 from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
@@ -35,6 +36,7 @@ from .conftest import INVENTORY, ROUTERS
 RESOURCES = desired.load_file(INVENTORY / "resources.yaml")
 ((GW, GATEWAY),) = desired.load_file(INVENTORY / "gateway.yaml")
 GATEWAY_ID = GATEWAY["id"]
+ROUTER_IDS = {b["name"]: b["id"] for t, b in RESOURCES if t == "edge_router"}
 TOKENS = {"ops-robot": "ops-robot-0123456789abcdef"}
 
 
@@ -110,6 +112,8 @@ def test_audit_of_a_cli_create_then_an_api_update(
         "stack_id": f"{GW}_{GATEWAY_ID}",
         "stack_status": "CREATE_COMPLETE",
         "status_reason": v1["stack"]["status_reason"],
+        # The routers the job changed, for when the gateway's way to them is gone.
+        "routers": {role: {"id": ROUTER_IDS[name], "name": name} for role, name in ROUTERS.items()},
     }
 
     # A second version through the API, by a token's holder, with the client's request id.
@@ -197,7 +201,7 @@ def test_a_router_that_cannot_be_reached_shows_as_such(
 
 
 def test_the_trail_outlives_the_gateway(
-    store: Store, audited: Service, overrides: Path, etcd_server: EtcdServer
+    store: Store, audited: Service, pair: Simulator, overrides: Path, etcd_server: EtcdServer
 ) -> None:
     assert cli(etcd_server, "gateway", "create", "-f", INVENTORY / "gateway.yaml").exit_code == 0
     deleted = cli(etcd_server, "gateway", "delete", GATEWAY_ID, "--json")
@@ -206,13 +210,42 @@ def test_the_trail_outlives_the_gateway(
 
     trail = audit(etcd_server, overrides)
     assert trail["current"] is None and trail["stack"] is None
-    assert trail["routers"] == {} and "is gone" in trail["routers_note"]
     v1, v2 = trail["versions"]
     assert (v1["request"]["change"], v2["request"]["change"]) == ("created", "deleting")
     assert [(j["action"], j["handler"], j["outcome"]) for j in v2["jobs"]] == [
         ("logical_delete", "heat_worker", "finished")
     ]
     assert (v2["stack"]["stack_id"], v2["stack"]["stack_status"]) == ("", "DELETE_COMPLETE")
+
+    # The gateway's way to its pair is gone; the routers its heat jobs recorded are read.
+    assert "/config is gone" in trail["routers_note"]
+    assert trail["routers"] == {name: {"role": role, "error": ""} for role, name in ROUTERS.items()}
+    create, delete = _heat_job(v1), _heat_job(v2)
+    assert delete["job"].startswith("logical_delete:heat_worker:")
+    for name in ROUTERS.values():
+        # The delete's own two commits are the newest; the create's below them.
+        assert delete["routers"][name] == {"commits": [0, 1], "rollback": 0, "undone": []}
+        assert create["routers"][name] == {"commits": [2, 3], "rollback": 2, "undone": []}
+        assert _comment(pair, name, 0) == _comment(pair, name, 1) == delete["job"]
+        assert _comment(pair, name, 2) == _comment(pair, name, 3) == create["job"]
+    text = cli(etcd_server, "audit", GW, GATEWAY_ID, "--inventory", overrides)
+    assert text.exit_code == 0, text.stderr
+    for name in ROUTERS.values():
+        assert f"{name}: commits 0, 1 (comment = job id), rollback 0" in text.stdout
+        assert f"{name}: commits 2, 3 (comment = job id), rollback 2" in text.stdout
+
+    # A recorded router that is gone too says so; the other is still read.
+    gone, kept = ROUTERS["secondary"], ROUTERS["primary"]
+    store.delete(keys.config("edge_router", ROUTER_IDS[gone]))
+    trail = audit(etcd_server, overrides)
+    assert trail["routers"][kept] == {"role": "primary", "error": ""}
+    assert trail["routers"][gone]["role"] == "secondary"
+    assert trail["routers"][gone]["error"] == (
+        f"edge_router {ROUTER_IDS[gone]} ({gone}): is gone from /config: its commits cannot be read"
+    )
+    delete = _heat_job(trail["versions"][1])
+    assert delete["routers"][kept]["rollback"] == 0
+    assert set(delete["routers"][gone]) == {"error"}
 
     # A resource that never was has no trail: bad input.
     result = cli(etcd_server, "audit", GW, "ffffffff-ffff-4fff-8fff-ffffffffffff", "--no-routers")
@@ -314,3 +347,17 @@ def test_audit_keys_and_records_round_trip() -> None:
         AuditJob.from_value({**record.to_value(), "attempts": "2"})
     with pytest.raises(ValidationError, match="requester: via"):
         desired.Requester("mail", "x")
+
+    # A stack record keeps the routers by role; one written before them reads as none.
+    old = {"stack_id": "s", "stack_status": "CREATE_COMPLETE", "status_reason": ""}
+    assert AuditStack.from_value(json.dumps(old)) == AuditStack("s", "CREATE_COMPLETE", "")
+    assert AuditStack.from_value(old).to_value() == old
+    routers = {"primary": {"id": "r2", "name": "MX-2"}, "secondary": {"id": "r1", "name": "MX-1"}}
+    stack = AuditStack.from_value({**old, "routers": routers})
+    assert stack.routers == (
+        AuditRouter("primary", "r2", "MX-2"),
+        AuditRouter("secondary", "r1", "MX-1"),
+    )
+    assert stack.to_value() == {**old, "routers": routers}
+    with pytest.raises(ValidationError, match=r"routers\.secondary\.id must be str"):
+        AuditStack.from_value({**old, "routers": {**routers, "secondary": {"name": "MX-1"}}})

@@ -281,8 +281,15 @@ def test_show_list_and_delete(store: Store, running: Service, etcd_server: EtcdS
     assert listed.exit_code == 0, listed.stderr
     (row,) = json.loads(listed.stdout)
     assert (row["id"], row["name"], row["worker_state"]) == (NEW_ID, "gw-cli", "CREATE_COMPLETED")
+    # A gateway writes no /monitoring: its monitoring is the measure in its /state, as shown.
+    assert store.get(keys.monitoring(GW, NEW_ID)) is None
+    assert row["monitoring"] == value["monitoring"] == {"downlink": "ACTIVE", "uplink": "ACTIVE"}
     listed = cli(etcd_server, "gateway", "list")
     assert NEW_ID in listed.stdout and "gw-cli" in listed.stdout
+    assert "downlink=ACTIVE, uplink=ACTIVE" in listed.stdout
+    status = cli(etcd_server, "status", GW, "--json")
+    assert status.exit_code == 0, status.stderr
+    assert [r["monitoring"] for r in json.loads(status.stdout)] == [row["monitoring"]]
 
     deleted = cli(etcd_server, "gateway", "delete", NEW_ID)
     assert deleted.exit_code == 0, (deleted.stdout, deleted.stderr)

@@ -1,8 +1,8 @@
 """No secret in etcd: the create flow through the front doors, on routers that check the
 password, leaves the routers' password in no key and no value; jobs carry references
 (``"type": "secret"``) that the worker resolves; an unresolvable reference fails the job
-naming the router and the reference; a plain password is refused unless the compatibility
-switch is on."""
+naming the router and the reference, and in a runbook over the fleet fails that router
+only; a plain password is refused unless the compatibility switch is on."""
 
 from __future__ import annotations
 
@@ -13,16 +13,18 @@ from typing import Any
 
 import pytest
 import requests
+from nornir import InitNornir
 
 from nornir_esi import desired, keys
 from nornir_esi.api import ApiServer, create_app
-from nornir_esi.exceptions import ValidationError
+from nornir_esi.exceptions import PermanentError, SecretError, ValidationError
 from nornir_esi.netsim.server import RouterSpec, Simulator
 from nornir_esi.records import ConfigRecord, JobEntry
 from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store
 from nornir_esi.store.etcd import EtcdStore
 from nornir_esi.store.feed import Feed
+from nornir_esi.tasks.collect_state import collect_state
 from nornir_esi.waiting import wait_for_state
 from tests.flow.test_cli import cli
 
@@ -147,11 +149,51 @@ def test_an_unresolvable_reference_fails_the_job_naming_router_and_reference(
     assert 'password {"ref": "env:ESI_ROUTER_PASSWORD"}' in state.error
     assert "environment variable ESI_ROUTER_PASSWORD is not set" in state.error
     assert any(f"edge_router {rid}" in state.error for rid in ROUTER_IDS.values()), state.error
+    # The SecretError itself, before either router of the pair was touched: nothing undone.
+    assert state.error.startswith("edge_router ") and "rollback" not in state.error
     # A router's own monitoring fails the same way, naming that router.
     for name, rid in ROUTER_IDS.items():
         router_state = wait_for_state(store, "edge_router", rid, timeout=60)
         assert router_state is not None and router_state.worker_state == "CREATE_FAILED"
         assert f"edge_router {rid} ({name}): password" in router_state.error
+
+
+def test_one_routers_missing_secret_fails_that_router_only(
+    store: Store, guarded_pair: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runbooks' inventory builds although one router's reference does not resolve;
+    that router's task fails with the SecretError when its session would open, the other's
+    runs (its password resolved and accepted by the router)."""
+    monkeypatch.setenv("ESI_ROUTER_PASSWORD", PASSWORD)
+    monkeypatch.delenv("ESI_UNSET_PASSWORD", raising=False)
+    broken, fine = ROUTERS["secondary"], ROUTERS["primary"]
+    unset = {"ref": "env:ESI_UNSET_PASSWORD"}
+    desired.apply(
+        store,
+        [(t, {**b, "password": unset} if b["name"] == broken else b) for t, b in RESOURCES],
+    )
+    nr = InitNornir(
+        inventory={
+            "plugin": "EtcdRouterInventory",
+            "options": {"store": store, "overrides": str(write_overrides(guarded_pair, tmp_path))},
+        },
+        logging={"enabled": False},
+    )
+    assert sorted(nr.inventory.hosts) == sorted(ROUTERS.values())
+    try:
+        result = nr.run(task=collect_state, interfaces=["ae0"])
+    finally:
+        nr.close_connections()
+    assert not result[fine].failed
+    assert result[fine][0].result["interfaces"] == {"ae0": "up"}
+    assert result[broken].failed
+    error = result[broken][0].exception
+    assert isinstance(error, SecretError) and isinstance(error, PermanentError)
+    assert str(error) == (
+        f"edge_router {ROUTER_IDS[broken]} ({broken}): password "
+        '{"ref": "env:ESI_UNSET_PASSWORD"}: environment variable ESI_UNSET_PASSWORD is not set'
+    )
+    assert PASSWORD not in str(error)
 
 
 def _plain(password: str = SAMPLE) -> list[tuple[str, dict[str, Any]]]:
