@@ -106,10 +106,17 @@ def load_file(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def parse_items(data: object, source: str = "input") -> list[tuple[str, dict[str, Any]]]:
-    """``(type, body)`` pairs from a list of ``{type, body}`` or a map of ``/config`` keys."""
+    """``(type, body)`` pairs from a list of ``{type, body}`` or a map of ``/config`` keys.
+
+    A map is what ``nornir-esi get /config/`` prints; its heat-template records
+    (``/config/v2.0/heat_templates/``) are skipped: they are no resources, and ``run``
+    writes the shipped ones itself.
+    """
     items: list[tuple[str, dict[str, Any]]] = []
     if isinstance(data, Mapping):
         for key, value in data.items():
+            if str(key).startswith(keys.HEAT_TEMPLATES_PREFIX):
+                continue
             parsed = keys.parse_config_key(str(key))
             if parsed is None:
                 raise ValidationError(source, str(key), "is not a /config/v2.0/<plural>/<id> key")

@@ -15,10 +15,12 @@ missing counter, a state not reached); 2 bad input or usage; 3 etcd or a router 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
+import colorama
 from nornir.core.task import AggregatedResult, Result
 
 from nornir_esi.exceptions import EsiError, TemporaryError
@@ -44,8 +46,22 @@ def inventory_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"endpoints": args.etcd, "overrides": args.inventory}
 
 
+def _colours() -> None:
+    # nornir_utils' print_result colours every line, piped or not (it initialises colorama
+    # with strip=False on import): strip them unless a terminal shows them, as NO_COLOR
+    # asks everywhere (https://no-color.org).
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        return
+    colorama.deinit()
+    colorama.init(autoreset=True, strip=True)
+
+
 def run(name: str, main: Callable[[], int]) -> NoReturn:
-    """Exit with ``main()``'s code; an EsiError is reported as ``NAME: message`` instead."""
+    """Exit with ``main()``'s code; an EsiError is reported as ``NAME: message`` instead.
+
+    Output is plain (no ANSI colours) unless it goes to a terminal and NO_COLOR is unset.
+    """
+    _colours()
     try:
         code = main()
     except EsiError as exc:

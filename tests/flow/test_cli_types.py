@@ -691,14 +691,6 @@ def test_what_get_config_prints_applies_back_unchanged(
     _get_then_apply(store, etcd_server, tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: `apply` refuses (exit 2) the /config/v2.0/heat_templates/ records that "
-    "`get /config/` prints on any system `nornir-esi run` has started, though the README "
-    "says apply takes 'a map of /config keys to records (what nornir-esi get /config/ "
-    "prints)'",
-)
 def test_what_get_config_prints_applies_back_with_the_heat_templates(
     store: Store, etcd_server: EtcdServer, tmp_path: Path, quiet: None
 ) -> None:
