@@ -15,8 +15,11 @@ carries the job id as its comment (``pair.py``), so a job's commits are the entr
 ``show system commit`` whose log is its id, and its rollback index is the position of the
 newest of them (``rollback <index>`` brings back the configuration the job left). A pair
 transaction commits twice (``commit confirmed``, then the confirming commit), so a job
-has two commits per router; an undone one has a third, ``rollback of <job id>``. A router
-that cannot be read says so and hides nothing else.
+has two commits per router; an undone one has a third, ``rollback of <job id>``. A heat
+job that finished without a commit on a router had nothing to change there (a change the
+Junos configuration does not carry, such as the description): its ``commits`` are empty,
+as those of the jobs that never touch a router. A router that cannot be read says so and
+hides nothing else.
 
 The pair is found through the resource's ``/config`` while it lives; once it is gone, the
 routers are those its heat jobs recorded, looked up by id in ``/config`` (edge routers

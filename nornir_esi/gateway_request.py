@@ -4,6 +4,8 @@ An operator (NetBox's custom scripts, ``nornir-esi gateway create``) chooses the
 interface, VLAN id, name, tenant, internet service and QoS option of an internet gateway;
 the rest of the body follows the origin's conventions, derived here and only here:
 
+- ``tenant_id``, when the request names none: the HA interface's (NetBox's scripts always
+  name one);
 - ``vrf_name``: ``vrf_gw_<HA interface name>_<vlan>``;
 - ``primary_/secondary_logical_interface_name``: ``<interface>.<vlan>`` on each router;
 - ``maximum_static_routes``: the internet service's ``default_static_routes_per_gateway``.
@@ -61,6 +63,8 @@ def derive(store: Store, chosen: Mapping[str, Any]) -> dict[str, Any]:
     service = _need(lookup, what, "internet_service", chosen.get("internet_service_id"))
     vlan = str(chosen.get("vlan_id", ""))
     body = {k: chosen[k] for k in CHOSEN if k in chosen}
+    if "tenant_id" not in body and ha.get("tenant_id"):
+        body["tenant_id"] = ha["tenant_id"]
     body["vlan_id"] = vlan
     body.setdefault("description", "")
     body["vrf_name"] = f"vrf_gw_{ha['name']}_{vlan}"

@@ -93,8 +93,9 @@ from nornir_esi.exceptions import EsiError, TemporaryError, ValidationError
 from nornir_esi.records import ConfigRecord, State
 from nornir_esi.resources import API_STATUSES, RESOURCE_TYPES, FieldSpec, object_name
 from nornir_esi.store.base import Entry, Store
+from nornir_esi.views import api_status
 
-__all__ = ["MIN_TOKEN_LENGTH", "TokenAuth", "api_status", "load_tokens", "router"]
+__all__ = ["MIN_TOKEN_LENGTH", "TokenAuth", "load_tokens", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -106,28 +107,6 @@ _UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _READ_ONLY = frozenset({"status", "error"})
 # Literal["PENDING_CREATE", ...], built from the one tuple of statuses.
 _API_STATUS: Any = Literal.__getitem__(API_STATUSES)
-
-
-# --- status ----------------------------------------------------------------------------
-
-
-def api_status(record: ConfigRecord, state: State | None) -> tuple[str, str]:
-    """``(status, error)`` of a resource from its ``/config`` record and its ``/state``.
-
-    See the table in the module docstring; ``error`` is ``""`` unless the status is ERROR.
-    """
-    if state is not None and state.version >= record.version:
-        if state.worker_state.endswith("_FAILED"):
-            return "ERROR", state.error or f"the workflow ended in {state.worker_state}"
-        if not record.marked_for_deletion and state.worker_state != "DELETE_COMPLETED":
-            return "ACTIVE", ""
-    if record.marked_for_deletion:
-        return "PENDING_DELETE", ""
-    stored = record.body.get("status")
-    if stored in ("PENDING_CREATE", "PENDING_UPDATE"):
-        return str(stored), ""
-    # A type without a stored status (internet_service): the version tells.
-    return ("PENDING_CREATE" if record.version == 1 else "PENDING_UPDATE"), ""
 
 
 # --- tokens ----------------------------------------------------------------------------

@@ -6,7 +6,8 @@ table (rich) or ``--json``.
   its version, the error), the monitoring status (:func:`monitoring_status`);
 - a job row: its queue (waiting, ready, working), id, handler, action, resource, version,
   the worker holding it and the attempts so far. The contract's job records carry no
-  time, so there is no age to show.
+  time, so there is no age to show;
+- a resource's status as the API shows it (:func:`api_status`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from nornir_esi.records import ConfigRecord, JobEntry, Monitoring, State
 from nornir_esi.resources import RESOURCE_TYPES
 from nornir_esi.store.base import Store
 
-__all__ = ["FAILED", "job_rows", "monitoring_status", "resource_rows"]
+__all__ = ["FAILED", "api_status", "job_rows", "monitoring_status", "resource_rows"]
 
 FAILED = ("CREATE_FAILED", "MODIFY_FAILED", "DELETE_FAILED")
 _QUEUES = (
@@ -96,3 +97,23 @@ def job_rows(store: Store) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def api_status(record: ConfigRecord, state: State | None) -> tuple[str, str]:
+    """``(status, error)`` of a resource from its ``/config`` record and its ``/state``.
+
+    The API's status, also shown by ``gateway show``: see the table in
+    :mod:`nornir_esi.northbound`'s docstring; ``error`` is ``""`` unless the status is ERROR.
+    """
+    if state is not None and state.version >= record.version:
+        if state.worker_state.endswith("_FAILED"):
+            return "ERROR", state.error or f"the workflow ended in {state.worker_state}"
+        if not record.marked_for_deletion and state.worker_state != "DELETE_COMPLETED":
+            return "ACTIVE", ""
+    if record.marked_for_deletion:
+        return "PENDING_DELETE", ""
+    stored = record.body.get("status")
+    if stored in ("PENDING_CREATE", "PENDING_UPDATE"):
+        return str(stored), ""
+    # A type without a stored status (internet_service): the version tells.
+    return ("PENDING_CREATE" if record.version == 1 else "PENDING_UPDATE"), ""

@@ -30,10 +30,11 @@ from schemathesis.specs.openapi.checks import (
 from nornir_esi import desired, keys
 from nornir_esi.api import ApiServer, create_app
 from nornir_esi.exceptions import ValidationError
-from nornir_esi.northbound import api_status, load_tokens
+from nornir_esi.northbound import load_tokens
 from nornir_esi.records import ConfigRecord, State
 from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
+from nornir_esi.views import api_status
 
 INVENTORY = Path(__file__).parent.parent / "inventory"
 RESOURCES = desired.load_file(INVENTORY / "resources.yaml")

@@ -177,6 +177,31 @@ def test_audit_of_a_cli_create_then_an_api_update(
         assert f"{name}: commits 0, 1 (comment = job id), rollback 0" in out
         assert f"{name}: commits 2, 3 (comment = job id), rollback 2" in out
     assert "stack now: " in out and "UPDATE_COMPLETE" in out
+    assert "no commit" not in out
+
+    # A third version that changes only the description, which no router configuration
+    # carries: its heat job finishes without a commit, and the trail says so per router.
+    with ApiServer(create_app(store, tokens=TOKENS)) as api:
+        answer = requests.put(
+            f"{api.url}/v2.0/internet_gateways/{GATEWAY_ID}",
+            json={GW: {"description": "renamed in the portal"}},
+            headers={"X-Auth-Token": TOKENS["ops-robot"]},
+            timeout=10,
+        )
+    assert answer.status_code == 200, answer.text
+    state = wait_for_state(store, GW, GATEWAY_ID, version=3, timeout=60)
+    assert state is not None and state.worker_state == "MODIFY_COMPLETED", state
+    trail = audit(etcd_server, overrides)
+    v3 = trail["versions"][2]
+    described = _heat_job(v3)
+    assert described["outcome"] == "finished"
+    for name in ROUTERS.values():
+        assert described["routers"][name] == {"commits": [], "rollback": None, "undone": []}
+        assert _comment(pair, name, 0) == modify["job"]  # still the newest commit
+    text = cli(etcd_server, "audit", GW, GATEWAY_ID, "--inventory", overrides)
+    assert text.exit_code == 0, text.stderr
+    for name in ROUTERS.values():
+        assert text.stdout.count(f"{name}: no commit (nothing to change)") == 1, text.stdout
 
 
 def test_a_router_that_cannot_be_reached_shows_as_such(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,8 @@ def test_create_follows_the_workflow_and_exits_0(
     ):
         assert line in out, (line, out)
     assert "…" not in out  # nothing left pending
+    # Not a terminal: the last frame once, ending its line (the shell's next line is its own).
+    assert out.count("config written") == 1 and out.endswith("\n"), repr(out[-80:])
     state = _state(store)
     assert state is not None and (state.worker_state, state.version) == ("CREATE_COMPLETED", 1)
     # The body the options asked for, the rest derived as NetBox's script derives it.
@@ -158,7 +161,6 @@ def test_create_from_a_file_of_choices(
             {
                 "id": NEW_ID,
                 "name": "gw-file",
-                "tenant_id": TENANT,
                 "vlan_id": 1030,
                 "downlink_interface_id": HA_ID,
                 "internet_service_id": SERVICE_ID,
@@ -174,6 +176,8 @@ def test_create_from_a_file_of_choices(
     assert record is not None
     assert (record.body["name"], record.body["vlan_id"]) == ("gw-opt", "1030")
     assert record.body["vrf_name"] == "vrf_gw_sample-ha-router-downlink_1030"
+    # No tenant chosen: the HA interface's.
+    assert record.body["tenant_id"] == BY_TYPE["ha_interface"]["tenant_id"]
 
 
 BAD = {
@@ -273,9 +277,14 @@ def test_show_list_and_delete(store: Store, running: Service, etcd_server: EtcdS
     assert value["state"]["state"]["worker_state"] == "CREATE_COMPLETED"
     assert value["monitoring"] == {"downlink": "ACTIVE", "uplink": "ACTIVE"}
     assert value["stack"]["stack_status"] == "CREATE_COMPLETE"
+    # The API's status, derived from /config and /state, not the one stored at the write.
+    assert (value["status"], value["body"]["status"]) == ("ACTIVE", "PENDING_CREATE")
     table = cli(etcd_server, "gateway", "show", NEW_ID)
     assert table.exit_code == 0 and "CREATE_COMPLETED (v1)" in table.stdout
     assert "gw-cli" in table.stdout
+    assert re.search(r"\bstatus\s+│\s+ACTIVE\s", table.stdout), table.stdout
+    assert "PENDING_CREATE" not in table.stdout
+    assert "downlink=ACTIVE, uplink=ACTIVE" in table.stdout
 
     listed = cli(etcd_server, "gateway", "list", "--json")
     assert listed.exit_code == 0, listed.stderr
@@ -295,6 +304,7 @@ def test_show_list_and_delete(store: Store, running: Service, etcd_server: EtcdS
     assert deleted.exit_code == 0, (deleted.stdout, deleted.stderr)
     for line in ("version 2 (delete)", "logical_delete heat_worker", "DELETE_COMPLETED"):
         assert line in deleted.stdout, (line, deleted.stdout)
+    assert deleted.stdout.endswith("\n")
     assert "the resource is gone" in deleted.stdout
     # DELETE_COMPLETED means the keys are gone; the audit trail stays.
     assert _config(store) is None and _state(store) is None
