@@ -100,8 +100,11 @@ def gather(
             continue
         queued = {"job": row["job"], "handler": row["handler"], "action": row["action"]}
         queued.update(worker=row["worker"], attempts=row["attempts"], outcome=row["queue"])
-        queued.update(error="", started="", ended="")
-        version(int(row["version"]))["jobs"].append(queued)
+        queued.update(error="", started="", ended="", planned=row["planned"])
+        # A job in flight has its manager's record ("planned"): the queue says more.
+        jobs = version(int(row["version"]))["jobs"]
+        jobs[:] = [j for j in jobs if j["job"] != row["job"]]
+        jobs.append(queued)
     for slot in versions.values():
         slot["jobs"].sort(key=lambda j: (j["started"] or "~", j["job"]))
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,7 +36,7 @@ import yaml
 
 from nornir_esi import keys, secrets
 from nornir_esi.exceptions import TemporaryError, ValidationError
-from nornir_esi.records import AUDIT_VIAS, AuditRequest, ConfigRecord
+from nornir_esi.records import AUDIT_VIAS, AuditRequest, ConfigRecord, utc_now
 from nornir_esi.resources import (
     RESOURCE_TYPES,
     Lookup,
@@ -83,8 +82,7 @@ class Requester:
 
     def record(self, change: str) -> AuditRequest:
         """The audit record of a version this requester asked for, stamped now."""
-        at = datetime.now(UTC).isoformat(timespec="milliseconds")
-        return AuditRequest(self.via, self.principal, self.request_id, change, at)
+        return AuditRequest(self.via, self.principal, self.request_id, change, utc_now())
 
 
 def _audited(ops: list[Op], requested_by: Requester | None, change: Change) -> None:

@@ -33,6 +33,7 @@ from nornir_esi import keys
 from nornir_esi.exceptions import EsiError, TemporaryError
 from nornir_esi.planner import plan
 from nornir_esi.records import (
+    AuditJob,
     ConfigRecord,
     HeatTemplate,
     Job,
@@ -40,6 +41,7 @@ from nornir_esi.records import (
     JobState,
     State,
     WorkerCache,
+    utc_now,
 )
 from nornir_esi.resources import RESOURCE_TYPES, dependency_order
 from nornir_esi.store.base import Compare, Entry, Event, Lease, Op, Store
@@ -311,10 +313,18 @@ class JobManager:
             if not own:
                 # A workflow in flight owns the job state until its last job removes it.
                 ops.append(Op.put(keys.job_state(resource_type, resource_id), JobState().to_json()))
+            planned_at = utc_now()
             for job in workflow.jobs:
                 if job.is_first:
                     job.dependency = [*job.dependency, *after]
                 ops.append(Op.put(keys.job_all(job.id), JobEntry(job.handler, job, 0).to_json()))
+                # Ours: when it was planned (the contract's job records carry no time).
+                ops.append(
+                    Op.put(
+                        keys.audit_job(job.id),
+                        AuditJob.planned_at(job.handler, job.action, planned_at).to_json(),
+                    )
+                )
                 queue_key = keys.job_waiting(job.id) if job.dependency else keys.job_ready(job.id)
                 ops.append(Op.put(queue_key, job.handler))
         written = self.store.txn(compare, ops).succeeded

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources as importlib_resources
 from typing import Any
 
@@ -63,6 +64,7 @@ __all__ = [
     "State",
     "WorkerCache",
     "shipped_heat_templates",
+    "utc_now",
 ]
 
 ON_FAILURE = ("fail", "ignore")
@@ -601,8 +603,14 @@ class Applied:
 
 # --- the audit trail (ours) ------------------------------------------------------------
 
+
+def utc_now() -> str:
+    """Now, as the audit records store times: ISO 8601, UTC, milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
 AUDIT_VIAS = ("api", "cli", "netbox")
-AUDIT_OUTCOMES = ("finished", "failed")
+AUDIT_OUTCOMES = ("planned", "finished", "failed")
 
 
 def _one_of(d: dict[str, Any], name: str, allowed: tuple[str, ...], what: str) -> str:
@@ -659,10 +667,12 @@ class AuditRequest:
 class AuditJob:
     """``/esi-worker/audit/v2.0/<plural>/<id>/<version>/jobs/<job_id>``: how a job ended.
 
-    Written by the worker in the transaction that ends the job (``/jobs/finished``), so a
-    job has one record, from the worker whose claim held: ``worker`` its id, ``attempts``
-    the handler runs it took there, ``outcome`` ``finished`` or ``failed`` (with
-    ``error``), ``started``/``ended`` ISO 8601 UTC.
+    Written first by the job manager with the job (``outcome`` ``planned``, ``planned``
+    the time, nothing else), then by the worker in the transaction that ends the job
+    (``/jobs/finished``), so a job has one record, last from the worker whose claim held:
+    ``worker`` its id, ``attempts`` the handler runs it took there, ``outcome`` ``finished``
+    or ``failed`` (with ``error``), ``started``/``ended``, ``planned`` kept. Times are ISO
+    8601 UTC; records written before ``planned`` existed read as ``""``.
     """
 
     handler: str
@@ -673,6 +683,12 @@ class AuditJob:
     error: str
     started: str
     ended: str
+    planned: str = ""
+
+    @classmethod
+    def planned_at(cls, handler: str, action: str, at: str) -> AuditJob:
+        """The record the job manager writes with a job it plans."""
+        return cls(handler, action, "", 0, "planned", "", "", "", planned=at)
 
     @classmethod
     def from_value(cls, value: object) -> AuditJob:
@@ -688,6 +704,7 @@ class AuditJob:
             error=_get(d, "error", str, what),
             started=_get(d, "started", str, what),
             ended=_get(d, "ended", str, what),
+            planned=_get_opt(d, "planned", str, what) or "",
         )
 
     def to_value(self) -> dict[str, Any]:
@@ -700,6 +717,7 @@ class AuditJob:
             "error": self.error,
             "started": self.started,
             "ended": self.ended,
+            "planned": self.planned,
         }
 
     def to_json(self) -> str:

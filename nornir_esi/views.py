@@ -5,17 +5,19 @@ table (rich) or ``--json``.
   deleted), the ``/state`` of the newest version the workers finished (``worker_state``,
   its version, the error), the monitoring status (:func:`monitoring_status`);
 - a job row: its queue (waiting, ready, working), id, handler, action, resource, version,
-  the worker holding it and the attempts so far. The contract's job records carry no
-  time, so there is no age to show;
+  the worker holding it, the attempts so far, and its age: the contract's job records
+  carry no time, so it is the time the job manager planned it, from the job's audit
+  record;
 - a resource's status as the API shows it (:func:`api_status`).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from nornir_esi import keys
-from nornir_esi.records import ConfigRecord, JobEntry, Monitoring, State
+from nornir_esi.records import AuditJob, ConfigRecord, JobEntry, Monitoring, State
 from nornir_esi.resources import RESOURCE_TYPES
 from nornir_esi.store.base import Store
 
@@ -74,7 +76,8 @@ def resource_rows(store: Store, resource_type: str | None = None) -> list[dict[s
 
 
 def job_rows(store: Store) -> list[dict[str, Any]]:
-    """One row per job waiting, ready or working."""
+    """One row per job waiting, ready or working; ``age``: seconds since it was planned."""
+    now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for queue, prefix in _QUEUES:
         for entry in store.get_prefix(prefix):
@@ -84,6 +87,7 @@ def job_rows(store: Store) -> list[dict[str, Any]]:
             parts = keys.parse_job_id(job_id)
             stored = store.get(keys.job_all(job_id))
             attempts = JobEntry.from_value(stored.value).attempts if stored else 0
+            planned = _planned(store, job_id)
             rows.append(
                 {
                     "queue": queue,
@@ -94,9 +98,23 @@ def job_rows(store: Store) -> list[dict[str, Any]]:
                     "version": parts.version,
                     "worker": entry.value if queue == "working" else "",
                     "attempts": attempts,
+                    "planned": planned,
+                    "age": _age(planned, now),
                 }
             )
     return rows
+
+
+def _planned(store: Store, job_id: str) -> str:
+    entry = store.get(keys.audit_job(job_id))
+    return "" if entry is None else AuditJob.from_value(entry.value).planned
+
+
+def _age(planned: str, now: datetime) -> float | None:
+    """Seconds since ``planned`` (None when unknown: a job planned before it was kept)."""
+    if not planned:
+        return None
+    return round((now - datetime.fromisoformat(planned)).total_seconds(), 1)
 
 
 def api_status(record: ConfigRecord, state: State | None) -> tuple[str, str]:

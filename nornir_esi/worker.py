@@ -35,13 +35,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from nornir_esi import keys
 from nornir_esi.exceptions import ClaimLost, EsiError, TemporaryError, ValidationError
 from nornir_esi.metrics import JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
-from nornir_esi.records import AuditJob, Job, JobEntry, JobState, State
+from nornir_esi.records import AuditJob, Job, JobEntry, JobState, State, utc_now
 from nornir_esi.store.base import Compare, Entry, Lease, Op, Store
 from nornir_esi.store.feed import Feed
 
@@ -304,14 +303,14 @@ class Worker:
             log.warning("%s: counting an attempt of %s failed: %s", self.id, job.id, exc)
 
     def _execute(self, job: Job) -> None:
-        started = _now()
+        planned, started = self._planned(job), utc_now()
         with JOB_SECONDS.labels(job.handler).time():
             extra, error, attempts = self._run_handler(job)
         JOBS_FINISHED.labels(job.handler, job.action, "failed" if error else "completed").inc()
         if error:
             log.warning("%s: %s failed: %s", self.id, job.id, error)
         try:
-            audit = self._audit(job, error, attempts, started)
+            audit = self._audit(job, error, attempts, started, planned)
             self._finish_until_landed(job, error, extra, audit)
         except Exception:
             log.exception(
@@ -322,7 +321,16 @@ class Worker:
             self._free.release()
             self._rescan.set()
 
-    def _audit(self, job: Job, error: str, attempts: int, started: str) -> Op | None:
+    def _planned(self, job: Job) -> str:
+        """When the manager planned ``job`` (its audit record), ``""`` if unknown."""
+        try:
+            entry = self.store.get(keys.audit_job(job.id))
+            return "" if entry is None else AuditJob.from_value(entry.value).planned
+        except EsiError as exc:  # the time is a nicety: the job runs without it
+            log.warning("%s: %s: planning time not read: %s", self.id, job.id, exc)
+            return ""
+
+    def _audit(self, job: Job, error: str, attempts: int, started: str, planned: str) -> Op | None:
         """The audit record's write; None (said in the log) if the job id is no key."""
         record = AuditJob(
             handler=job.handler,
@@ -332,7 +340,8 @@ class Worker:
             outcome="failed" if error else "finished",
             error=error,
             started=started,
-            ended=_now(),
+            ended=utc_now(),
+            planned=planned,
         )
         try:
             return Op.put(keys.audit_job(job.id), record.to_json())
@@ -410,7 +419,3 @@ class Worker:
             else Compare.unchanged_since(key, current.mod_revision)
         )
         return [*compare, guard], [*ops, Op.put(key, state.to_json())]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")

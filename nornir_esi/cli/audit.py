@@ -99,6 +99,10 @@ def _print_audit(trail: dict[str, Any]) -> None:
             reason = f" ({stack['status_reason']})" if stack["status_reason"] else ""
             node.add(f"stack {stack['stack_id'] or '(deleted)'} {stack['stack_status']}{reason}")
         for job in version["jobs"]:
+            if job["outcome"] == "planned":
+                # Planned, never claimed, and no longer queued: its workflow ended first.
+                node.add(f"job {job['job']}: not run (its workflow ended before it)")
+                continue
             error = f": {job['error']}" if job["error"] else ""
             tries = f"{job['attempts']} attempt{'s' if job['attempts'] != 1 else ''}"
             when = f", {job['started']} .. {job['ended']}" if job["started"] else ""

@@ -70,7 +70,8 @@ def status(resource_type: str | None, as_json: bool, endpoints: str | None) -> N
 @click.option("--json", "as_json", is_flag=True, help="Machine output: a JSON list of rows.")
 @ETCD_OPTION
 def jobs(as_json: bool, endpoints: str | None) -> None:
-    """Jobs waiting, ready and working: handler, resource, version, worker, attempts."""
+    """Jobs waiting, ready and working: age (since planned), handler, resource, version,
+    worker, attempts."""
     from nornir_esi.views import job_rows
 
     try:
@@ -80,5 +81,18 @@ def jobs(as_json: bool, endpoints: str | None) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    columns = ["queue", "handler", "action", "resource", "version", "worker", "attempts"]
-    print_table("jobs", columns, [[str(r[c]) for c in columns] for r in rows])
+    columns = ["queue", "age", "handler", "action", "resource", "version", "worker", "attempts"]
+    shown = [{**r, "age": _duration(r["age"])} for r in rows]
+    print_table("jobs", columns, [[str(r[c]) for c in columns] for r in shown])
+
+
+def _duration(seconds: float | None) -> str:
+    """``42s``, ``3m05s``, ``2h07m``; ``?`` when unknown."""
+    if seconds is None:
+        return "?"
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"

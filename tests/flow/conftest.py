@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nornir_esi import desired
 from nornir_esi.netsim.server import RouterSpec, Simulator
 from nornir_esi.service import Service
 from nornir_esi.store.base import Store
+from nornir_esi.waiting import wait_for_state
 
 INVENTORY = Path(__file__).parent.parent.parent / "inventory"
 # The origin's routers: vMX-router-02 (10.79.5.185) is the HA pair's primary.
@@ -52,3 +54,18 @@ def service_store(store: Store, pair: Simulator, overrides: Path) -> Iterator[St
         store, inventory=str(overrides), workers=1, manager_lease_ttl=5, worker_lease_ttl=5
     ):
         yield store
+
+
+@pytest.fixture
+def sample_service(store: Store, pair: Simulator, overrides: Path) -> Iterator[Service]:
+    """The sample resources created (each completed), a job manager and one worker running."""
+    pair.reset()
+    with Service(
+        store, inventory=str(overrides), workers=1, manager_lease_ttl=5, worker_lease_ttl=5
+    ) as service:
+        resources = desired.load_file(INVENTORY / "resources.yaml")
+        desired.apply(store, resources)
+        for resource_type, body in resources:
+            state = wait_for_state(store, resource_type, body["id"], timeout=60)
+            assert state is not None and not state.worker_state.endswith("_FAILED"), state
+        yield service

@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from nornir_esi.service import Service
 from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
 from nornir_esi.waiting import wait_for_state
+from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS
 
@@ -38,19 +38,6 @@ RESOURCES = desired.load_file(INVENTORY / "resources.yaml")
 GATEWAY_ID = GATEWAY["id"]
 ROUTER_IDS = {b["name"]: b["id"] for t, b in RESOURCES if t == "edge_router"}
 TOKENS = {"ops-robot": "ops-robot-0123456789abcdef"}
-
-
-@pytest.fixture
-def audited(store: Store, pair: Simulator, overrides: Path) -> Iterator[Service]:
-    """The sample resources created, a job manager and one worker running."""
-    pair.reset()
-    with Service(
-        store, inventory=str(overrides), workers=1, manager_lease_ttl=5, worker_lease_ttl=5
-    ) as service:
-        desired.apply(store, RESOURCES)
-        for resource_type, body in RESOURCES:
-            assert wait_for_state(store, resource_type, body["id"], timeout=60) is not None
-        yield service
 
 
 def cli(etcd: EtcdServer, *args: str | Path) -> Result:
@@ -77,9 +64,9 @@ def _comment(pair: Simulator, router: str, index: int) -> str:
 
 
 def test_audit_of_a_cli_create_then_an_api_update(
-    store: Store, audited: Service, pair: Simulator, overrides: Path, etcd_server: EtcdServer
+    store: Store, sample_service: Service, pair: Simulator, overrides: Path, etcd_server: EtcdServer
 ) -> None:
-    worker = audited.workers[0].id
+    worker = sample_service.workers[0].id
     created = cli(etcd_server, "gateway", "create", "-f", INVENTORY / "gateway.yaml", "--json")
     assert created.exit_code == 0, (created.stdout, created.stderr)
 
@@ -99,7 +86,8 @@ def test_audit_of_a_cli_create_then_an_api_update(
             "",
             1,
         )
-        assert job["started"] <= job["ended"]
+        # Planned (by the manager, with the version's jobs) after it was asked for.
+        assert v1["request"]["at"] <= job["planned"] <= job["started"] <= job["ended"]
     create = _heat_job(v1)
     assert set(trail["routers"]) == set(ROUTERS.values())
     for role, name in ROUTERS.items():
@@ -205,7 +193,7 @@ def test_audit_of_a_cli_create_then_an_api_update(
 
 
 def test_a_router_that_cannot_be_reached_shows_as_such(
-    store: Store, audited: Service, pair: Simulator, etcd_server: EtcdServer, tmp_path: Path
+    store: Store, sample_service: Service, pair: Simulator, etcd_server: EtcdServer, tmp_path: Path
 ) -> None:
     assert cli(etcd_server, "gateway", "create", "-f", INVENTORY / "gateway.yaml").exit_code == 0
     hosts = yaml.safe_load((tmp_path / "hosts.yaml").read_text())
@@ -226,7 +214,7 @@ def test_a_router_that_cannot_be_reached_shows_as_such(
 
 
 def test_the_trail_outlives_the_gateway(
-    store: Store, audited: Service, pair: Simulator, overrides: Path, etcd_server: EtcdServer
+    store: Store, sample_service: Service, pair: Simulator, overrides: Path, etcd_server: EtcdServer
 ) -> None:
     assert cli(etcd_server, "gateway", "create", "-f", INVENTORY / "gateway.yaml").exit_code == 0
     deleted = cli(etcd_server, "gateway", "delete", GATEWAY_ID, "--json")
@@ -278,7 +266,7 @@ def test_the_trail_outlives_the_gateway(
 
 
 def test_a_failed_job_is_in_the_trail_with_its_error(
-    store: Store, audited: Service, pair: Simulator, overrides: Path, etcd_server: EtcdServer
+    store: Store, sample_service: Service, pair: Simulator, overrides: Path, etcd_server: EtcdServer
 ) -> None:
     pair.set_faults(ROUTERS["primary"], fail_commits=1, fail_message="commit failed: RE busy")
     try:
@@ -286,6 +274,8 @@ def test_a_failed_job_is_in_the_trail_with_its_error(
     finally:
         pair.set_faults(ROUTERS["primary"], fail_commits=0)
     assert result.exit_code == 1
+    # The manager cancels the workflow's later job when it collects the failed one.
+    eventually(lambda: store.get_prefix(keys.JOBS_ALL) == [], what="the jobs collected")
     (v1,) = audit(etcd_server, overrides)["versions"]
     job = _heat_job(v1)
     assert job["outcome"] == "failed" and "commit failed: RE busy" in job["error"]
@@ -295,6 +285,16 @@ def test_a_failed_job_is_in_the_trail_with_its_error(
     assert secondary["commits"] and secondary["undone"]
     assert secondary["undone"][0] < secondary["commits"][0]
     assert job["routers"][ROUTERS["primary"]]["commits"] == []
+    # The monitoring job after it was cancelled with the workflow: planned, never run.
+    (monitoring,) = [j for j in v1["jobs"] if j["handler"] == "monitoring_worker"]
+    assert (monitoring["outcome"], monitoring["worker"], monitoring["started"]) == (
+        "planned",
+        "",
+        "",
+    )
+    assert monitoring["planned"] == job["planned"]
+    text = cli(etcd_server, "audit", GW, GATEWAY_ID, "--inventory", overrides).stdout
+    assert f"job {monitoring['job']}: not run (its workflow ended before it)" in text
 
 
 def test_netbox_requests_carry_the_netbox_user_and_request_id(store: Store) -> None:

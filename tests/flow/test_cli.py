@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import yaml
 from nornir_esi import desired, keys, netconf
 from nornir_esi.junos.tree import canonical_bytes
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import ConfigRecord, State
+from nornir_esi.records import AuditJob, ConfigRecord, State
 from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
 from nornir_esi.waiting import wait_for_state
@@ -352,11 +354,21 @@ def test_cli_status_and_jobs(service_store: Store, etcd_server: EtcdServer) -> N
 
     assert json.loads(cli("jobs", "--json", *etcd).stdout) == []
     job_id = keys.job_id("create", "heat_worker", gw_type, gateway["id"], 7, "zzzzz")
+    # Planned 95 s ago (the manager's audit record); a job without one has no age.
+    planned = (datetime.now(UTC) - timedelta(seconds=95)).isoformat(timespec="milliseconds")
+    old_job = keys.job_id("create", "heat_worker", gw_type, gateway["id"], 6, "yyyyy")
+    store.put(
+        keys.audit_job(job_id), AuditJob.planned_at("heat_worker", "create", planned).to_json()
+    )
     store.put(keys.job_waiting(job_id), "")
+    store.put(keys.job_waiting(old_job), "heat_worker")
     try:
         result = cli("jobs", "--json", *etcd)
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout) == [
+        rows = sorted(json.loads(result.stdout), key=lambda r: -r["version"])
+        age = rows[0].pop("age")
+        assert 95 <= age < 95 + 60, age
+        assert rows == [
             {
                 "queue": "waiting",
                 "job": job_id,
@@ -366,8 +378,24 @@ def test_cli_status_and_jobs(service_store: Store, etcd_server: EtcdServer) -> N
                 "version": 7,
                 "worker": "",
                 "attempts": 0,
-            }
+                "planned": planned,
+            },
+            {
+                "queue": "waiting",
+                "job": old_job,
+                "handler": "heat_worker",
+                "action": "create",
+                "resource": f"{gw_type} {gateway['id']}",
+                "version": 6,
+                "worker": "",
+                "attempts": 0,
+                "planned": "",
+                "age": None,
+            },
         ]
-        assert "heat_worker" in cli("jobs", *etcd).stdout
+        table = cli("jobs", *etcd).stdout
+        assert "heat_worker" in table and re.search(r"│ 1m\d\ds ", table), table
+        assert re.search(r"│ waiting +│ \? +│", table), table
     finally:
+        store.delete(keys.job_waiting(old_job))
         store.delete(keys.job_waiting(job_id))

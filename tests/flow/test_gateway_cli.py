@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +54,6 @@ def choices(vlan: str = "1026", **changes: str) -> list[str]:
     return [part for option, value in given.items() for part in (option, value)]
 
 
-@pytest.fixture
-def running(store: Store, pair: Simulator, overrides: Path) -> Iterator[Service]:
-    """The sample resources created, a job manager and one worker running."""
-    pair.reset()
-    with Service(
-        store, inventory=str(overrides), workers=1, manager_lease_ttl=5, worker_lease_ttl=5
-    ) as service:
-        desired.apply(store, RESOURCES)
-        for resource_type, body in RESOURCES:
-            state = wait_for_state(store, resource_type, body["id"], timeout=60)
-            assert state is not None and not state.worker_state.endswith("_FAILED"), state
-        yield service
-
-
 def cli(etcd: EtcdServer, *args: str) -> Result:
     return CliRunner().invoke(main, [*args, "--etcd", etcd.endpoints], catch_exceptions=False)
 
@@ -84,12 +69,12 @@ def _state(store: Store, resource_id: str = NEW_ID) -> State | None:
 
 
 def test_create_follows_the_workflow_and_exits_0(
-    store: Store, running: Service, etcd_server: EtcdServer
+    store: Store, sample_service: Service, etcd_server: EtcdServer
 ) -> None:
     result = cli(etcd_server, "gateway", "create", *choices())
     assert result.exit_code == 0, (result.stdout, result.stderr)
     # The live display's last frame: every step done, the jobs with the worker that ran them.
-    worker = running.workers[0].id
+    worker = sample_service.workers[0].id
     out = result.stdout
     assert f"{GW} {NEW_ID}" in out and "version 1 (create)" in out
     for line in (
@@ -129,7 +114,7 @@ def test_create_follows_the_workflow_and_exits_0(
 
 
 def test_create_json_is_one_object_with_the_outcome(
-    store: Store, running: Service, etcd_server: EtcdServer
+    store: Store, sample_service: Service, etcd_server: EtcdServer
 ) -> None:
     result = cli(etcd_server, "gateway", "create", *choices(), "--json")
     assert result.exit_code == 0, (result.stdout, result.stderr)
@@ -146,14 +131,14 @@ def test_create_json_is_one_object_with_the_outcome(
         ("create", "monitoring_worker"),
     ]
     for job in out["jobs"]:
-        assert job["queue"] == "finished" and job["worker"] == running.workers[0].id, job
+        assert job["queue"] == "finished" and job["worker"] == sample_service.workers[0].id, job
         assert job["job"].startswith(f"{job['action']}:{job['handler']}:{GW}:{NEW_ID}:1:")
     assert out["stack_status"] == "CREATE_COMPLETE"
     assert out["monitoring"] == {"downlink": "ACTIVE", "uplink": "ACTIVE"}
 
 
 def test_create_from_a_file_of_choices(
-    store: Store, running: Service, etcd_server: EtcdServer, tmp_path: Path
+    store: Store, sample_service: Service, etcd_server: EtcdServer, tmp_path: Path
 ) -> None:
     path = tmp_path / "gw.yaml"
     path.write_text(
@@ -197,7 +182,7 @@ BAD = {
 
 @pytest.mark.parametrize("args,message", list(BAD.values()), ids=list(BAD))
 def test_bad_input_exits_2_naming_the_field_and_writes_nothing(
-    store: Store, running: Service, etcd_server: EtcdServer, args: list[str], message: str
+    store: Store, sample_service: Service, etcd_server: EtcdServer, args: list[str], message: str
 ) -> None:
     eventually(lambda: not store.get_prefix(keys.JOBS_PREFIX), timeout=10, what="a quiet queue")
     before = (store.revision(), store.get_prefix(""))
@@ -207,7 +192,9 @@ def test_bad_input_exits_2_naming_the_field_and_writes_nothing(
     assert (store.revision(), store.get_prefix("")) == before
 
 
-def test_an_existing_id_exits_2(store: Store, running: Service, etcd_server: EtcdServer) -> None:
+def test_an_existing_id_exits_2(
+    store: Store, sample_service: Service, etcd_server: EtcdServer
+) -> None:
     assert cli(etcd_server, "gateway", "create", *choices(), "--json").exit_code == 0
     # The last job's /state lands before the manager collects the jobs: wait for quiet.
     eventually(lambda: not store.get_prefix(keys.JOBS_PREFIX), timeout=10, what="a quiet queue")
@@ -219,7 +206,7 @@ def test_an_existing_id_exits_2(store: Store, running: Service, etcd_server: Etc
 
 
 def test_a_failed_workflow_exits_1_with_the_error(
-    store: Store, running: Service, etcd_server: EtcdServer, pair: Simulator
+    store: Store, sample_service: Service, etcd_server: EtcdServer, pair: Simulator
 ) -> None:
     pair.set_faults(ROUTERS["primary"], fail_commits=1, fail_message="commit failed: RE busy")
     try:
@@ -239,7 +226,7 @@ def test_a_failed_workflow_exits_1_with_the_error(
 
 
 def test_no_wait_returns_once_written_and_a_timeout_exits_3(
-    store: Store, running: Service, etcd_server: EtcdServer
+    store: Store, sample_service: Service, etcd_server: EtcdServer
 ) -> None:
     result = cli(etcd_server, "gateway", "create", *choices(), "--no-wait")
     assert result.exit_code == 0, (result.stdout, result.stderr)
@@ -265,7 +252,9 @@ def test_no_wait_returns_once_written_and_a_timeout_exits_3(
     assert state is not None and state.worker_state == "CREATE_COMPLETED"
 
 
-def test_show_list_and_delete(store: Store, running: Service, etcd_server: EtcdServer) -> None:
+def test_show_list_and_delete(
+    store: Store, sample_service: Service, etcd_server: EtcdServer
+) -> None:
     assert cli(etcd_server, "gateway", "create", *choices(), "--json").exit_code == 0
 
     shown = cli(etcd_server, "gateway", "show", NEW_ID, "--json")
@@ -317,7 +306,7 @@ def test_show_list_and_delete(store: Store, running: Service, etcd_server: EtcdS
     assert gone.exit_code == 2 and "does not exist" in gone.stderr
 
 
-def test_delete_json(store: Store, running: Service, etcd_server: EtcdServer) -> None:
+def test_delete_json(store: Store, sample_service: Service, etcd_server: EtcdServer) -> None:
     assert cli(etcd_server, "gateway", "create", *choices(), "--json").exit_code == 0
     result = cli(etcd_server, "gateway", "delete", NEW_ID, "--json")
     assert result.exit_code == 0, (result.stdout, result.stderr)
