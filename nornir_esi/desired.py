@@ -35,7 +35,7 @@ from typing import Any, Literal
 import yaml
 
 from nornir_esi import keys, secrets
-from nornir_esi.exceptions import TemporaryError, ValidationError
+from nornir_esi.exceptions import ConflictError, TemporaryError, ValidationError
 from nornir_esi.records import AUDIT_VIAS, AuditRequest, ConfigRecord, utc_now
 from nornir_esi.resources import (
     RESOURCE_TYPES,
@@ -45,7 +45,7 @@ from nornir_esi.resources import (
     secret_fields,
     validate,
 )
-from nornir_esi.store.base import Compare, Op, Store
+from nornir_esi.store.base import Compare, Entry, Op, Store
 
 __all__ = ["Change", "Requester", "apply", "delete", "load_file", "parse_items", "validate_batch"]
 
@@ -184,9 +184,15 @@ def apply(
     *,
     requested_by: Requester | None = None,
     plaintext_secrets: bool | None = None,
+    expected: Mapping[tuple[str, str], int] | None = None,
 ) -> list[Change]:
     """Validate ``items`` and write what changed, all in one transaction (with the audit
     record of each new version, when ``requested_by`` says who asked).
+
+    ``expected`` maps ``(type, id)`` to the ``/config`` key's etcd revision the caller
+    based its change on (0: the resource must not exist): a resource found otherwise is a
+    ConflictError and nothing is written, so a create never overwrites what another
+    request created meanwhile, nor an update what another changed.
 
     A secret field (a router's ``password``) to be written as a plain string is refused
     (ValidationError naming the object and the field; nothing is written) unless the
@@ -203,6 +209,10 @@ def apply(
         key = keys.config(resource_type, resource_id)
         current_entry = store.get(key)
         current = None if current_entry is None else ConfigRecord.from_value(current_entry.value)
+        if expected is not None and (resource_type, resource_id) in expected:
+            _check_expected(
+                resource_type, clean, current_entry, expected[(resource_type, resource_id)]
+            )
         if current is not None and not current.marked_for_deletion and _same(current.body, clean):
             changes.append(Change(resource_type, resource_id, "unchanged", current.version))
             continue
@@ -227,6 +237,20 @@ def apply(
             "/config changed while the batch was validated; apply it again", delay=0.1
         )
     return changes
+
+
+def _check_expected(
+    resource_type: str, body: Mapping[str, Any], entry: Entry | None, revision: int
+) -> None:
+    found = 0 if entry is None else entry.mod_revision
+    if found == revision:
+        return
+    obj = object_name(resource_type, body)
+    if revision == 0:
+        raise ConflictError(obj, "id", "already exists")
+    if entry is None:
+        raise ConflictError(obj, "", "was deleted since it was read")
+    raise ConflictError(obj, "", "changed since it was read (another request came first)")
 
 
 def _refuse_plaintext(resource_type: str, body: Mapping[str, Any]) -> None:

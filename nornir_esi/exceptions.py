@@ -10,6 +10,8 @@ Third-party errors are wrapped with ``raise ... from exc``.
     EsiError
     ├── PermanentError                 retrying the same thing fails the same way
     │   ├── ValidationError            bad input: names the object, the field and the reason
+    │   │   └── ConflictError          ... that contradicts what is stored now (exists
+    │   │                              already, changed since the caller read it)
     │   │   └── SecretError            a secret reference that is malformed or does not
     │   │                              resolve (names the reference, never the secret)
     │   └── ConfigSyntaxError          Junos text, set commands or XML that do not parse
@@ -42,6 +44,7 @@ from __future__ import annotations
 __all__ = [
     "ClaimLost",
     "ConfigSyntaxError",
+    "ConflictError",
     "DeviceError",
     "DeviceRejectedError",
     "DeviceUnavailableError",
@@ -95,6 +98,11 @@ class SecretError(ValidationError):
     resolve (an unset environment variable, a missing file). The message names the
     object, the field and the reference; it never holds a secret's value.
     """
+
+
+class ConflictError(ValidationError):
+    """The request contradicts what is stored now: the resource exists already, or it
+    changed since the caller read it (another writer came first). The API's 409."""
 
 
 class ConfigSyntaxError(PermanentError, ValueError):

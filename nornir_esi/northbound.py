@@ -45,7 +45,8 @@ Every refusal is JSON ``{"error", "object", "field", "reason"}``, from one handl
 400   the body is no JSON, or not ``{"<type>": {...}}``
 401   no valid token (``X-Auth-Token: <token>`` or ``Authorization: Bearer <token>``)
 404   no such resource
-409   the id exists already; a resource still referenced, or being deleted
+409   the id exists already; a resource still referenced, or being deleted; changed by
+      another request between this one's read and its write (nothing written)
 422   a field, or the id in the path, is wrong (the ValidationError's field and reason)
 503   etcd is unavailable, or changed meanwhile (``Retry-After``)
 ====  ===========================================================================
@@ -89,7 +90,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from nornir_esi import desired, keys
-from nornir_esi.exceptions import EsiError, TemporaryError, ValidationError
+from nornir_esi.exceptions import ConflictError, EsiError, TemporaryError, ValidationError
 from nornir_esi.records import ConfigRecord, State
 from nornir_esi.resources import API_STATUSES, RESOURCE_TYPES, FieldSpec, object_name
 from nornir_esi.store.base import Entry, Store
@@ -289,14 +290,14 @@ class _NotFound(ValidationError):
     """404."""
 
 
-class _Conflict(ValidationError):
+class _Conflict(ConflictError):
     """409: the request contradicts what is stored (the id exists, still referenced)."""
 
 
 _STATUS_OF: list[tuple[type[ValidationError], int]] = [
     (_Malformed, 400),
     (_NotFound, 404),
-    (_Conflict, 409),
+    (ConflictError, 409),
     (ValidationError, 422),
 ]
 
@@ -430,11 +431,12 @@ def _view(store: Store, type_name: str, resource_id: str) -> dict[str, Any] | No
     return _present(_config_of(entry), store.get(keys.state(type_name, resource_id)))
 
 
-def _existing(store: Store, type_name: str, resource_id: str) -> tuple[str, ConfigRecord]:
+def _existing(store: Store, type_name: str, resource_id: str) -> tuple[str, ConfigRecord, int]:
+    """The resource's name in errors, its ``/config`` record and that key's revision."""
     entry = store.get(keys.config(type_name, resource_id))
     if entry is None:
         raise _NotFound(f"{type_name} {resource_id}", "", "does not exist")
-    return f"{type_name} {resource_id}", _config_of(entry)
+    return f"{type_name} {resource_id}", _config_of(entry), entry.mod_revision
 
 
 # --- the operations --------------------------------------------------------------------
@@ -462,7 +464,10 @@ class _Operations:
         # keys.config refuses an id that is no key part, as a 422 naming `id`.
         if self.store.get(keys.config(self.type, str(resource_id))) is not None:
             raise _Conflict(obj, "id", "already exists")
-        desired.apply(self.store, [(self.type, fields)], requested_by=who)
+        # Checked again in the write's transaction: a POST of the same id that lands in
+        # between is not overwritten (409 here too).
+        expected = {(self.type, str(resource_id)): 0}
+        desired.apply(self.store, [(self.type, fields)], requested_by=who, expected=expected)
         return _tagged(self._answer(str(resource_id), 201), who)
 
     def index(self, tenant_id: str | None, name: str | None, status: str | None) -> JSONResponse:
@@ -492,7 +497,7 @@ class _Operations:
 
     def update(self, id: str, body: BaseModel, request: Request) -> JSONResponse:
         who = _requester(request)
-        obj, record = self._require(id)
+        obj, record, revision = self._require(id)
         if record.marked_for_deletion:
             raise _Conflict(obj, "", "is being deleted")
         given = getattr(body, self.type).model_dump(exclude_unset=True)
@@ -504,7 +509,10 @@ class _Operations:
                 merged.pop(field, None)
             else:
                 merged[field] = value
-        desired.apply(self.store, [(self.type, merged)], requested_by=who)
+        # The merge is based on the record read: a change that landed since is a 409,
+        # not silently undone.
+        expected = {(self.type, id): revision}
+        desired.apply(self.store, [(self.type, merged)], requested_by=who, expected=expected)
         return _tagged(self._answer(id, 200), who)
 
     def delete(self, id: str, request: Request) -> JSONResponse:
@@ -517,7 +525,7 @@ class _Operations:
             raise _Conflict(exc.obj, exc.field, exc.reason) from exc
         return _tagged(self._answer(id, 202), who)
 
-    def _require(self, resource_id: str) -> tuple[str, ConfigRecord]:
+    def _require(self, resource_id: str) -> tuple[str, ConfigRecord, int]:
         return _existing(self.store, self.type, resource_id)
 
 
@@ -558,7 +566,8 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         400: "The body is no JSON, or not the resource wrapped in its type.",
         401: "No valid token.",
         404: "No such resource.",
-        409: "The id exists already, or the resource is referenced or being deleted.",
+        409: "The id exists already, the resource is referenced or being deleted, or "
+        "another request changed it first.",
         422: "A field (or the id in the path) is wrong: `field` says which, `reason` why.",
         503: "etcd is unavailable, or changed meanwhile: try again.",
     }

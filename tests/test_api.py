@@ -35,6 +35,7 @@ from nornir_esi.records import ConfigRecord, State
 from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
 from nornir_esi.views import api_status
+from tests.store.helpers import InterposingStore
 
 INVENTORY = Path(__file__).parent.parent / "inventory"
 RESOURCES = desired.load_file(INVENTORY / "resources.yaml")
@@ -371,6 +372,47 @@ def test_an_existing_id_is_409(api: Api, store: Store) -> None:
     )
     assert (refusal["object"], refusal["field"]) == (f"edge_router {body['id']}", "id")
     assert refusal["reason"] == "already exists"
+
+
+def test_a_create_that_another_create_beat_is_409_and_overwrites_nothing(store: Store) -> None:
+    _, body = _item("edge_router")
+    theirs = {**body, "name": "theirs"}
+    key = keys.config("edge_router", body["id"])
+    # Another request creates the same id between this one's check and its write.
+    racing = InterposingStore(store, key, lambda: desired.apply(store, [("edge_router", theirs)]))
+    server, _ = _serve(racing)  # type: ignore[arg-type]
+    with server:
+        answer = Api(server, []).call(
+            "POST", "/v2.0/edge_routers", json=_wrapped("edge_router", {**body, "name": "mine"})
+        )
+    assert answer.status_code == 409, answer.text
+    assert (answer.json()["field"], answer.json()["reason"]) == ("id", "already exists")
+    record = _config(store, "edge_router", body["id"])
+    assert record is not None and (record.version, record.body["name"]) == (1, "theirs")
+
+
+def test_an_update_based_on_a_stale_read_is_409_and_undoes_nothing(store: Store) -> None:
+    _, body = _item("edge_router")
+    desired.apply(store, [("edge_router", body)])
+    key = keys.config("edge_router", body["id"])
+    # Another request renames it between this one's read (the merge's base) and its write.
+    theirs = {**body, "name": "theirs"}
+    racing = InterposingStore(store, key, lambda: desired.apply(store, [("edge_router", theirs)]))
+    server, _ = _serve(racing)  # type: ignore[arg-type]
+    with server:
+        answer = Api(server, []).call(
+            "PUT",
+            _path("edge_router", body["id"]),
+            json=_wrapped("edge_router", {"description": "mine"}),
+        )
+    assert answer.status_code == 409, answer.text
+    assert "changed since it was read" in answer.json()["reason"]
+    record = _config(store, "edge_router", body["id"])
+    assert record is not None and record.version == 2
+    assert (record.body["name"], record.body.get("description")) == (
+        "theirs",
+        body.get("description"),
+    )
 
 
 def test_deleting_a_referenced_resource_is_409(api: Api, store: Store) -> None:

@@ -145,3 +145,23 @@ class LossyStore:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
+
+
+class InterposingStore:
+    """A real store on which ``meanwhile`` runs once, right after the first read of
+    ``key``: another writer landing between a front door's check and its write."""
+
+    def __init__(self, store: Store, key: str, meanwhile: Callable[[], object]) -> None:
+        self._store = store
+        self._key = key
+        self._meanwhile: Callable[[], object] | None = meanwhile
+
+    def get(self, key: str) -> Any:
+        entry = self._store.get(key)
+        if key == self._key and self._meanwhile is not None:
+            meanwhile, self._meanwhile = self._meanwhile, None
+            meanwhile()
+        return entry
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
