@@ -72,6 +72,7 @@ class _Cache:
 
 
 _CACHE = _Cache()
+_WARNED: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -99,12 +100,15 @@ class HostKeyPolicy:
             kind = next((k for k in _PREFERRED if k in found), next(iter(found.keys())))
             return {"hostkey_verify": True, "hostkey_b64": found[kind].get_base64()}
         if self.accept_unknown:
-            log.warning(
-                "router %s: host key of %s not verified (%s is set)",
-                router,
-                _address(host, port),
-                ACCEPT_ENV,
-            )
+            address = _address(host, port)
+            if address not in _WARNED:  # once per address, not once per session
+                _WARNED.add(address)
+                log.warning(
+                    "router %s: host key of %s not verified (%s is set)",
+                    router,
+                    address,
+                    ACCEPT_ENV,
+                )
             return {"hostkey_verify": False}
         return {"hostkey_verify": True}
 
