@@ -17,7 +17,7 @@ Its ``load()`` is not used, because its hosts are not ours:
   and, per router, from the overrides file of ResourceInventory (by name or IP, the name
   winning), which also maps routers to a tunnel, NAT or the simulator on loopback;
 - ``platform`` is ``junos`` and the ``netconf`` connection options carry
-  :func:`~nornir_esi.inventory.nornir.netconf_options`, as ResourceInventory's hosts;
+  :func:`~nornir_esi.inventory.nornir.connection_options`, as ResourceInventory's hosts;
 - ``data`` is small: ``id`` and ``ip`` as ResourceInventory's (tasks see the same data
   whichever inventory built the hosts), ``esi_id`` (the resource id: the device's
   ``esi_id`` custom field, else derived as the NetBox sync derives it) and ``netbox_id``;
@@ -48,7 +48,7 @@ from nornir.core.inventory import Defaults, Groups, Host, Hosts, Inventory
 from nornir_netbox.plugins.inventory.netbox import NetBoxInventory2
 
 from nornir_esi.exceptions import ValidationError
-from nornir_esi.inventory.nornir import PLATFORM, load_overrides, netconf_options
+from nornir_esi.inventory.nornir import PLATFORM, connection_options, load_overrides
 from nornir_esi.netbox.schema import DEFAULT_NETCONF_PORT, EDGE_ROUTER_ROLE, NETCONF_SERVICE
 from nornir_esi.netbox.sync import resource_id, service_port
 
@@ -168,7 +168,5 @@ class NetBoxRouterInventory:
             password=fields["password"],
             platform=PLATFORM,
             data={"id": rid, "ip": ip, "esi_id": rid, "netbox_id": int(device["id"])},
-            connection_options={
-                "netconf": netconf_options(name, fields["hostname"], fields["port"])
-            },
+            connection_options=connection_options(name, fields["hostname"], fields["port"]),
         )

@@ -35,6 +35,7 @@ from nornir.plugins.runners import ThreadedRunner
 from yaml import YAMLError
 
 from nornir_esi import netconf, secrets
+from nornir_esi.connections import CONNECTION, PooledNetconf
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.known_hosts import HostKeyPolicy
 
@@ -42,6 +43,7 @@ __all__ = [
     "NETCONF_EXTRAS",
     "PASSWORD_REF",
     "ResourceInventory",
+    "connection_options",
     "load_overrides",
     "netconf_options",
     "nornir_for",
@@ -137,9 +139,7 @@ class ResourceInventory:
             password=fields.get("password"),
             platform=PLATFORM,
             data=data,
-            connection_options={
-                "netconf": netconf_options(name, fields["hostname"], fields["port"])
-            },
+            connection_options=connection_options(name, fields["hostname"], fields["port"]),
         )
 
 
@@ -154,6 +154,15 @@ def resolve_password(host: Host) -> None:
     if host.password is None and PASSWORD_REF in host.data:
         obj = f"edge_router {host.data.get('id', '?')} ({host.name})"
         host.password = secrets.resolve(host.data[PASSWORD_REF], obj, "password")
+
+
+def connection_options(router: str, host: str, port: int) -> dict[str, ConnectionOptions]:
+    """A host's connection options: the workers' (:data:`~nornir_esi.connections.CONNECTION`,
+    kept sessions) and nornir-netconf's ``netconf``, for an operator's own tasks, alike."""
+    return {
+        CONNECTION: netconf_options(router, host, port),
+        "netconf": netconf_options(router, host, port),
+    }
 
 
 def netconf_options(router: str, host: str, port: int) -> ConnectionOptions:
@@ -180,7 +189,8 @@ def nornir_for(
     leaves the process' logging configuration alone (InitNornir would configure it).
     """
     netconf.tune_ncclient()
-    # nornir-netconf registers the `netconf` connection plugin through its entry point.
+    # Ours by name (no installed entry point needed), nornir-netconf's by its entry point.
+    ConnectionPluginRegister.register(CONNECTION, PooledNetconf)
     ConnectionPluginRegister.auto_register()
     config = Config.from_dict(
         inventory={"plugin": "ResourceInventory"},

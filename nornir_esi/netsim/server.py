@@ -417,6 +417,10 @@ class Simulator:
         spec = next(s for s in self.specs if s.name == router.name)
         listener = self._listeners.get(router.name)
         if router.faults.refuse_connections:
+            # Unreachable means the open sessions too (a client's kept sessions die).
+            for session in list(router.sessions.values()):
+                router.close_session(session)
+                session.drop()
             if listener is not None:
                 del self._listeners[router.name]
                 listener.close()

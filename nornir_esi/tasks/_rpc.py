@@ -19,13 +19,13 @@ from ncclient.transport.errors import AuthenticationError, SSHUnknownHostError
 from nornir.core.task import Task
 
 from nornir_esi import netconf
+from nornir_esi.connections import CONNECTION, PooledNetconf
 from nornir_esi.exceptions import DeviceError, DeviceRejectedError, DeviceUnavailableError
 from nornir_esi.inventory.nornir import resolve_password
 from nornir_esi.known_hosts import HostKeyPolicy
 
 __all__ = ["CONNECTION", "call", "connection", "device_error", "leaf", "sub"]
 
-CONNECTION = "netconf"
 # rpc-error tags that mean "busy now", not "wrong request" (RFC 6241 appendix A).
 _BUSY_TAGS = frozenset({"lock-denied", "in-use", "resource-denied"})
 # Replies with a whole configuration can be large; lxml refuses deep/huge trees otherwise.
@@ -66,7 +66,7 @@ def _drop(task: Task) -> None:
 
 
 def connection(task: Task) -> Any:
-    """The host's ncclient Manager, opened through nornir-netconf on first use.
+    """The host's ncclient Manager: a kept session or a new one (:mod:`nornir_esi.connections`).
 
     The password's reference is resolved first: one that does not resolve raises its
     :class:`~nornir_esi.exceptions.SecretError` (permanent), failing this host only.
@@ -97,13 +97,24 @@ def call(task: Task, step: str, rpc: etree._Element) -> etree._Element:
     Any ncclient/transport error becomes a DeviceError naming the host and ``step``.
     """
     manager = connection(task)
+    plugin = task.host.connections.get(CONNECTION)
     try:
         reply = manager.rpc(rpc)
     except RPCError as exc:
         raise device_error(task.host.name, step, exc) from exc
     except (NCClientError, OSError) as exc:
         _drop(task)
+        if isinstance(plugin, PooledNetconf) and plugin.reused and not plugin.answered:
+            # A kept session that died while idle (the router restarted, timed it out):
+            # nothing was done on it, so the call is made on a new session, once.
+            return call(task, step, rpc)
         raise device_error(task.host.name, step, exc) from exc
+    if isinstance(plugin, PooledNetconf):
+        plugin.answered = True
+        if rpc.tag == "lock-configuration":
+            plugin.locks += 1
+        elif rpc.tag == "unlock-configuration":
+            plugin.locks = max(0, plugin.locks - 1)
     # The junos device handler returns an NCElement (str() is the XML), the default one
     # an RPCReply (.xml is the XML).
     raw = getattr(reply, "xml", None) or str(reply)

@@ -1,0 +1,117 @@
+"""NETCONF sessions kept per router across jobs (``nornir_esi.connections``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+from ncclient.transport.errors import TransportError
+
+from nornir_esi.connections import POOL
+from nornir_esi.devices import NornirDevices
+from nornir_esi.exceptions import DeviceUnavailableError, PairUnavailableError
+from nornir_esi.inventory.nornir import nornir_for
+from nornir_esi.netsim.device import Router
+from nornir_esi.netsim.server import Simulator
+from nornir_esi.tasks._config import lock
+from tests.pair.test_pair import apply
+from tests.tasks.conftest import PRIMARY, SECONDARY, SIM_NAME
+
+T = TypeVar("T")
+
+
+def on(sim: Simulator, name: str, read: Callable[[Router], T]) -> T:
+    device = sim.router(SIM_NAME[name])
+    return sim.call(lambda: read(device))
+
+
+def sessions(sim: Simulator) -> dict[str, int]:
+    return {name: on(sim, name, lambda r: len(r.sessions)) for name in SIM_NAME}
+
+
+@pytest.fixture
+def pool() -> Any:
+    """An empty pool before and after (other tests' kept sessions do not count here)."""
+    POOL.clear()
+    yield POOL
+    POOL.clear()
+
+
+def test_the_next_transaction_reuses_the_kept_sessions(
+    routers: Simulator, overrides: str, pool: Any
+) -> None:
+    opened, reused = pool.opened, pool.reused
+    assert apply(overrides, action="create").changed
+    assert pool.opened - opened == 2  # one session per router
+    assert sessions(routers) == {name: 1 for name in SIM_NAME}
+    assert apply(overrides, action="delete").changed
+    # No new session: both routers' kept ones did the delete.
+    assert (pool.opened - opened, pool.reused - reused) == (2, 2)
+    assert sessions(routers) == {name: 1 for name in SIM_NAME}
+
+
+def test_a_kept_session_that_died_while_idle_is_replaced_without_an_error(
+    routers: Simulator, overrides: str, pool: Any
+) -> None:
+    assert apply(overrides, action="create").changed
+    routers.reset()  # drops every session, as a router restart would
+    opened = pool.opened
+    assert apply(overrides, action="create").changed
+    assert pool.opened - opened == 2
+
+
+def test_a_kept_session_found_dead_at_its_first_call_is_replaced_once(
+    routers: Simulator, overrides: str, pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert apply(overrides, action="create").changed
+    # A kept session whose end the client has not noticed yet: its first call fails.
+    kept = [m for idle in pool._idle.values() for _, m in idle]
+    assert len(kept) == 2
+    for manager in kept:
+        monkeypatch.setattr(manager, "rpc", _gone)
+    opened = pool.opened
+    assert apply(overrides, action="delete").changed
+    assert pool.opened - opened == 2
+
+
+def _gone(*args: object) -> None:
+    raise TransportError("Not connected to NETCONF server")
+
+
+def test_an_unreachable_router_takes_its_kept_sessions_with_it(
+    routers: Simulator, overrides: str, pool: Any
+) -> None:
+    assert apply(overrides, action="create").changed
+    routers.set_faults(SIM_NAME[SECONDARY["name"]], refuse_connections=True)
+    with pytest.raises(PairUnavailableError, match="connect"):
+        apply(overrides, action="delete")
+
+
+def test_a_session_closed_holding_the_lock_is_closed_for_real(
+    routers: Simulator, overrides: str, pool: Any
+) -> None:
+    nr = nornir_for([dict(PRIMARY)], overrides=overrides)
+    nr.run(task=lock, raise_on_error=True)
+    assert on(routers, PRIMARY["name"], lambda r: r.lock_owner) is not None
+    nr.close_connections()
+    # Not kept: the session went, and with it the lock (as Junos releases it).
+    assert sessions(routers)[PRIMARY["name"]] == 0
+    assert on(routers, PRIMARY["name"], lambda r: r.lock_owner) is None
+
+
+def test_parallel_jobs_keep_at_most_per_router_sessions(
+    routers: Simulator, overrides: str, pool: Any
+) -> None:
+    devices = NornirDevices(overrides=overrides)
+    with ThreadPoolExecutor(max_workers=6) as threads:
+        answers = list(threads.map(lambda _: devices.reachable(PRIMARY), range(12)))
+    assert answers == [True] * 12
+    assert sessions(routers)[PRIMARY["name"]] <= pool.per_router
+    # Reachability asks the router, also through a kept session: a router that refuses
+    # connections is unreachable at once (its kept sessions went with it).
+    routers.set_faults(SIM_NAME[PRIMARY["name"]], refuse_connections=True)
+    assert devices.reachable(PRIMARY) is False
+    with pytest.raises(DeviceUnavailableError):
+        devices.counters(PRIMARY, [("INET_IN", "x")])
