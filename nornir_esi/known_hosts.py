@@ -49,26 +49,48 @@ def _address(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
 
 
+class _Known:
+    """A parsed known-hosts file: plain names indexed (a fleet's file has thousands of
+    lines, and a lookup per session), hashed ones through paramiko's linear lookup."""
+
+    def __init__(self, path: Path) -> None:
+        self.keys = paramiko.HostKeys(str(path))
+        self.plain: dict[str, dict[str, Any]] = {}
+        self.hashed = False
+        for entry in self.keys._entries:  # paramiko keeps them there; no public iterator
+            for name in entry.hostnames:
+                if name.startswith("|1|"):
+                    self.hashed = True
+                else:
+                    self.plain.setdefault(name, {})[entry.key.get_name()] = entry.key
+
+    def lookup(self, address: str) -> Mapping[str, Any] | None:
+        found = self.plain.get(address)
+        if found is None and self.hashed:
+            found = self.keys.lookup(address)
+        return found or None
+
+
 class _Cache:
     """Parsed files by path, re-read when the file changes (one parse per job otherwise)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._files: dict[Path, tuple[tuple[int, int], paramiko.HostKeys]] = {}
+        self._files: dict[Path, tuple[tuple[int, int], _Known]] = {}
 
-    def get(self, path: Path) -> paramiko.HostKeys:
+    def get(self, path: Path) -> _Known | None:
         try:
             stat = path.stat()
         except FileNotFoundError:
-            return paramiko.HostKeys()
+            return None
         stamp = (stat.st_mtime_ns, stat.st_size)
         with self._lock:
             cached = self._files.get(path)
             if cached is not None and cached[0] == stamp:
                 return cached[1]
-            keys = paramiko.HostKeys(str(path))
-            self._files[path] = (stamp, keys)
-            return keys
+            known = _Known(path)
+            self._files[path] = (stamp, known)
+            return known
 
 
 _CACHE = _Cache()
@@ -95,7 +117,8 @@ class HostKeyPolicy:
         An address without a recorded key gets verification without a key to match, so
         connecting fails (:meth:`refused` says why) unless the operator opted in.
         """
-        found = _CACHE.get(self.path).lookup(_address(host, port))
+        known = _CACHE.get(self.path)
+        found = None if known is None else known.lookup(_address(host, port))
         if found:
             kind = next((k for k in _PREFERRED if k in found), next(iter(found.keys())))
             return {"hostkey_verify": True, "hostkey_b64": found[kind].get_base64()}

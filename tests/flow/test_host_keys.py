@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from nornir_esi import desired
@@ -112,3 +113,18 @@ def test_a_job_on_a_router_with_an_unknown_key_fails_and_configures_nothing(
     assert state is not None and state.worker_state == "CREATE_FAILED"
     assert f"router {name}: connect: host key of" in state.error
     assert {n: pair.router(n).running for n in ROUTERS.values()} == before
+
+
+def test_hashed_names_are_found_too(pair: Simulator, tmp_path: Path) -> None:
+    """``ssh-keygen -H`` hashes the names in known_hosts: the lookup still finds them."""
+    name = ROUTERS["primary"]
+    host, port = pair.address(name)
+    plain = known_hosts_line(name, host, port).split(" ", 1)
+    hashed = paramiko.HostKeys.hash_host(f"[{host}]:{port}")
+    path = tmp_path / "known_hosts"
+    path.write_text(f"{hashed} {plain[1]}\n")
+    assert (
+        HostKeyPolicy(path).connect_options(name, host, port)["hostkey_b64"]
+        == (plain[1].split()[1])
+    )
+    assert HostKeyPolicy(path).connect_options(name, host, port + 1) == {"hostkey_verify": True}
