@@ -126,6 +126,7 @@ class Worker:
         self.services = dict(services or {})
         self._free = threading.Semaphore(slots)
         self._rescan = threading.Event()
+        self._feed: Feed | None = None
         self._unsettled: set[str] = set()  # claims sent whose answer was lost
         self._lease: Lease | None = None
         self._stopping = threading.Event()
@@ -173,6 +174,7 @@ class Worker:
         self._scan(pool)
         quiet_since = time.monotonic()
         with Feed(self.store, [keys.JOBS_READY], start_revision=revision + 1) as feed:
+            self._feed = feed
             while not stop.is_set():
                 event = feed.get(timeout=0.5)
                 job_id = None if event is None else keys.job_id_of(event.key)
@@ -320,6 +322,10 @@ class Worker:
             self.completed += 1
             self._free.release()
             self._rescan.set()
+            # A slot is free: look at the ready queue now, not at the next event.
+            feed = self._feed
+            if feed is not None:
+                feed.wake()
 
     def _planned(self, job: Job) -> str:
         """When the manager planned ``job`` (its audit record), ``""`` if unknown."""

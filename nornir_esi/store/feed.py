@@ -21,7 +21,7 @@ class Feed:
     """Events under ``prefixes`` from ``start_revision`` on, merged in arrival order."""
 
     def __init__(self, store: Store, prefixes: Sequence[str], *, start_revision: int) -> None:
-        self._queue: queue.Queue[Event | BaseException] = queue.Queue()
+        self._queue: queue.Queue[Event | BaseException | None] = queue.Queue()
         self._watches: list[Watch] = []
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
@@ -44,14 +44,22 @@ class Feed:
                 self._queue.put(exc)
 
     def get(self, timeout: float) -> Event | None:
-        """The next event, or None after ``timeout`` seconds; re-raises a watch's error."""
+        """The next event, or None after ``timeout`` seconds or a :meth:`wake`; re-raises a
+        watch's error."""
         try:
             item = self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
+        if item is None:
+            return None
         if isinstance(item, BaseException):
             raise item
         return item
+
+    def wake(self) -> None:
+        """Make a waiting :meth:`get` return None now (from another thread): the consumer
+        has something else to look at."""
+        self._queue.put(None)
 
     def close(self) -> None:
         self._closed.set()

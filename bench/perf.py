@@ -1,0 +1,239 @@
+"""The performance benchmark of issue 9: every figure beside its goal and a baseline.
+
+Run: ``make bench`` (or ``python -m bench.perf [--sections latency,throughput,engine,memory,
+netconf] [--runs 2] [--gateways 1000 --pairs 10] [--quick] [--timeout 900]``).
+
+Sections (each measured against a baseline in the same run; details in the modules):
+
+- latency (``bench/perf_flow.py``): one gateway at a time, ``/config`` write to ``/state``
+  ``CREATE_COMPLETED``, simulated routers without commit delay, a job manager and a worker
+  in this process; median and p95 over ``--samples`` gateways. Goal: median <= 0.5 s.
+  Baseline: the same gateways pushed by a plain Nornir script.
+- throughput (``bench/perf_flow.py``): ``--gateways`` gateways over ``--pairs`` simulated
+  pairs (one simulator, commit delay ``--commit-delay`` 1 s), two ``nornir-esi run``
+  processes; time until all are ``CREATE_COMPLETED``. Goals: <= 20 s, and >= 5x the
+  baseline: the same gateways pushed by a plain nornir-netconf script, one commit per
+  gateway and router (``bench/perf_plain.py``).
+- memory: the worker processes' peak RSS during the throughput run, every gateway in
+  flight. Goal: <= 300 MB. Baseline: the same processes idle just before.
+- engine (``bench/perf_engine.py``): jobs claimed and finished per second by one worker
+  process with a no-op handler, on local etcd. Goal: >= 1,000/s. Baseline: one slot.
+- netconf (``bench/perf_netconf.py``): session open and RPC round trip to the simulator
+  with our client settings and through the workers' Nornir path. Goal: round trip <= 3 ms.
+  Baseline: ncclient's defaults.
+
+Every router is checked after each push (ours and the baseline's): it must carry exactly
+the gateways of its pair, or the run exits 1. ``--runs 2`` repeats every section and shows
+both values (the spread). ``--quick`` shrinks the sizes for a smoke run (40 gateways on 2
+pairs, 10 latency samples, 300 engine jobs). No goal is asserted anywhere: a goal not met
+is a "no" in the table. Results go to ``bench/results/perf.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.perf_common import Figure, Section
+from bench.perf_engine import engine_section
+from bench.perf_flow import latency_section, throughput_section
+from bench.perf_netconf import netconf_section
+
+RESULTS = Path(__file__).parent / "results" / "perf.json"
+SECTIONS = ("latency", "throughput", "memory", "engine", "netconf")
+FULL = {"samples": 50, "gateways": 1000, "pairs": 10, "jobs": 2000, "rounds": 50}
+QUICK = {"samples": 10, "gateways": 40, "pairs": 2, "jobs": 300, "rounds": 10}
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.perf",
+        description=(__doc__ or "").splitlines()[0],
+        epilog="Sizes default to the issue's (or --quick's) unless given.",
+    )
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated")
+    parser.add_argument("--runs", type=int, default=1, help="repeat each section (spread)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--samples", type=int, help="latency: gateways created one by one")
+    parser.add_argument("--gateways", type=int, help="throughput: gateways")
+    parser.add_argument("--pairs", type=int, help="throughput: router pairs")
+    parser.add_argument("--commit-delay", type=float, default=1.0, help="throughput: seconds")
+    parser.add_argument("--slots", type=int, default=8, help="slots per worker")
+    parser.add_argument("--jobs", type=int, help="engine: synthetic jobs")
+    parser.add_argument("--rounds", type=int, help="netconf: sessions opened per client")
+    parser.add_argument(
+        "--baseline-tick", type=float, default=0.1, help="ncclient TICK of the plain script"
+    )
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per wait")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    for name, value in sizes.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    return args
+
+
+def _runners(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]]:
+    """What to run, in order; throughput also yields memory (measured in the same run)."""
+    out: list[tuple[str, Callable[[], Section]]] = []
+    wanted = set(args.sections)
+    if "latency" in wanted:
+        out.append(
+            (
+                "latency",
+                lambda: latency_section(
+                    samples=args.samples + 1, baseline_tick=args.baseline_tick, timeout=args.timeout
+                ),
+            )
+        )
+    if wanted & {"throughput", "memory"}:
+        out.append(
+            (
+                "throughput",
+                lambda: throughput_section(
+                    gateway_count=args.gateways,
+                    pairs=args.pairs,
+                    commit_delay=args.commit_delay,
+                    slots=args.slots,
+                    baseline_tick=args.baseline_tick,
+                    timeout=args.timeout,
+                ),
+            )
+        )
+    if "engine" in wanted:
+        out.append(
+            (
+                "engine",
+                lambda: engine_section(jobs=args.jobs, slots=args.slots, timeout=args.timeout),
+            )
+        )
+    if "netconf" in wanted:
+        out.append(("netconf", lambda: netconf_section(rounds=args.rounds)))
+    return out
+
+
+def _number(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "x":
+        return f"{value:.2f}x"
+    if unit in ("/s", "MB"):
+        return f"{value:.0f} {unit}"
+    if unit == "ms":
+        return f"{value:.2f} ms"
+    return f"{value:.3f} {unit}" if value < 10 else f"{value:.1f} {unit}"
+
+
+def _goal(figure: Figure) -> str:
+    if figure.goal is None:
+        return ""
+    op, threshold = figure.goal
+    return f"{op} {_number(threshold, figure.unit)}"
+
+
+def _table(runs: list[list[Figure]], wanted: set[str]) -> list[dict[str, str]]:
+    """One row per figure, each column the runs' values joined by " / "."""
+    order: list[tuple[str, str]] = []
+    by_key: dict[tuple[str, str], list[Figure]] = {}
+    for figures in runs:
+        for figure in figures:
+            key = (figure.section, figure.name)
+            if figure.section not in wanted:
+                continue
+            if key not in by_key:
+                order.append(key)
+            by_key.setdefault(key, []).append(figure)
+    rows = []
+    for key in order:
+        figures = by_key[key]
+        first = figures[0]
+        met = [f.met for f in figures]
+        ratio_means = {"baseline/value": "b/v", "value/baseline": "v/b"}.get(first.ratio_means, "")
+        rows.append({
+            "section": first.section,
+            "figure": first.name,
+            "value": " / ".join(_number(f.value, first.unit) for f in figures),
+            "goal": _goal(first),
+            "met": "" if met[0] is None else " / ".join("yes" if m else "NO" for m in met),
+            "baseline": " / ".join(_number(f.baseline, first.unit) for f in figures)
+            + (f" ({first.baseline_name})" if first.baseline_name else ""),
+            "ratio": " / ".join("-" if f.ratio is None else f"{f.ratio:.2f}" for f in figures)
+            + (f" {ratio_means}" if ratio_means and first.ratio is not None else ""),
+        })  # fmt: skip
+    return rows
+
+
+def _print_table(rows: list[dict[str, str]]) -> None:
+    columns = ["section", "figure", "value", "goal", "met", "baseline", "ratio"]
+    widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    print("  ".join("-" * widths[c] for c in columns))
+    for row in rows:
+        print("  ".join(row[c].ljust(widths[c]) for c in columns))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    # SIGTERM ends the run like Ctrl-C: processes, simulators and etcd are cleaned up.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    cores = os.cpu_count()
+    began = time.monotonic()
+    runs: list[list[Figure]] = []
+    report: dict[str, Any] = {
+        "cpu_count": cores,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "args": {k: v for k, v in vars(args).items()},
+        "runs": [],
+    }
+    problems: list[str] = []
+    for run in range(args.runs):
+        figures: list[Figure] = []
+        sections: dict[str, Any] = {}
+        for name, runner in _runners(args):
+            print(f"run {run + 1}/{args.runs}: {name} ...", file=sys.stderr, flush=True)
+            t = time.monotonic()
+            section = runner()
+            figures += section.figures
+            problems += [f"run {run + 1}: {p}" for p in section.problems]
+            sections[name] = {
+                "seconds": round(time.monotonic() - t, 1),
+                "figures": [f.to_json() for f in section.figures],
+                "problems": section.problems,
+                "notes": section.notes,
+            }
+        runs.append(figures)
+        report["runs"].append(sections)
+    rows = _table(runs, set(args.sections))
+    print(
+        f"\nbench.perf: {cores} cores, Python {platform.python_version()}, {args.runs} run(s) "
+        f"(values per run, separated by /), {'quick sizes' if args.quick else 'full sizes'}"
+    )
+    _print_table(rows)
+    print("ratio: b/v = baseline / value, v/b = value / baseline")
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    print(f"correctness: {'every router checked, all as expected' if not problems else 'FAILED'}")
+    report["table"] = rows
+    report["problems"] = problems
+    report["duration_seconds"] = round(time.monotonic() - began, 1)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {RESULTS}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
