@@ -1,8 +1,8 @@
 """Benchmark of what the safety measures cost a router session and a job.
 
 Run: ``python -m bench.safety [--rounds 40]``. One simulated router; per round, one RPC
-sent through the workers' own path (Nornir inventory, the ``collect_state`` task:
-``NornirDevices.reachable``), on a new session (the session pool emptied first: the
+(``get-interface-information``) sent through the workers' own path (Nornir inventory, the
+``collect_state`` task: ``NornirDevices.interfaces_up``), on a new session (the session pool emptied first: the
 handshake, key check and login are paid) and on a kept one (what a job on a router
 another job just used pays), in four variants, interleaved so that drift on the machine
 hits them alike (within a phase per mode):
@@ -58,8 +58,8 @@ def _variant(env: dict[str, str], router: dict[str, Any], *, fresh: bool) -> Cal
         if fresh:
             POOL.clear()
         began = time.perf_counter()
-        if not devices.reachable(router):
-            raise SystemExit(f"{NAME} not reachable with {env}")
+        if not devices.interfaces_up(router, ["ae0"]):
+            raise SystemExit(f"{NAME}: ae0 not up, or the router unreachable, with {env}")
         return time.perf_counter() - began
 
     return once
