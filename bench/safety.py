@@ -1,11 +1,11 @@
 """Benchmark of what the safety measures cost a router session and a job.
 
 Run: ``python -m bench.safety [--rounds 40]``. One simulated router; per round, one RPC
-(``get-interface-information``) sent through the workers' own path (Nornir inventory, the
-``collect_state`` task: ``NornirDevices.interfaces_up``), on a new session (the session pool emptied first: the
-handshake, key check and login are paid) and on a kept one (what a job on a router
-another job just used pays), in four variants, interleaved so that drift on the machine
-hits them alike (within a phase per mode):
+(``get-interface-information``) sent through the workers' own path (Nornir inventory,
+the ``collect_state`` task: ``NornirDevices.interfaces_up``), on a new session (the
+session pool emptied first: the handshake, key check and login are paid) and on a kept
+one (what a job on a router another job just used pays), in four variants, interleaved
+so that drift on the machine hits them alike (within a phase per mode):
 
 - ``baseline``: the router's key not verified (``ESI_ACCEPT_UNKNOWN_HOST_KEYS=1``, an empty
   known-hosts file) and a plain password in the resource body: what the workers did
