@@ -104,7 +104,7 @@ async def raw_client(host: str, port: int, rounds: int) -> tuple[float, list[flo
     return open_time, samples
 
 
-def _ncclient(host: str, port: int, *, nodelay: bool = False) -> Any:
+def _ncclient(host: str, port: int, *, nodelay: bool = False, password: str = "x") -> Any:
     sock = socket.create_connection((host, port))
     if nodelay:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -113,7 +113,7 @@ def _ncclient(host: str, port: int, *, nodelay: bool = False) -> Any:
         port=port,
         sock=sock,
         username="esi",
-        password="x",
+        password=password,
         hostkey_verify=False,
         allow_agent=False,
         look_for_keys=False,

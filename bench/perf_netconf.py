@@ -22,8 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 import ncclient.transport.session
-from ncclient import manager
 
+from bench.netsim import _ncclient
 from bench.perf_common import PASSWORD_ENV, Figure, Section, bench_env, median, p95
 from nornir_esi import netconf
 from nornir_esi.inventory.nornir import nornir_for
@@ -44,17 +44,8 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _plain_ncclient(host: str, port: int) -> Any:
-    return manager.connect(
-        host=host,
-        port=port,
-        username="esi",
-        password="esi-bench-password",
-        hostkey_verify=False,
-        allow_agent=False,
-        look_for_keys=False,
-        device_params={"name": "junos"},
-        timeout=60,
-    )
+    # ncclient's defaults as bench/netsim.py measures them: no TCP_NODELAY.
+    return _ncclient(host, port, password="esi-bench-password")
 
 
 def _ours(host: str, port: int) -> Any:

@@ -174,7 +174,7 @@ def gateway_create(
     endpoints: str | None,
     **choices: str | None,
 ) -> None:
-    from nornir_esi import desired, keys
+    from nornir_esi import desired
     from nornir_esi.gateway_request import GATEWAY
 
     chosen: dict[str, Any] = {k: v for k, v in choices.items() if v is not None}
@@ -183,11 +183,15 @@ def gateway_create(
     try:
         store = open_store(endpoints)
         body = _gateway_body(store, file, chosen)
-        rid = str(body.get("id") or "")
-        if rid and store.get(keys.config(GATEWAY, rid)) is not None:
-            raise ValidationError(f"{GATEWAY} {rid}", "id", "exists already")
         revision = store.revision()
-        (change,) = desired.apply(store, [(GATEWAY, body)], requested_by=cli_requester())
+        # A create, never an update: an existing id (also one another request wrote a
+        # moment ago) is a ConflictError from the write's own transaction, nothing written.
+        (change,) = desired.apply(
+            store,
+            [(GATEWAY, body)],
+            requested_by=cli_requester(),
+            expected={(GATEWAY, str(body.get("id") or "")): 0},
+        )
         _await_workflow(
             store,
             change,

@@ -201,7 +201,7 @@ def test_an_existing_id_exits_2(
     before = (store.revision(), store.get_prefix(""))
     result = cli(etcd_server, "gateway", "create", *choices(vlan="1027"))
     assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert f"{GW} {NEW_ID}: id exists already" in result.stderr
+    assert f"{GW} {NEW_ID}: id already exists" in result.stderr
     assert (store.revision(), store.get_prefix("")) == before
 
 
