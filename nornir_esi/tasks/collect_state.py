@@ -10,7 +10,7 @@ from ncclient.operations.rpc import RPCError
 from nornir.core.task import Result, Task
 
 from nornir_esi.exceptions import DeviceRejectedError
-from nornir_esi.tasks._rpc import call, connection, leaf, sub
+from nornir_esi.tasks._rpc import call, leaf, sub
 
 __all__ = ["collect_state"]
 
@@ -31,11 +31,14 @@ def collect_state(
     ``"up"`` (admin and oper up), ``"down"`` or ``"absent"``. ``counters`` are
     ``(filter, counter)`` pairs; each maps, keyed ``"FILTER/COUNTER"``, to
     ``{"packets": int, "bytes": int}`` or ``None`` when the counter does not exist.
-    Reading never changes anything: ``changed`` is always False. The session is opened
-    even when nothing is asked, so a router that cannot be reached (or whose host key is
-    wrong) fails here: that is how ``NornirDevices.reachable`` tells.
+    Reading never changes anything: ``changed`` is always False. When nothing is asked,
+    the router is still asked something (``get-software-information``): a router that
+    cannot be reached, or whose host key is wrong, fails here, also when a kept session
+    to it died unnoticed (an open session proves nothing). That is how
+    ``NornirDevices.reachable`` tells.
     """
-    connection(task)
+    if not interfaces and not counters:
+        call(task, "get-software-information", leaf("get-software-information"))
     state: dict[str, object] = {
         "interfaces": _interfaces(task, interfaces) if interfaces else {},
         "counters": {
