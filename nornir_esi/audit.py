@@ -11,9 +11,11 @@ Stored, and kept after the resource is deleted (``keys.audit_*``, shapes in ``re
   (``edge_router`` id and name by role) it changed.
 
 Read live from the routers of the resource's pair, at query time: each commit of a job
-carries the job id as its comment (``pair.py``), so a job's commits are the entries of
-``show system commit`` whose log is its id, and its rollback index is the position of the
-newest of them (``rollback <index>`` brings back the configuration the job left). A pair
+carries the job id as its comment (``pair.py``; a transaction that carried several jobs'
+changes names them all, separated by spaces: ``coalesce.py``), so a job's commits are the
+entries of ``show system commit`` whose log names its id, and its rollback index is the
+position of the newest of them (``rollback <index>`` brings back the configuration the job
+left). A pair
 transaction commits twice (``commit confirmed``, then the confirming commit), so a job
 has two commits per router; an undone one has a third, ``rollback of <job id>``. A heat
 job that finished without a commit on a router had nothing to change there (a change the
@@ -207,6 +209,10 @@ def _job_commits(commits: list[dict[str, Any]] | EsiError, job_id: str) -> dict[
     or none within the router's rollback history)."""
     if isinstance(commits, EsiError):
         return {"error": str(commits)}
-    own = [c["index"] for c in commits if c["log"] == job_id]
-    undone = [c["index"] for c in commits if c["log"] == f"rollback of {job_id}"]
+    own = [c["index"] for c in commits if job_id in c["log"].split()]
+    undone = [
+        c["index"]
+        for c in commits
+        if c["log"].startswith("rollback of ") and job_id in c["log"].split()[2:]
+    ]
     return {"commits": own, "rollback": own[0] if own else None, "undone": undone}

@@ -9,14 +9,14 @@ error names the router and the step.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nornir.core import Nornir
 from nornir.core.task import AggregatedResult
 
-from nornir_esi.exceptions import DeviceError, DeviceUnavailableError, EsiError
+from nornir_esi.exceptions import DeviceError, DeviceUnavailableError, EsiError, ValidationError
 from nornir_esi.inventory.nornir import nornir_for
 from nornir_esi.tasks.collect_commits import collect_commits
 from nornir_esi.tasks.collect_state import collect_state
@@ -50,12 +50,20 @@ def _raise_failure(result: AggregatedResult, what: str) -> None:
 
 
 class NornirDevices:
-    """Device access through Nornir; ``overrides`` is the inventory file, if any."""
+    """Device access through Nornir; ``overrides`` is the inventory file, if any.
 
-    def __init__(self, overrides: str | None = None) -> None:
+    ``max_batch``: the most changes one pair transaction carries (commit coalescing,
+    :mod:`nornir_esi.coalesce`); 1 applies each change in a transaction of its own.
+    """
+
+    def __init__(self, overrides: str | None = None, *, max_batch: int = 50) -> None:
+        # coalesce builds on Change and pair: imported when used, not at module load.
+        from nornir_esi.coalesce import Coalescer
+
         self.overrides = overrides
         self._pair_locks: dict[tuple[str, ...], threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self.coalescer = Coalescer(self._apply, max_batch=max_batch)
 
     def _pair_lock(self, changes_by_role: Mapping[str, Change]) -> threading.Lock:
         key = tuple(sorted(str(c.router.get("name")) for c in changes_by_role.values()))
@@ -94,24 +102,45 @@ class NornirDevices:
         comment: str,
         verify: Verifier | None = None,
         dry_run: bool = False,
+        subject: Hashable = None,
     ) -> PairResult:
         """Apply a change to both routers of a pair as one transaction (:mod:`nornir_esi.pair`).
 
         ``changes_by_role``: ``{"primary": Change, "secondary": Change}``. Any failure leaves
-        both routers on their previous configuration and raises a PairError.
+        both routers on their previous configuration and raises a PairError. Changes to
+        the same pair made at the same moment share a transaction (:mod:`nornir_esi.coalesce`;
+        ``subject``: what the change is to, such as ``(type, id)``: two changes to the same
+        subject never share one). A dry run has a transaction of its own.
         """
         # pair builds on Change, defined here: imported when used, not at module load.
+        from nornir_esi.pair import ROLES, apply_pair
+
+        if set(changes_by_role) != set(ROLES):
+            raise ValidationError(
+                "pair transaction",
+                "changes",
+                f"roles {sorted(changes_by_role)} are not primary+secondary",
+            )
+        if dry_run:
+            with self._pair_lock(changes_by_role):
+                return apply_pair(
+                    changes_by_role, comment=comment, overrides=self.overrides, dry_run=True
+                )
+        key = tuple(str(changes_by_role[role].router.get("name")) for role in ROLES)
+        return self.coalescer.submit(
+            key, changes_by_role, comment=comment, verify=verify, subject=subject
+        )
+
+    def _apply(
+        self, changes_by_role: Mapping[str, Change], *, comment: str, verify: Verifier | None
+    ) -> PairResult:
         from nornir_esi.pair import apply_pair
 
-        # Jobs of this process take turns on a router pair here rather than at the routers'
-        # configuration locks, where they would only fail, back off and try again.
+        # Transactions of this process take turns on a router pair here (the coalescer
+        # runs one per role assignment) rather than at the routers' configuration locks.
         with self._pair_lock(changes_by_role):
             return apply_pair(
-                changes_by_role,
-                comment=comment,
-                overrides=self.overrides,
-                verify=verify,
-                dry_run=dry_run,
+                changes_by_role, comment=comment, overrides=self.overrides, verify=verify
             )
 
     def _state(

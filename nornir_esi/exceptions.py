@@ -19,8 +19,9 @@ Third-party errors are wrapped with ``raise ... from exc``.
     ├── DeviceError(host, step)        a router failed a step of a task, raised as one of:
     │   ├── DeviceRejectedError        the router answered <rpc-error> (also PermanentError)
     │   │   └── HostKeyError           its SSH host key is unknown or not the recorded one
-    │   ├── DeviceUnavailableError     unreachable, session lost, timed out, database
-    │   │                              locked by someone else (also TemporaryError)
+    │   ├── DeviceUnavailableError     unreachable, session lost, timed out (also
+    │   │   │                          TemporaryError)
+    │   │   └── DeviceBusyError        its configuration is locked by another session
     │   └── PairError                  a pair transaction failed on one router; says what
     │       │                          was rolled back on both (``rollback``, ``clean``)
     │       ├── PairRejectedError      ... because the router refused (also DeviceRejected)
@@ -45,6 +46,7 @@ __all__ = [
     "ClaimLost",
     "ConfigSyntaxError",
     "ConflictError",
+    "DeviceBusyError",
     "DeviceError",
     "DeviceRejectedError",
     "DeviceUnavailableError",
@@ -150,6 +152,11 @@ class DeviceUnavailableError(DeviceError, TemporaryError):
     def __init__(self, host: str, step: str, reason: str, *, delay: float = 5.0) -> None:
         DeviceError.__init__(self, host, step, reason)
         self.delay = delay
+
+
+class DeviceBusyError(DeviceUnavailableError):
+    """The router is in use: its configuration is locked by another session (``lock-denied``,
+    ``in-use``). Nothing is wrong with the request; it can go through once the lock is free."""
 
 
 class PairError(DeviceError):

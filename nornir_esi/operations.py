@@ -56,6 +56,7 @@ class PairDevices(Protocol):
         comment: str,
         verify: Any = None,
         dry_run: bool = False,
+        subject: Any = None,
     ) -> PairResult: ...
 
 
@@ -207,6 +208,7 @@ def repair(
         changes(params, pair, action="repair", applied=_applied(store, resource_id)),
         comment=f"repair:{GATEWAY}:{resource_id}:{record.version}",
         verify=gateway_verifier(params, present=True),
+        subject=(GATEWAY, resource_id),
     )
     if heat is not None and _stack_drift(store, heat, resource_id, record.body):
         stack = heat.apply(

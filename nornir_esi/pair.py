@@ -68,7 +68,16 @@ from nornir_esi.tasks._config import (
 from nornir_esi.tasks._rpc import CONNECTION, call, leaf, sub
 from nornir_esi.tasks.collect_state import collect_state
 
-__all__ = ["ROLES", "PairResult", "Role", "Verifier", "apply_pair", "gateway_verifier"]
+__all__ = [
+    "ROLES",
+    "GatewayVerifier",
+    "PairResult",
+    "Role",
+    "Verifier",
+    "apply_pair",
+    "combine",
+    "gateway_verifier",
+]
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +103,15 @@ class Verifier(Protocol):
 class PairResult:
     """What the transaction did: per router name, the diff; ``changed``: any diff at all.
 
-    On a dry run, ``changed`` says what would change; nothing was committed.
+    On a dry run, ``changed`` says what would change; nothing was committed. ``batched``:
+    how many changes the transaction carried (:mod:`nornir_esi.coalesce`); the diffs are
+    then those of all of them.
     """
 
     diffs: Mapping[str, str]
     changed: bool
     dry_run: bool = False
+    batched: int = 1
 
 
 @dataclass
@@ -137,8 +149,9 @@ def apply_pair(
 ) -> PairResult:
     """Apply ``changes`` (``{"primary": Change, "secondary": Change}``) as one transaction.
 
-    ``comment`` goes into every commit's log and must be unique to the change (a job id):
-    the rollback recognises the transaction's commits by it. ``overrides`` is the inventory
+    ``comment`` goes into every commit's log and must be unique to the change (a job id,
+    or the job ids of a coalesced transaction, separated by spaces): the rollback
+    recognises the transaction's commits by it. ``overrides`` is the inventory
     overrides file (see :mod:`nornir_esi.inventory.nornir`). See the module for the steps
     and for what a failure undoes; it raises a
     :class:`~nornir_esi.exceptions.PairError`.
@@ -253,7 +266,10 @@ class _Transaction:
 
     def _confirm_own_trial(self, task: Task, router: _Router) -> None:
         history = commit_history(task, "confirm")
-        if history and history[0].confirmed and history[0].log == self.comment:
+        # A coalesced transaction's comment names all its jobs: a re-run, alone or in
+        # another batch, recognises the trial of any job it carries.
+        ours = set(self.comment.split())
+        if history and history[0].confirmed and ours & set(history[0].log.split()):
             log.warning(
                 "%s: confirming the trial commit an earlier run of %r left pending",
                 router.name,
@@ -424,9 +440,32 @@ class _Transaction:
 # -- verification ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class GatewayVerifier:
+    """A :class:`Verifier` of gateways on one router; see :func:`gateway_verifier`.
+
+    ``gateways``: each gateway's params (a job's params by name) and whether it must be
+    present. All of them are read together: one interface listing, one VRRP listing and
+    the counters, however many gateways a coalesced transaction carries.
+    """
+
+    gateways: tuple[tuple[Mapping[str, Any], bool], ...]
+    settle: float = 15.0
+
+    def __call__(self, task: Task, role: Role) -> None:
+        deadline = time.monotonic() + self.settle
+        while True:
+            problems = _gateway_problems(task, self.gateways, role)
+            if not problems:
+                return
+            if time.monotonic() >= deadline:
+                raise DeviceRejectedError(task.host.name, "verify", "; ".join(problems))
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+
 def gateway_verifier(
     params: Mapping[str, Any], *, present: bool = True, settle: float = 15.0
-) -> Verifier:
+) -> GatewayVerifier:
     """A verifier of the gateway of ``params`` (a job's params by name) on one router.
 
     ``present``: the gateway's logical interface (``<role>_device_logical_interface``) is
@@ -437,56 +476,82 @@ def gateway_verifier(
     the commit), so the checks are repeated for up to ``settle`` seconds, well inside a
     one-minute confirm timer. Raises DeviceRejectedError(host, "verify", what is wrong).
     """
+    return GatewayVerifier(((params, present),), settle)
 
-    def verify(task: Task, role: Role) -> None:
-        deadline = time.monotonic() + settle
-        while True:
-            problems = _gateway_problems(task, params, role, present=present)
-            if not problems:
-                return
-            if time.monotonic() >= deadline:
-                raise DeviceRejectedError(task.host.name, "verify", "; ".join(problems))
-            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
-    return verify
+def combine(verifiers: Sequence[Verifier | None]) -> Verifier | None:
+    """One verifier for a transaction that carries several changes: gateway verifiers
+    merge into one (read once for all); any other kind runs each in turn."""
+    given = [v for v in verifiers if v is not None]
+    if not given:
+        return None
+    if len(given) == 1:
+        return given[0]
+    if all(isinstance(v, GatewayVerifier) for v in given):
+        gateways = [g for v in given if isinstance(v, GatewayVerifier) for g in v.gateways]
+        settle = max(v.settle for v in given if isinstance(v, GatewayVerifier))
+        return GatewayVerifier(tuple(gateways), settle)
+
+    def each(task: Task, role: Role) -> None:
+        for verify in given:
+            verify(task, role)
+
+    return each
 
 
 def _gateway_problems(
-    task: Task, params: Mapping[str, Any], role: Role, *, present: bool
+    task: Task, gateways: Sequence[tuple[Mapping[str, Any], bool]], role: Role
 ) -> list[str]:
-    def param(name: str) -> str:
+    def param(params: Mapping[str, Any], name: str) -> str:
         value = params.get(name)
         if value is None or str(value) == "":
             raise ValidationError("internet_gateway verifier", name, "is missing")
         return str(value)
 
-    logical = param(f"{role}_device_logical_interface")
-    vrf = param("vrf_name")
-    counters = [(param("inet_in_filter"), f"{vrf}_IN"), (param("inet_out_filter"), f"{vrf}_OUT")]
-    state = collect_state(task, interfaces=[logical], counters=counters).result
-    status = state["interfaces"][logical]
+    wanted = []
+    for params, present in gateways:
+        vrf = param(params, "vrf_name")
+        counters = [
+            (param(params, "inet_in_filter"), f"{vrf}_IN"),
+            (param(params, "inet_out_filter"), f"{vrf}_OUT"),
+        ]
+        wanted.append((param(params, f"{role}_device_logical_interface"), counters, present))
+    logicals = [logical for logical, _, _ in wanted]
+    counters = [c for _, cs, _ in wanted for c in cs]
+    state = collect_state(task, interfaces=logicals, counters=counters).result
     found = {name for name, value in state["counters"].items() if value is not None}
     problems: list[str] = []
-    if not present:
-        if status != "absent":
-            problems.append(f"{logical} is still configured ({status})")
-        problems += [f"counter {name} still exists" for name in sorted(found)]
-        return problems
-    if status != "up":
-        problems.append(f"{logical} is {status}")
-    problems += [f"counter {f}/{c} is missing" for f, c in counters if f"{f}/{c}" not in found]
+    vrrp: dict[str, str] | None = None
     want = "master" if role == "primary" else "backup"
-    vrrp = _vrrp_state(task, logical)
-    if vrrp != want:
-        problems.append(f"VRRP on {logical} is {vrrp or 'not running'}, not {want}")
+    for logical, counters, present in wanted:
+        status = state["interfaces"][logical]
+        names = [f"{f}/{c}" for f, c in counters]
+        if not present:
+            if status != "absent":
+                problems.append(f"{logical} is still configured ({status})")
+            problems += [f"counter {name} still exists" for name in names if name in found]
+            continue
+        if status != "up":
+            problems.append(f"{logical} is {status}")
+        problems += [f"counter {name} is missing" for name in names if name not in found]
+        if vrrp is None:
+            vrrp = _vrrp_states(task, logicals)
+        if vrrp.get(logical) != want:
+            problems.append(
+                f"VRRP on {logical} is {vrrp.get(logical) or 'not running'}, not {want}"
+            )
     return problems
 
 
-def _vrrp_state(task: Task, logical: str) -> str:
+def _vrrp_states(task: Task, logicals: Sequence[str]) -> dict[str, str]:
+    """VRRP state by logical interface: asked for the one interface, or for all of them."""
     rpc = leaf("get-vrrp-information")
-    sub(rpc, "interface", logical)
+    if len(logicals) == 1:
+        sub(rpc, "interface", logicals[0])
     reply = call(task, "verify", rpc)
-    for entry in reply.iter("{*}vrrp-interface"):
-        if (entry.findtext("{*}interface") or "").strip() == logical:
-            return (entry.findtext("{*}vrrp-state") or "").strip()
-    return ""
+    return {
+        (entry.findtext("{*}interface") or "").strip(): (
+            entry.findtext("{*}vrrp-state") or ""
+        ).strip()
+        for entry in reply.iter("{*}vrrp-interface")
+    }

@@ -47,7 +47,8 @@ class Service:
         *,
         inventory: str | None = None,
         workers: int = 1,
-        slots: int = 8,
+        slots: int = 64,
+        batch: int = 50,
         manager: bool = True,
         heat: Heat | None = None,
         manager_lease_ttl: int = 65,
@@ -56,7 +57,7 @@ class Service:
         retries: int | None = None,
     ) -> None:
         self.store = store
-        devices = NornirDevices(overrides=inventory)
+        devices = NornirDevices(overrides=inventory, max_batch=batch)
         heat = heat or EmbeddedHeat()
         services: Mapping[str, Any] = {"devices": devices, "heat": heat}
         self.manager = JobManager(store, lease_ttl=manager_lease_ttl) if manager else None

@@ -39,7 +39,7 @@ def audit(
 ) -> None:
     """The audit trail of a resource, per version: who asked for it (API token, CLI user,
     NetBox user and request id), the jobs and the workers that ran them, on each router
-    the commits of each job (comment = job id) and their rollback index, and the stack.
+    the commits of each job (comment names the job id) and their rollback index, and the stack.
     The routers are read live; one that cannot be reached says so."""
     from nornir_esi.audit import gather
 
@@ -117,7 +117,7 @@ def _print_audit(trail: dict[str, Any]) -> None:
                     undone = on_router["undone"]
                     branch.add(
                         f"{name}: commits {', '.join(map(str, on_router['commits']))} "
-                        f"(comment = job id), rollback {on_router['rollback']}"
+                        f"(comment names the job id), rollback {on_router['rollback']}"
                         + (f", undone by commit {undone[0]}" if undone else "")
                     )
                 elif job["handler"] == HEAT_WORKER and job["outcome"] == "finished":

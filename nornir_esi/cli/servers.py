@@ -32,9 +32,18 @@ __all__ = ["run", "serve"]
 @click.option(
     "--slots",
     type=click.IntRange(1),
-    default=8,
+    default=64,
     show_default=True,
-    help="Jobs each worker runs at once.",
+    help="Jobs each worker runs at once (most of them wait on routers: jobs on the same "
+    "router pair share its transactions).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1),
+    default=50,
+    show_default=True,
+    help="Most gateway changes one pair transaction carries (commit coalescing; 1: one "
+    "transaction per change).",
 )
 @click.option("--no-manager", is_flag=True, help="Run workers only.")
 @click.option(
@@ -72,6 +81,7 @@ def run(
     inventory: str | None,
     workers: int,
     slots: int,
+    batch: int,
     no_manager: bool,
     manager_lease_ttl: int,
     worker_lease_ttl: int,
@@ -104,6 +114,7 @@ def run(
             inventory=inventory,
             workers=workers,
             slots=slots,
+            batch=batch,
             manager=not no_manager,
             manager_lease_ttl=manager_lease_ttl,
             worker_lease_ttl=worker_lease_ttl,

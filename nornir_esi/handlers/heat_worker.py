@@ -8,7 +8,9 @@ For an internet gateway (the only type with a heat template in the contract):
 2. apply it to the pair as one transaction (``pair.apply_pair``: both locked, loaded and
    commit-checked, then ``commit confirmed`` on the VRRP backup router, verified, the same
    on the master, both confirmed only when both verified; any failure leaves both routers
-   on their previous configuration); the job id is the commit comment;
+   on their previous configuration); the job id is the commit comment. Jobs of this
+   process for the same pair at the same moment share a transaction
+   (:mod:`nornir_esi.coalesce`); each keeps its own outcome;
 3. create, update or delete the resource's Heat stack and record it under
    ``/esi-worker/heat_stacks/...`` and in the job state's ``heat_outputs``;
 4. remember what was applied (or forget it, after a delete), and keep the stack's id and
@@ -64,6 +66,7 @@ def heat_worker(ctx: JobContext) -> list[Op]:
         changes(params, pair, action=action, applied=applied),
         comment=job.id,
         verify=gateway_verifier(verified_params, present=not deleting),
+        subject=(job.resource_type, job.resource_id),
     )
 
     heat: Heat = ctx.services["heat"]

@@ -20,7 +20,12 @@ from nornir.core.task import Task
 
 from nornir_esi import netconf
 from nornir_esi.connections import CONNECTION, PooledNetconf
-from nornir_esi.exceptions import DeviceError, DeviceRejectedError, DeviceUnavailableError
+from nornir_esi.exceptions import (
+    DeviceBusyError,
+    DeviceError,
+    DeviceRejectedError,
+    DeviceUnavailableError,
+)
 from nornir_esi.inventory.nornir import resolve_password
 from nornir_esi.known_hosts import HostKeyPolicy
 
@@ -41,7 +46,7 @@ def device_error(host: str, step: str, exc: BaseException) -> DeviceError:
         tags = sorted({tag for err in errors if (tag := getattr(err, "tag", None))})
         where = f" ({', '.join(tags)})" if tags else ""
         if tags and set(tags) <= _BUSY_TAGS:
-            return DeviceUnavailableError(host, step, reason + where)
+            return DeviceBusyError(host, step, reason + where)
         return DeviceRejectedError(host, step, reason + where)
     if isinstance(exc, AuthenticationError):
         # Wrong credentials stay wrong: retrying only risks locking the account.

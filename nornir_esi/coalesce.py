@@ -1,0 +1,236 @@
+"""Commit coalescing: the changes waiting for the same router pair go in one transaction.
+
+A real router commits in seconds, and one pair transaction commits four times (``commit
+confirmed`` and the confirming commit on each router). One gateway per transaction caps a
+pair at a gateway every few seconds; here the changes that wait for the same pair at the
+same moment share one: one lock, one load, one ``commit check`` and one confirmed commit
+per router for all of them (:func:`nornir_esi.pair.apply_pair`, as before).
+
+Group commit: per pair, one transaction runs at a time. A change that arrives while it
+runs waits in the pair's queue; the next transaction takes every waiting change (at most
+``max_batch``). Nothing waits for company: a change for an idle pair starts at once.
+
+Each change keeps its own outcome:
+
+- the transaction went through: each change gets its result (``batched`` says how many
+  it carried; the diffs are theirs together);
+- the routers' configuration is locked by another session (another worker process on the
+  same pair, a person): the transaction is tried again when the lock may be free, after
+  a short growing wait, for up to ``busy_for`` seconds, then each change gets the error;
+- it failed in a way a retry may fix (a router unreachable, a session dropped): each
+  change gets the error, and its job retries;
+- a router refused it (``commit check``, verification) and both routers were put back:
+  the batch is split in halves and each half tried on its own, down to single changes,
+  so a bad change gets its own error while the others commit;
+- a router may keep the change (not undone cleanly): each change gets the error and
+  nothing more is tried; a person has to look.
+
+Two changes to the same ``subject`` (one gateway) never share a transaction: the later
+waits for the next. The comment of a transaction is its changes' comments (job ids)
+joined by spaces, so a job's commits are still found by its id (``nornir_esi.audit``), and
+a job re-run after a crash still recognises its own trial commit (``pair``).
+
+The thread whose change finds the pair idle runs the transaction; after it, the oldest
+waiting change's thread runs the next one, so no thread works on others' changes once its
+own are done, and a pair with nothing queued has no thread at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from nornir_esi.devices import Change
+from nornir_esi.exceptions import DeviceBusyError, PairError, PermanentError
+from nornir_esi.pair import ROLES, PairResult, Verifier, combine
+
+__all__ = ["Apply", "Coalescer", "merge"]
+
+log = logging.getLogger(__name__)
+
+# apply(changes, comment=..., verify=...): one pair transaction (apply_pair, bound).
+Apply = Callable[..., PairResult]
+
+
+@dataclass(eq=False)
+class _Request:
+    changes: Mapping[str, Change]
+    comment: str
+    verify: Verifier | None
+    subject: Hashable
+    woken: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    done: bool = False
+    result: PairResult | None = None
+    error: BaseException | None = None
+
+
+def merge(changes: Sequence[Mapping[str, Change]]) -> dict[str, Change]:
+    """Per role, one change that loads all of ``changes`` (same routers), in order:
+    their set commands, their texts, then the policies any of them prunes (a policy is
+    pruned only when no term is left in it, so after everything is loaded)."""
+    out: dict[str, Change] = {}
+    for role in ROLES:
+        parts = [c[role] for c in changes]
+        prune: dict[str, None] = {}
+        for part in parts:
+            prune.update(dict.fromkeys(part.prune_policies))
+        out[role] = Change(
+            router=parts[0].router,
+            commands="".join(
+                p.commands if p.commands.endswith("\n") else p.commands + "\n"
+                for p in parts
+                if p.commands.strip()
+            ),
+            text="\n".join(p.text for p in parts if p.text.strip()),
+            prune_policies=tuple(prune),
+        )
+    return out
+
+
+class Coalescer:
+    """Runs pair transactions, one per pair at a time, each carrying every change that
+    waited for it (see the module). ``apply`` runs one transaction."""
+
+    def __init__(self, apply: Apply, *, max_batch: int = 50, busy_for: float = 60.0) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch {max_batch} must be at least 1")
+        self.apply = apply
+        self.max_batch = max_batch
+        self.busy_for = busy_for
+        self._guard = threading.Lock()
+        # Per pair: the changes waiting for a transaction; a pair is running while a
+        # thread runs its transaction (no running pair has waiting changes unattended).
+        self._queues: dict[Hashable, deque[_Request]] = {}
+        self._running: set[Hashable] = set()
+        self.transactions = 0  # tries of transactions, for the benchmark and the tests
+
+    def submit(
+        self,
+        key: Hashable,
+        changes: Mapping[str, Change],
+        *,
+        comment: str,
+        verify: Verifier | None = None,
+        subject: Hashable = None,
+    ) -> PairResult:
+        """Apply ``changes`` to the pair ``key`` in the next transaction it fits in; its
+        result, or its error (a PairError, as ``apply_pair`` raises)."""
+        request = _Request(changes, comment, verify, object() if subject is None else subject)
+        with self._guard:
+            self._queues.setdefault(key, deque()).append(request)
+            if key not in self._running:
+                self._running.add(key)
+                request.lead = True
+        while not request.done:
+            if request.lead:
+                request.lead = False
+                self._run_next(key)
+            else:
+                request.woken.wait()
+                request.woken.clear()
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    def waiting(self) -> int:
+        """How many changes wait for a transaction (on every pair), not counting those in
+        one."""
+        with self._guard:
+            return sum(len(queue) for queue in self._queues.values())
+
+    def _run_next(self, key: Hashable) -> None:
+        """Run the pair's next transaction, then hand the pair to the oldest waiting change
+        (or leave it idle)."""
+        try:
+            with self._guard:
+                batch = self._take(key)
+            self._settle(batch)
+        finally:
+            with self._guard:
+                queue = self._queues.get(key)
+                if queue:
+                    queue[0].lead = True
+                    queue[0].woken.set()
+                else:
+                    self._queues.pop(key, None)
+                    self._running.discard(key)
+
+    def _take(self, key: Hashable) -> list[_Request]:
+        """The oldest waiting changes, at most ``max_batch``, one per subject."""
+        queue = self._queues[key]
+        batch: list[_Request] = []
+        subjects: set[Hashable] = set()
+        later: list[_Request] = []
+        while queue and len(batch) < self.max_batch:
+            request = queue.popleft()
+            if request.subject in subjects:
+                later.append(request)
+            else:
+                subjects.add(request.subject)
+                batch.append(request)
+        queue.extendleft(reversed(later))
+        return batch
+
+    def _settle(self, batch: list[_Request]) -> None:
+        """Give every change of ``batch`` its outcome, splitting what a router refused."""
+        parts = [batch]
+        while parts:
+            part = parts.pop(0)
+            try:
+                result = self._transaction(part)
+            except PairError as exc:
+                if isinstance(exc, PermanentError) and exc.clean and len(part) > 1:
+                    half = len(part) // 2
+                    log.info(
+                        "a transaction of %d changes was refused (%s); trying %d and %d apart",
+                        len(part),
+                        exc,
+                        half,
+                        len(part) - half,
+                    )
+                    parts[:0] = [part[:half], part[half:]]
+                    continue
+                self._finish(part, error=exc)
+            except BaseException as exc:  # every change gets an outcome, never a hang
+                self._finish(part, error=exc)
+            else:
+                self._finish(part, result=result)
+
+    def _transaction(self, part: list[_Request]) -> PairResult:
+        """One transaction of ``part``; tried again while the routers are locked by
+        another session, for up to ``busy_for`` seconds."""
+        changes = part[0].changes if len(part) == 1 else merge([r.changes for r in part])
+        comment = " ".join(r.comment for r in part)
+        verify = combine([r.verify for r in part])
+        deadline = time.monotonic() + self.busy_for
+        wait = 0.05
+        while True:
+            self.transactions += 1
+            try:
+                result = self.apply(changes, comment=comment, verify=verify)
+                return replace(result, batched=len(part))
+            except PairError as exc:
+                if not isinstance(exc.cause, DeviceBusyError) or time.monotonic() >= deadline:
+                    raise
+                log.info("%s; the transaction of %d changes waits for it", exc.cause, len(part))
+            # Jittered: two processes waiting for the same pair do not retry in step.
+            time.sleep(random.uniform(wait / 2, wait))
+            wait = min(wait * 2, 1.0)
+
+    @staticmethod
+    def _finish(
+        part: list[_Request],
+        *,
+        result: PairResult | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        for request in part:
+            request.result, request.error, request.done = result, error, True
+            request.woken.set()
