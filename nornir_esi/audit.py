@@ -209,10 +209,11 @@ def _job_commits(commits: list[dict[str, Any]] | EsiError, job_id: str) -> dict[
     or none within the router's rollback history)."""
     if isinstance(commits, EsiError):
         return {"error": str(commits)}
-    own = [c["index"] for c in commits if job_id in c["log"].split()]
-    undone = [
-        c["index"]
-        for c in commits
-        if c["log"].startswith("rollback of ") and job_id in c["log"].split()[2:]
-    ]
+    own: list[int] = []
+    undone: list[int] = []
+    for commit in commits:
+        log: str = commit["log"]
+        rollback = log.startswith("rollback of ")
+        if job_id in log.removeprefix("rollback of ").split():
+            (undone if rollback else own).append(commit["index"])
     return {"commits": own, "rollback": own[0] if own else None, "undone": undone}

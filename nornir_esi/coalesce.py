@@ -17,6 +17,7 @@ Each change keeps its own outcome:
 - the routers' configuration is locked by another session (another worker process on the
   same pair, a person): the transaction is tried again when the lock may be free, after
   a short growing wait, for up to ``busy_for`` seconds, then each change gets the error;
+  the changes that arrive meanwhile join it;
 - it failed in a way a retry may fix (a router unreachable, a session dropped): each
   change gets the error, and its job retries;
 - a router refused it (``commit check``, verification) and both routers were put back:
@@ -97,7 +98,7 @@ class Coalescer:
     """Runs pair transactions, one per pair at a time, each carrying every change that
     waited for it (see the module). ``apply`` runs one transaction."""
 
-    def __init__(self, apply: Apply, *, max_batch: int = 50, busy_for: float = 60.0) -> None:
+    def __init__(self, apply: Apply, *, max_batch: int = 50, busy_for: float = 15.0) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch {max_batch} must be at least 1")
         self.apply = apply
@@ -151,7 +152,7 @@ class Coalescer:
         try:
             with self._guard:
                 batch = self._take(key)
-            self._settle(batch)
+            self._settle(key, batch)
         finally:
             with self._guard:
                 queue = self._queues.get(key)
@@ -162,29 +163,34 @@ class Coalescer:
                     self._queues.pop(key, None)
                     self._running.discard(key)
 
-    def _take(self, key: Hashable) -> list[_Request]:
-        """The oldest waiting changes, at most ``max_batch``, one per subject."""
+    def _take(
+        self, key: Hashable, room: int | None = None, subjects: set[Hashable] | None = None
+    ) -> list[_Request]:
+        """The oldest waiting changes, at most ``room`` (``max_batch``), one per subject
+        and none of ``subjects``."""
         queue = self._queues[key]
+        room = self.max_batch if room is None else room
+        taken = set() if subjects is None else set(subjects)
         batch: list[_Request] = []
-        subjects: set[Hashable] = set()
         later: list[_Request] = []
-        while queue and len(batch) < self.max_batch:
+        while queue and len(batch) < room:
             request = queue.popleft()
-            if request.subject in subjects:
+            if request.subject in taken:
                 later.append(request)
             else:
-                subjects.add(request.subject)
+                taken.add(request.subject)
                 batch.append(request)
         queue.extendleft(reversed(later))
         return batch
 
-    def _settle(self, batch: list[_Request]) -> None:
+    def _settle(self, key: Hashable, batch: list[_Request]) -> None:
         """Give every change of ``batch`` its outcome, splitting what a router refused."""
         parts = [batch]
+        whole = True
         while parts:
             part = parts.pop(0)
             try:
-                result = self._transaction(part)
+                result = self._transaction(part, key if whole else None)
             except PairError as exc:
                 if isinstance(exc, PermanentError) and exc.clean and len(part) > 1:
                     half = len(part) // 2
@@ -196,6 +202,7 @@ class Coalescer:
                         len(part) - half,
                     )
                     parts[:0] = [part[:half], part[half:]]
+                    whole = False
                     continue
                 self._finish(part, error=exc)
             except BaseException as exc:  # every change gets an outcome, never a hang
@@ -203,18 +210,28 @@ class Coalescer:
             else:
                 self._finish(part, result=result)
 
-    def _transaction(self, part: list[_Request]) -> PairResult:
+    def _transaction(self, part: list[_Request], key: Hashable = None) -> PairResult:
         """One transaction of ``part``; tried again while the routers are locked by
-        another session, for up to ``busy_for`` seconds."""
-        changes = part[0].changes if len(part) == 1 else merge([r.changes for r in part])
-        comment = " ".join(r.comment for r in part)
-        verify = combine([r.verify for r in part])
+        another session, for up to ``busy_for`` seconds. Meanwhile ``part`` takes in the
+        changes that arrive for the pair ``key`` (when given; not for the halves of a
+        refused batch, which must stay as they are)."""
         deadline = time.monotonic() + self.busy_for
         wait = 0.05
         while True:
+            changes = part[0].changes if len(part) == 1 else merge([r.changes for r in part])
+            comment = " ".join(r.comment for r in part)
             self.transactions += 1
+            began = time.monotonic()
             try:
-                result = self.apply(changes, comment=comment, verify=verify)
+                result = self.apply(
+                    changes, comment=comment, verify=combine([r.verify for r in part])
+                )
+                log.info(
+                    "pair %s: a transaction of %d change(s) in %.2f s",
+                    "/".join(str(changes[role].router.get("name")) for role in ROLES),
+                    len(part),
+                    time.monotonic() - began,
+                )
                 return replace(result, batched=len(part))
             except PairError as exc:
                 if not isinstance(exc.cause, DeviceBusyError) or time.monotonic() >= deadline:
@@ -223,6 +240,9 @@ class Coalescer:
             # Jittered: two processes waiting for the same pair do not retry in step.
             time.sleep(random.uniform(wait / 2, wait))
             wait = min(wait * 2, 1.0)
+            if key is not None and len(part) < self.max_batch:
+                with self._guard:
+                    part += self._take(key, self.max_batch - len(part), {r.subject for r in part})
 
     @staticmethod
     def _finish(

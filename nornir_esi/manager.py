@@ -91,6 +91,71 @@ def _compare_unchanged(key: str, entry: Entry | None) -> Compare:
     )
 
 
+class _Flight:
+    """The jobs in flight (``/jobs/all``) and which of them wait, indexed for planning and
+    collecting without reading every job each time.
+
+    Only the leading manager adds and removes jobs (``plan_version``, ``collect``), so
+    after :meth:`load` at the start of a term it keeps the index itself, from its own
+    transactions that landed. Workers change a job's value (its attempt count), never
+    which jobs there are.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.waiting: set[str] = set()
+        self._of_resource: dict[tuple[str, str], set[str]] = {}
+        self._referencing: dict[tuple[str, str], set[str]] = {}
+        self._dependents: dict[str, set[str]] = {}
+
+    def load(self, store: Store) -> None:
+        self.__init__()  # type: ignore[misc]
+        waiting = {_job_id(e.key) for e in store.get_prefix(keys.JOBS_WAITING)}
+        for entry in store.get_prefix(keys.JOBS_ALL):
+            job_id = _job_id(entry.key)
+            self.add(JobEntry.from_value(entry.value).job, waiting=job_id in waiting)
+
+    def add(self, job: Job, *, waiting: bool) -> None:
+        self.jobs[job.id] = job
+        if waiting:
+            self.waiting.add(job.id)
+        self._of_resource.setdefault((job.resource_type, job.resource_id), set()).add(job.id)
+        for ref in _references(job.resource_type, job.resource_input):
+            self._referencing.setdefault(ref, set()).add(job.id)
+        for dependency in job.dependency:
+            self._dependents.setdefault(dependency, set()).add(job.id)
+
+    def remove(self, job_id: str) -> None:
+        job = self.jobs.pop(job_id, None)
+        self.waiting.discard(job_id)
+        if job is None:
+            return
+        _discard(self._of_resource, (job.resource_type, job.resource_id), job_id)
+        for ref in _references(job.resource_type, job.resource_input):
+            _discard(self._referencing, ref, job_id)
+        for dependency in job.dependency:
+            _discard(self._dependents, dependency, job_id)
+
+    def of_resource(self, resource: tuple[str, str]) -> list[Job]:
+        return [self.jobs[i] for i in sorted(self._of_resource.get(resource, ()))]
+
+    def referencing(self, resource: tuple[str, str]) -> list[str]:
+        """Ids of the jobs whose resource references ``resource``."""
+        return sorted(self._referencing.get(resource, ()))
+
+    def waiting_on(self, job_id: str) -> list[str]:
+        """Ids of the waiting jobs that depend on ``job_id``."""
+        return sorted(i for i in self._dependents.get(job_id, ()) if i in self.waiting)
+
+
+def _discard(index: dict[Any, set[str]], key: Any, job_id: str) -> None:
+    ids = index.get(key)
+    if ids is not None:
+        ids.discard(job_id)
+        if not ids:
+            del index[key]
+
+
 class JobManager:
     """Plans, releases and collects jobs while it holds ``/job_manager_id``."""
 
@@ -100,6 +165,7 @@ class JobManager:
         self.lease_ttl = lease_ttl
         self.leading = threading.Event()
         self._templates: dict[str, HeatTemplate] = {}
+        self._flight = _Flight()
 
     # -- leadership ------------------------------------------------------------------------
 
@@ -209,6 +275,7 @@ class JobManager:
     def reconcile(self) -> None:
         """Catch up from the store alone: plan new versions, collect, re-ready orphans."""
         self._load_templates()
+        self._flight.load(self.store)
         for entry in sorted(self.store.get_prefix(keys.CONFIG_PREFIX), key=_planning_order):
             self._on_config(entry.key, entry)
         for entry in self.store.get_prefix(keys.JOBS_FINISHED):
@@ -273,27 +340,18 @@ class JobManager:
         if cached is not None and cached.version >= record.version:
             return False
         workflow = plan(resource_type, resource_id, record, cached, self._templates, self._lookup)
-        in_flight = self._in_flight()
-        mine = [
-            job
-            for job in in_flight.values()
-            if (job.resource_type, job.resource_id) == (resource_type, resource_id)
-        ]
+        mine = self._flight.of_resource((resource_type, resource_id))
         # The newest version in flight already waits for the older ones: waiting for its
         # jobs is enough, and keeps dependency lists short when updates queue up.
         newest = max((job.version for job in mine), default=None)
         own = [job.id for job in mine if job.version == newest]
         if record.marked_for_deletion:
-            others = [
-                i
-                for i, job in in_flight.items()
-                if (resource_type, resource_id)
-                in _references(job.resource_type, job.resource_input)
-            ]
+            others = self._flight.referencing((resource_type, resource_id))
         else:
-            used = _references(resource_type, record.body)
             others = [
-                i for i, job in in_flight.items() if (job.resource_type, job.resource_id) in used
+                job.id
+                for used in _references(resource_type, record.body)
+                for job in self._flight.of_resource(used)
             ]
         after = sorted(set(own) | set(others))
         # The cache decides what was planned: unchanged since read, or another manager
@@ -329,6 +387,8 @@ class JobManager:
                 ops.append(Op.put(queue_key, job.handler))
         written = self.store.txn(compare, ops).succeeded
         if written:
+            for job in workflow.jobs:
+                self._flight.add(job, waiting=bool(job.dependency))
             log.info(
                 "planned %s %s version %d: %s%s",
                 resource_type,
@@ -340,13 +400,6 @@ class JobManager:
             if workflow.state is not None and record.marked_for_deletion:
                 self._forget(resource_type, resource_id, record.version)
         return written
-
-    def _in_flight(self) -> dict[str, Job]:
-        """Every job not yet collected, by id."""
-        return {
-            _job_id(e.key): JobEntry.from_value(e.value).job
-            for e in self.store.get_prefix(keys.JOBS_ALL)
-        }
 
     def _forget(self, resource_type: str, resource_id: str, version: int) -> None:
         """After ``DELETE_COMPLETED``: the resource's every key goes, in one transaction,
@@ -386,6 +439,7 @@ class JobManager:
         all_entry = self.store.get(keys.job_all(job_id))
         if all_entry is None:
             self.store.delete(finished_key)
+            self._flight.remove(job_id)
             return
         job = JobEntry.from_value(all_entry.value).job
         state_entry = self.store.get(keys.state(job.resource_type, job.resource_id))
@@ -401,33 +455,25 @@ class JobManager:
             Compare.unchanged_since(all_entry.key, all_entry.mod_revision),
         ]
         ops = [Op.delete(all_entry.key), Op.delete(finished_key)]
-        in_flight = {_job_id(e.key): e for e in self.store.get_prefix(keys.JOBS_ALL)}
-        waiting = [_job_id(e.key) for e in self.store.get_prefix(keys.JOBS_WAITING)]
-        jobs = {i: JobEntry.from_value(in_flight[i].value).job for i in waiting if i in in_flight}
+        flight = self._flight
         gone = {job_id}
         if failed:
-            for other_id, other in jobs.items():
-                if other.job_name == job.job_name:
-                    gone.add(other_id)
-                    compare.append(
-                        Compare.unchanged_since(
-                            keys.job_all(other_id), in_flight[other_id].mod_revision
-                        )
-                    )
+            for other in flight.of_resource((job.resource_type, job.resource_id)):
+                if other.id in flight.waiting and other.job_name == job.job_name:
+                    gone.add(other.id)
+                    # Still waiting, so not claimed meanwhile (nor cancelled by another).
+                    compare.append(Compare.present(keys.job_waiting(other.id)))
                     ops += [
-                        Op.delete(keys.job_all(other_id)),
-                        Op.delete(keys.job_waiting(other_id)),
+                        Op.delete(keys.job_all(other.id)),
+                        Op.delete(keys.job_waiting(other.id)),
                     ]
-        for other_id, other in jobs.items():
-            if other_id in gone:
-                continue
-            pending = [d for d in other.dependency if d not in gone and d in in_flight]
+        released: list[str] = []
+        for other_id in sorted({d for g in gone for d in flight.waiting_on(g)} - gone):
+            other = flight.jobs[other_id]
+            pending = [d for d in other.dependency if d not in gone and d in flight.jobs]
             if not pending:
-                compare.append(
-                    Compare.unchanged_since(
-                        keys.job_all(other_id), in_flight[other_id].mod_revision
-                    )
-                )
+                released.append(other_id)
+                compare.append(Compare.present(keys.job_waiting(other_id)))
                 ops += [
                     Op.delete(keys.job_waiting(other_id)),
                     Op.put(keys.job_ready(other_id), other.handler),
@@ -435,6 +481,10 @@ class JobManager:
         if not self.store.txn(compare, ops).succeeded:
             log.info("collecting %s raced with another change; retried on the next event", job_id)
             return
+        for gone_id in gone:
+            flight.remove(gone_id)
+        for other_id in released:
+            flight.waiting.discard(other_id)
         if (
             job.is_last
             and job.action == "logical_delete"

@@ -11,7 +11,7 @@ with both hosts, keeping each host's NETCONF session from step to step:
 3. roll out in VRRP order, the backup (``secondary``) first, then the master: ``commit
    confirmed`` on the router, then the verifier on it (its gateway up, counters there,
    VRRP in the role's state);
-4. only when both verified: confirm both with a plain ``commit``, then unlock.
+4. only when both verified: confirm both (at once) with a plain ``commit``, then unlock.
 
 Every commit carries ``comment`` in its log, which is how a later step recognises the
 transaction's own commits in ``show system commit``.
@@ -219,8 +219,8 @@ class _Transaction:
                     self._step([router], "commit confirmed", self._commit_confirmed)
                 if self.verify is not None:
                     self._step([router], "verify", self._verify)
-            for router in changed:
-                self._step([router], "confirm", self._confirm)
+            # Both verified: both confirmed at once (a failure undoes both, as any other).
+            self._step(changed, "confirm", self._confirm)
         except _Failed as failed:
             rollback, clean = self._undo()
             raise PairError.of(failed.error, rollback, clean=clean) from failed.error

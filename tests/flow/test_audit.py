@@ -1,6 +1,6 @@
 """``nornir-esi audit TYPE ID``: for each version of a gateway, who asked for it (CLI user,
 API token, NetBox user and request id), the jobs and the workers that ran them, on each
-router the commits of each job (comment = job id) with their rollback index, and the
+router the commits of each job (comment names the job id) with their rollback index, and the
 stack; the routers read live, the rest from the audit records, which outlive the gateway
 (and keep which routers its jobs changed, so their commits still show after a delete).
 """
@@ -162,8 +162,8 @@ def test_audit_of_a_cli_create_then_an_api_update(
     assert "version 2: updated via api by ops-robot request req-42" in out
     assert f"job {modify['job']}: finished (worker {worker}, 1 attempt" in out
     for name in ROUTERS.values():
-        assert f"{name}: commits 0, 1 (comment = job id), rollback 0" in out
-        assert f"{name}: commits 2, 3 (comment = job id), rollback 2" in out
+        assert f"{name}: commits 0, 1 (comment names the job id), rollback 0" in out
+        assert f"{name}: commits 2, 3 (comment names the job id), rollback 2" in out
     assert "stack now: " in out and "UPDATE_COMPLETE" in out
     assert "no commit" not in out
 
@@ -244,8 +244,8 @@ def test_the_trail_outlives_the_gateway(
     text = cli(etcd_server, "audit", GW, GATEWAY_ID, "--inventory", overrides)
     assert text.exit_code == 0, text.stderr
     for name in ROUTERS.values():
-        assert f"{name}: commits 0, 1 (comment = job id), rollback 0" in text.stdout
-        assert f"{name}: commits 2, 3 (comment = job id), rollback 2" in text.stdout
+        assert f"{name}: commits 0, 1 (comment names the job id), rollback 0" in text.stdout
+        assert f"{name}: commits 2, 3 (comment names the job id), rollback 2" in text.stdout
 
     # A recorded router that is gone too says so; the other is still read.
     gone, kept = ROUTERS["secondary"], ROUTERS["primary"]
