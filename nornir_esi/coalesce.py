@@ -31,6 +31,11 @@ waits for the next. The comment of a transaction is its changes' comments (job i
 joined by spaces, so a job's commits are still found by its id (``nornir_esi.audit``), and
 a job re-run after a crash still recognises its own trial commit (``pair``).
 
+Across processes: with ``turn`` (the workers': :class:`~nornir_esi.store.mutex.EtcdMutex`
+on ``keys.pair_queue``), a transaction first waits for the pair's turn, in the order the
+processes asked, and takes its changes when the turn comes: the changes of a process queue
+up meanwhile. Without it, processes meet at the routers' configuration lock (above).
+
 The thread whose change finds the pair idle runs the transaction; after it, the oldest
 waiting change's thread runs the next one, so no thread works on others' changes once its
 own are done, and a pair with nothing queued has no thread at all.
@@ -38,12 +43,14 @@ own are done, and a pair with nothing queued has no thread at all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 
 from nornir_esi.devices import Change
@@ -98,10 +105,18 @@ class Coalescer:
     """Runs pair transactions, one per pair at a time, each carrying every change that
     waited for it (see the module). ``apply`` runs one transaction."""
 
-    def __init__(self, apply: Apply, *, max_batch: int = 50, busy_for: float = 15.0) -> None:
+    def __init__(
+        self,
+        apply: Apply,
+        *,
+        max_batch: int = 50,
+        busy_for: float = 15.0,
+        turn: Callable[[Hashable], AbstractContextManager[object]] | None = None,
+    ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch {max_batch} must be at least 1")
         self.apply = apply
+        self.turn = turn
         self.max_batch = max_batch
         self.busy_for = busy_for
         self._guard = threading.Lock()
@@ -150,9 +165,19 @@ class Coalescer:
         """Run the pair's next transaction, then hand the pair to the oldest waiting change
         (or leave it idle)."""
         try:
-            with self._guard:
-                batch = self._take(key)
-            self._settle(key, batch)
+            with contextlib.ExitStack() as stack:
+                try:
+                    if self.turn is not None:
+                        stack.enter_context(self.turn(key))
+                except BaseException as exc:  # no turn (etcd down): the changes' jobs retry
+                    with self._guard:
+                        batch = self._take(key)
+                    self._finish(batch, error=exc)
+                    return
+                # Taken once the pair's turn came: what arrived meanwhile goes too.
+                with self._guard:
+                    batch = self._take(key)
+                self._settle(key, batch)
         finally:
             with self._guard:
                 queue = self._queues.get(key)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Hashable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nornir.core import Nornir
 from nornir.core.task import AggregatedResult
 
+from nornir_esi import keys
 from nornir_esi.exceptions import DeviceError, DeviceUnavailableError, EsiError, ValidationError
 from nornir_esi.inventory.nornir import nornir_for
 from nornir_esi.tasks.collect_commits import collect_commits
@@ -24,6 +26,7 @@ from nornir_esi.tasks.push_config import push_config
 
 if TYPE_CHECKING:
     from nornir_esi.pair import PairResult, Verifier
+    from nornir_esi.store.mutex import EtcdMutex
 
 __all__ = ["Change", "NornirDevices"]
 
@@ -54,16 +57,35 @@ class NornirDevices:
 
     ``max_batch``: the most changes one pair transaction carries (commit coalescing,
     :mod:`nornir_esi.coalesce`); 1 applies each change in a transaction of its own.
+    ``turns``: where pair transactions of all processes queue for their pair (the workers
+    pass the etcd one); None: only this process's take turns.
     """
 
-    def __init__(self, overrides: str | None = None, *, max_batch: int = 50) -> None:
+    def __init__(
+        self,
+        overrides: str | None = None,
+        *,
+        max_batch: int = 50,
+        turns: EtcdMutex | None = None,
+    ) -> None:
         # coalesce builds on Change and pair: imported when used, not at module load.
         from nornir_esi.coalesce import Coalescer
 
         self.overrides = overrides
         self._pair_locks: dict[tuple[str, ...], threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self.coalescer = Coalescer(self._apply, max_batch=max_batch)
+        self.coalescer = Coalescer(
+            self._apply,
+            max_batch=max_batch,
+            turn=None if turns is None else self._turn,
+        )
+        self.turns = turns
+
+    def _turn(self, key: Hashable) -> AbstractContextManager[None]:
+        """The pair's turn among every process's transactions (``key``: router names by
+        role, primary first)."""
+        assert self.turns is not None and isinstance(key, tuple)
+        return self.turns.hold(keys.pair_queue([str(name) for name in key]))
 
     def _pair_lock(self, changes_by_role: Mapping[str, Change]) -> threading.Lock:
         key = tuple(sorted(str(c.router.get("name")) for c in changes_by_role.values()))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from nornir_esi.exceptions import ValidationError
@@ -44,6 +45,7 @@ __all__ = [
     "JOB_MANAGER_ID",
     "JOB_STATE_PREFIX",
     "MONITORING_PREFIX",
+    "PAIR_QUEUE_PREFIX",
     "PLURALS",
     "STATE_PREFIX",
     "WORKER_CONFIG_PREFIX",
@@ -67,6 +69,7 @@ __all__ = [
     "job_waiting",
     "job_working",
     "monitoring",
+    "pair_queue",
     "parse_audit_key",
     "parse_config_key",
     "parse_job_id",
@@ -103,6 +106,9 @@ JOB_STATE_PREFIX = "/esi-worker/job_state/v2.0/"
 # Ours: the audit trail, per resource version (who asked for it, the jobs that ran it, the
 # stack it left). Nothing removes it with the resource: a trail outlives what it traces.
 AUDIT_PREFIX = "/esi-worker/audit/v2.0/"
+# Ours: the pair transactions waiting for a router pair, in order, across processes
+# (``store.mutex``): ``<prefix><primary>/<secondary>/<holder>``, each bound to its lease.
+PAIR_QUEUE_PREFIX = "/esi-worker/pair_queue/v2.0/"
 STATE_PREFIX = "/state/v2.0/"
 MONITORING_PREFIX = "/monitoring/v2.0/"
 
@@ -169,6 +175,14 @@ def worker_config(resource_type: str, resource_id: str) -> str:
 def applied(resource_type: str, resource_id: str) -> str:
     """``/esi-worker/applied/v2.0/<plural>/<id>``: the last pushed version's params."""
     return _resource_key(APPLIED_PREFIX, resource_type, resource_id)
+
+
+def pair_queue(routers: Sequence[str]) -> str:
+    """``/esi-worker/pair_queue/v2.0/<primary>/<secondary>/``: who waits for the pair."""
+    for name in routers:
+        if not name or "/" in name:
+            raise ValidationError(f"router {name!r}", "name", "is not a valid key part")
+    return PAIR_QUEUE_PREFIX + "".join(f"{name}/" for name in routers)
 
 
 def heat_stack(resource_type: str, resource_id: str) -> str:

@@ -21,6 +21,7 @@ from nornir_esi.manager import JobManager
 from nornir_esi.operations import DriftChecker
 from nornir_esi.records import shipped_heat_templates
 from nornir_esi.store.base import Compare, Op, Store
+from nornir_esi.store.mutex import EtcdMutex
 from nornir_esi.worker import Worker
 
 __all__ = ["Service", "ensure_heat_templates"]
@@ -57,7 +58,7 @@ class Service:
         retries: int | None = None,
     ) -> None:
         self.store = store
-        devices = NornirDevices(overrides=inventory, max_batch=batch)
+        devices = NornirDevices(overrides=inventory, max_batch=batch, turns=EtcdMutex(store))
         heat = heat or EmbeddedHeat()
         services: Mapping[str, Any] = {"devices": devices, "heat": heat}
         self.manager = JobManager(store, lease_ttl=manager_lease_ttl) if manager else None
