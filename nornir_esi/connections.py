@@ -22,7 +22,9 @@ What goes back to the pool, and what does not:
   without closing it through the plugin), and one that died while idle is discarded when
   taken;
 - idle sessions older than :attr:`SessionPool.idle_seconds` are closed when the pool is
-  next used (a router's own idle timeout would end them anyway).
+  next used (a router's own idle timeout would end them anyway);
+- at most :attr:`SessionPool.open_max` sessions per router are in use at once: a job that
+  needs one more waits for one to come back instead of opening it.
 """
 
 from __future__ import annotations
@@ -49,23 +51,54 @@ def _close(manager: Any) -> None:
 
 
 class SessionPool:
-    """Idle NETCONF sessions by what opened them, at most ``per_router`` each."""
+    """Idle NETCONF sessions by what opened them, at most ``per_router`` each; and at most
+    ``open_max`` sessions in use per router (address and port) at once.
 
-    def __init__(self, per_router: int = 2, idle_seconds: float = 300.0) -> None:
+    A job that needs a session to a router already using ``open_max`` waits for one to be
+    handed back (up to ``wait`` seconds, then a TimeoutError: the router is not usable
+    now), rather than opening one more: a burst of jobs would otherwise open a session
+    each, an SSH handshake each, and a real router limits its NETCONF sessions anyway.
+    Every :meth:`get` is ended by one :meth:`give` or :meth:`discard`.
+    """
+
+    def __init__(
+        self,
+        per_router: int = 2,
+        idle_seconds: float = 300.0,
+        open_max: int = 4,
+        wait: float = 120.0,
+    ) -> None:
         self.per_router = per_router
         self.idle_seconds = idle_seconds
+        self.open_max = open_max
+        self.wait = wait
         self._idle: dict[Hashable, list[tuple[float, Any]]] = {}
+        self._in_use: dict[Hashable, threading.BoundedSemaphore] = {}
+        self._using: dict[Hashable, int] = {}
         self._lock = threading.Lock()
         self.opened = 0
         self.reused = 0
 
     def get(self, key: Hashable, open_session: Callable[[], Any]) -> tuple[Any, bool]:
         """A live idle session opened with ``key``, else a new one from ``open_session``;
-        and whether it was reused."""
-        manager = self.take(key)
-        if manager is not None:
-            return manager, True
-        manager = open_session()
+        and whether it was reused. Waits while the router has ``open_max`` in use."""
+        slots = self._slots(key)
+        if not slots.acquire(timeout=self.wait):
+            host, port = _router(key)
+            raise TimeoutError(
+                f"no NETCONF session to {host}:{port} free after {self.wait:.0f} s "
+                f"(at most {self.open_max} in use at once)"
+            )
+        self._count(key, +1)
+        try:
+            manager = self.take(key)
+            if manager is not None:
+                return manager, True
+            manager = open_session()
+        except BaseException:
+            self._count(key, -1)
+            slots.release()
+            raise
         with self._lock:
             self.opened += 1
         return manager, False
@@ -90,15 +123,43 @@ class SessionPool:
         return found
 
     def give(self, key: Hashable, manager: Any) -> None:
-        """Keep ``manager`` for the next job on its router, or close it (pool full, dead)."""
+        """Keep ``manager`` for the next job on its router, or close it (pool full, dead);
+        either way it is no longer in use."""
         keep = False
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if manager.connected and len(idle) < self.per_router:
                 idle.append((time.monotonic(), manager))
                 keep = True
+        self._count(key, -1)
+        self._slots(key).release()
         if not keep:
             _close(manager)
+
+    def discard(self, key: Hashable) -> None:
+        """A session of ``key`` is no longer in use and not kept (closed by its user)."""
+        self._count(key, -1)
+        self._slots(key).release()
+
+    def in_use(self, key: Hashable = None) -> int:
+        """Sessions in use now: to the router of ``key``, or (None) to every router."""
+        with self._lock:
+            if key is None:
+                return sum(self._using.values())
+            return self._using.get(_router(key), 0)
+
+    def _count(self, key: Hashable, change: int) -> None:
+        with self._lock:
+            router = _router(key)
+            self._using[router] = self._using.get(router, 0) + change
+
+    def _slots(self, key: Hashable) -> threading.BoundedSemaphore:
+        router = _router(key)
+        with self._lock:
+            slots = self._in_use.get(router)
+            if slots is None:
+                slots = self._in_use[router] = threading.BoundedSemaphore(self.open_max)
+            return slots
 
     def clear(self) -> None:
         """Close every idle session (a process ending, a test between simulators)."""
@@ -117,6 +178,11 @@ class SessionPool:
                 self._idle[key] = keep
             else:
                 del self._idle[key]
+
+
+def _router(key: Hashable) -> tuple[Any, Any]:
+    """The router (address, port) of a pool key (those of :class:`PooledNetconf` start so)."""
+    return (key[0], key[1]) if isinstance(key, tuple) and len(key) >= 2 else (key, None)
 
 
 POOL = SessionPool()
@@ -167,6 +233,19 @@ class PooledNetconf:
             return
         if self.locks:
             _close(self.connection)
+            POOL.discard(self._key)
         else:
             POOL.give(self._key, self.connection)
         self.connection = None
+
+    def discard(self) -> None:
+        """End a session whose transport broke: closed without a word to the router (it
+        would wait for an answer that never comes), never kept."""
+        if self.connection is None:
+            return
+        manager, self.connection = self.connection, None
+        session = getattr(manager, "session", None)
+        with contextlib.suppress(Exception):
+            if session is not None:
+                session.close()
+        POOL.discard(self._key)

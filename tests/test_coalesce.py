@@ -7,8 +7,9 @@ which outcome, which needs no router. The real transaction is in tests/pair/test
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -23,6 +24,7 @@ from nornir_esi.exceptions import (
     PairError,
     PairRejectedError,
     PairUnavailableError,
+    StoreUnavailable,
 )
 from nornir_esi.pair import PairResult
 from tests.store.helpers import eventually
@@ -235,4 +237,41 @@ def test_at_most_max_batch_changes_share_a_transaction() -> None:
         script.gate.set()
         assert [outcome(f).batched for f in [first, *futures]] == [1, 2, 2, 2, 2, 1]
     assert script.comments == ["first", "a b", "c d", "e"]
+    assert coalescer.waiting() == 0
+
+
+def test_a_transaction_waits_for_the_pairs_turn_and_takes_what_queued_meanwhile() -> None:
+    script = Script(lambda n, comment: None)
+    turn_asked = threading.Event()
+    turn_given = threading.Event()
+    turns: list[object] = []
+
+    @contextlib.contextmanager
+    def turn(key: object) -> Iterator[None]:
+        turns.append(key)
+        turn_asked.set()
+        assert turn_given.wait(30)  # another process's transaction on the pair runs
+        yield
+
+    coalescer = Coalescer(script, turn=turn)
+    with ThreadPoolExecutor(4) as pool:
+        first = submit(pool, coalescer, "a")
+        assert turn_asked.wait(30)
+        others = queue(pool, coalescer, "b", "c")
+        turn_given.set()
+        assert [outcome(f).batched for f in (first, *others)] == [3, 3, 3]
+    assert script.comments == ["a b c"]
+    assert turns == [KEY]
+
+
+def test_no_turn_for_the_pair_fails_the_changes_waiting_for_it() -> None:
+    script = Script(lambda n, comment: None)
+
+    def turn(key: object) -> contextlib.AbstractContextManager[None]:
+        raise StoreUnavailable("etcd: no leader")
+
+    coalescer = Coalescer(script, turn=turn)
+    with pytest.raises(StoreUnavailable):
+        coalescer.submit(KEY, change("a"), comment="a")
+    assert script.comments == []
     assert coalescer.waiting() == 0

@@ -60,6 +60,9 @@ def _drop(task: Task) -> None:
     conn = task.host.connections.pop(CONNECTION, None)
     if conn is None:
         return
+    if isinstance(conn, PooledNetconf):
+        conn.discard()
+        return
     # Only the transport: the plugin's close() sends <close-session>, which on a session
     # whose peer has gone waits out the whole RPC timeout for a reply that never comes.
     session = getattr(getattr(conn, "connection", None), "session", None)

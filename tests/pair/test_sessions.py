@@ -115,3 +115,44 @@ def test_parallel_jobs_keep_at_most_per_router_sessions(
     assert devices.reachable(PRIMARY) is False
     with pytest.raises(DeviceUnavailableError):
         devices.counters(PRIMARY, [("INET_IN", "x")])
+
+
+@pytest.fixture
+def one_session(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A pool that lets one session per router be in use at once (and waits 1 s at most)."""
+    from nornir_esi import connections
+
+    small = connections.SessionPool(per_router=1, open_max=1, wait=1.0)
+    monkeypatch.setattr(connections, "POOL", small)
+    yield small
+    small.clear()
+
+
+def test_parallel_jobs_wait_for_a_session_instead_of_opening_more(
+    routers: Simulator, overrides: str, one_session: Any
+) -> None:
+    devices = NornirDevices(overrides=overrides)
+    with ThreadPoolExecutor(max_workers=6) as threads:
+        answers = list(threads.map(lambda _: devices.reachable(PRIMARY), range(12)))
+    assert answers == [True] * 12
+    # Six at once, one session: each job waited for it and reused it.
+    assert (one_session.opened, one_session.reused) == (1, 11)
+    assert one_session.in_use() == 0
+    assert sessions(routers)[PRIMARY["name"]] == 1
+
+
+def test_a_router_whose_sessions_are_all_in_use_is_unavailable_after_the_wait(
+    routers: Simulator, overrides: str, one_session: Any
+) -> None:
+    nr = nornir_for([PRIMARY], overrides)
+    try:
+        # A job holds the one session (its task has not ended).
+        result = nr.run(task=lambda task: lock(task))
+        assert not result.failed
+        with pytest.raises(DeviceUnavailableError, match=r"no NETCONF session .* free after 1 s"):
+            NornirDevices(overrides=overrides).counters(PRIMARY, [("INET_IN", "x")])
+    finally:
+        nr.close_connections()
+    # Handed back (closed: it held the lock): the next job gets one at once.
+    assert one_session.in_use() == 0
+    assert NornirDevices(overrides=overrides).reachable(PRIMARY) is True
