@@ -66,7 +66,18 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gateways", type=int, help="throughput: gateways")
     parser.add_argument("--pairs", type=int, help="throughput: router pairs")
     parser.add_argument("--commit-delay", type=float, default=1.0, help="throughput: seconds")
-    parser.add_argument("--slots", type=int, default=8, help="slots per worker")
+    parser.add_argument(
+        "--slots", type=int, default=512, help="throughput: slots per worker process"
+    )
+    parser.add_argument(
+        "--engine-slots", type=int, default=64, help="engine: slots (nornir-esi run's default)"
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=50,
+        help="most gateways per pair transaction (1: no coalescing)",
+    )
     parser.add_argument("--jobs", type=int, help="engine: synthetic jobs")
     parser.add_argument("--rounds", type=int, help="netconf: sessions opened per client")
     parser.add_argument(
@@ -107,6 +118,7 @@ def _runners(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]
                     pairs=args.pairs,
                     commit_delay=args.commit_delay,
                     slots=args.slots,
+                    batch=args.batch,
                     baseline_tick=args.baseline_tick,
                     timeout=args.timeout,
                 ),
@@ -116,7 +128,9 @@ def _runners(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]
         out.append(
             (
                 "engine",
-                lambda: engine_section(jobs=args.jobs, slots=args.slots, timeout=args.timeout),
+                lambda: engine_section(
+                    jobs=args.jobs, slots=args.engine_slots, timeout=args.timeout
+                ),
             )
         )
     if "netconf" in wanted:

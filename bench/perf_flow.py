@@ -1,7 +1,7 @@
 """``bench.perf`` sections latency, throughput and memory: gateways end to end.
 
 latency: etcd (``EtcdServer``), one simulated pair (``commit_delay`` 0) and a ``Service``
-in this process (a job manager and one worker of 8 slots in threads, what ``nornir-esi
+in this process (a job manager and one worker of 64 slots in threads, what ``nornir-esi
 run`` starts). Gateways are created one at a time: the time from ``desired.apply`` of its
 ``/config`` until its ``/state`` reads ``CREATE_COMPLETED`` (``waiting.wait_for_state``, a
 watch). Baseline: the simulator reset to day-0, the same gateways pushed one at a time by
@@ -10,7 +10,8 @@ open after the first).
 
 throughput and memory: ``pairs`` simulated pairs (one simulator, in this process, with
 ``commit_delay`` 1 s), two ``nornir-esi run`` processes (each a job manager, leader
-elected, and a worker of ``slots`` slots: ``bench.soak``'s ``Processes``). ``gateways``
+elected, and a worker of ``slots`` slots, pair transactions of at most ``batch`` gateways:
+``bench.soak``'s ``Processes``). ``gateways``
 gateways spread over the pairs are applied in batches of 100 and the time taken until
 every one's ``/state`` is ``CREATE_COMPLETED`` (a watch on ``/state``). Meanwhile the
 worker processes' RSS is sampled every 0.25 s: the memory figure is the largest, with
@@ -61,10 +62,10 @@ MINUTE = 30.0  # simulated seconds per confirm-timer minute, as bench.soak
 
 
 class WorkerProcesses(Processes):
-    """``bench.soak``'s processes, with ``--slots``; none is killed here."""
+    """``bench.soak``'s processes, with ``--slots`` and ``--batch``; none is killed here."""
 
-    def __init__(self, *args: Any, slots: int, **kwargs: Any) -> None:
-        self.extra = ("--slots", str(slots))
+    def __init__(self, *args: Any, slots: int, batch: int, **kwargs: Any) -> None:
+        self.extra = ("--slots", str(slots), "--batch", str(batch))
         super().__init__(*args, **kwargs)
 
     def _start(self, i: int) -> Any:
@@ -148,7 +149,7 @@ def latency_section(*, samples: int, baseline_tick: float, timeout: float) -> Se
     ours, plain = ours[1:], plain[1:]
     out.notes = {
         "samples": len(ours),
-        "service": "in this process: a job manager and one worker (8 slots), threads",
+        "service": "in this process: a job manager and one worker (64 slots), threads",
         "baseline": f"plain Nornir script, ncclient TICK {baseline_tick}, sessions open",
     }
     if not ours or not plain:
@@ -190,6 +191,7 @@ def throughput_section(
     pairs: int,
     commit_delay: float,
     slots: int,
+    batch: int,
     baseline_tick: float,
     timeout: float,
 ) -> Section:
@@ -207,7 +209,7 @@ def throughput_section(
     ):
         store = etcd.client(timeout=10.0)
         inventory = overrides_for(sim, names, tmp)
-        procs = WorkerProcesses(etcd.endpoints, inventory, tmp, 2, 15, slots=slots)
+        procs = WorkerProcesses(etcd.endpoints, inventory, tmp, 2, 15, slots=slots, batch=batch)
         try:
             _settle_resources(store, graph, timeout)
             sampler = RssSampler([p.pid for p in procs.procs])
@@ -256,6 +258,7 @@ def throughput_section(
         "commit_delay_s": commit_delay,
         "worker_processes": "2 x nornir-esi run (job manager leader-elected, 1 worker each)",
         "slots_per_worker": slots,
+        "batch": batch,
         "applied_in_s": round(applied, 2),
         "rss_samples": sampler.samples,
         "baseline": f"plain Nornir script, 1 commit per gateway and router, TICK {baseline_tick}",

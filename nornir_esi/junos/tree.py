@@ -162,10 +162,14 @@ def _configuration(el: _Element) -> _Element:
 # --- edit-config ---------------------------------------------------------------------------
 
 
-def edit_config(target: _Element, config: _Element, *, default_operation: str = "merge") -> None:
+def edit_config(
+    target: _Element, config: _Element, *, default_operation: str = "merge", atomic: bool = True
+) -> None:
     """Apply an edit-config ``config`` to ``target`` (RFC 6241 section 7.2, plus Junos attributes).
 
-    All or nothing: on error ``target`` is unchanged.
+    All or nothing: on error ``target`` is unchanged. ``atomic=False``: the caller works on
+    a copy it throws away on error, so no backup of ``target`` is taken (a whole
+    configuration per call: a load of many set commands was quadratic).
     """
     if default_operation not in _DEFAULT_OPERATIONS:
         raise NetsimRpcError(
@@ -177,7 +181,7 @@ def edit_config(target: _Element, config: _Element, *, default_operation: str = 
     src = _configuration(strip(config))
     if src.get("operation") == "replace":
         default_operation = "replace"
-    backup = copy.deepcopy(target)
+    backup = copy.deepcopy(target) if atomic else None
     if default_operation == "replace":
         # The payload is the whole new configuration; explicit operations in it still apply.
         _replace_children(target, etree.Element("configuration"))
@@ -185,7 +189,8 @@ def edit_config(target: _Element, config: _Element, *, default_operation: str = 
     try:
         _apply_children(target, src, schema.ROOT, "container", default_operation, [], top=True)
     except Exception:
-        _replace_children(target, backup)
+        if backup is not None:
+            _replace_children(target, backup)
         raise
 
 

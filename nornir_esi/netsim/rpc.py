@@ -166,7 +166,9 @@ async def _edit_config(session: Session, rpc: etree._Element) -> list[etree._Ele
     if config_el is not None:
         payload = _config_payload(config_el)
         session.router.modify_candidate(
-            session, lambda c: tree.edit_config(c, payload, default_operation=default)
+            # On a copy of the candidate (modify_candidate), kept only if all of it applies.
+            session,
+            lambda c: tree.edit_config(c, payload, default_operation=default, atomic=False),
         )
     elif text_el is not None:
         text = _all_text(text_el)
@@ -287,7 +289,7 @@ async def _load_configuration(session: Session, rpc: etree._Element) -> list[etr
 
             def apply_set(config: etree._Element) -> None:
                 for fragment in commands:
-                    tree.edit_config(config, fragment)
+                    tree.edit_config(config, fragment, atomic=False)
 
             router.modify_candidate(session, apply_set)
         elif text_el is not None or fmt == "text":

@@ -39,12 +39,20 @@ def collect_state(
     """
     if not interfaces and not counters:
         call(task, "get-software-information", leaf("get-software-information"))
+    by_filter: dict[str, list[str]] = {}
+    for filter_name, counter in counters:
+        by_filter.setdefault(filter_name, []).append(counter)
+    found: dict[str, dict[str, int] | None] = {}
+    for filter_name, names in by_filter.items():
+        if len(names) == 1:
+            found[f"{filter_name}/{names[0]}"] = _counter(task, filter_name, names[0])
+        else:
+            # Many counters of one filter (a coalesced transaction's gateways): one RPC.
+            of_filter = _filter_counters(task, filter_name)
+            found.update({f"{filter_name}/{name}": of_filter.get(name) for name in names})
     state: dict[str, object] = {
         "interfaces": _interfaces(task, interfaces) if interfaces else {},
-        "counters": {
-            f"{filter_name}/{counter}": _counter(task, filter_name, counter)
-            for filter_name, counter in counters
-        },
+        "counters": {f"{f}/{c}": found[f"{f}/{c}"] for f, c in counters},
     }
     return Result(host=task.host, result=state, changed=False)
 
@@ -71,6 +79,30 @@ def _interfaces(task: Task, names: Sequence[str]) -> dict[str, str]:
 def _status(el: etree._Element) -> str:
     up = _text(el, "{*}admin-status") == "up" and _text(el, "{*}oper-status") == "up"
     return "up" if up else "down"
+
+
+def _filter_counters(task: Task, filter_name: str) -> dict[str, dict[str, int]]:
+    """Every counter of ``filter_name`` (``get-firewall-filter-information``); {} when the
+    filter does not exist."""
+    rpc = leaf("get-firewall-filter-information")
+    sub(rpc, "filtername", filter_name)
+    try:
+        reply = call(task, "get-firewall-filter-information", rpc)
+    except DeviceRejectedError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, RPCError) and _ABSENT.search(cause.message or str(cause)):
+            return {}
+        raise
+    out: dict[str, dict[str, int]] = {}
+    for filter_el in reply.iterfind(".//{*}filter-information"):
+        if _text(filter_el, "{*}filter-name") != filter_name:
+            continue
+        for entry in filter_el.iterfind("{*}counter"):
+            out[_text(entry, "{*}counter-name")] = {
+                "packets": int(_text(entry, "{*}packet-count") or 0),
+                "bytes": int(_text(entry, "{*}byte-count") or 0),
+            }
+    return out
 
 
 def _counter(task: Task, filter_name: str, counter: str) -> dict[str, int] | None:
