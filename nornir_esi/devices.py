@@ -165,13 +165,15 @@ class NornirDevices:
                 changes_by_role, comment=comment, overrides=self.overrides, verify=verify
             )
 
-    def _state(
+    def state(
         self,
         router: Router,
         *,
         interfaces: Sequence[str] = (),
         counters: Sequence[tuple[str, str]] = (),
     ) -> dict[str, Any]:
+        """One router's interface states and counters, in one session
+        (:func:`~nornir_esi.tasks.collect_state.collect_state`)."""
         nr = self._nornir([router])
         try:
             result = nr.run(
@@ -208,7 +210,7 @@ class NornirDevices:
     def reachable(self, router: Router) -> bool:
         """The router answers over NETCONF."""
         try:
-            self._state(router)
+            self.state(router)
         except DeviceUnavailableError:
             return False
         return True
@@ -216,7 +218,7 @@ class NornirDevices:
     def interfaces_up(self, router: Router, names: Sequence[str]) -> bool:
         """Every interface in ``names`` is operationally up (False when unreachable)."""
         try:
-            found = self._state(router, interfaces=names)["interfaces"]
+            found = self.state(router, interfaces=names)["interfaces"]
         except DeviceUnavailableError:
             return False
         return all(found.get(name) == "up" for name in names)
@@ -225,7 +227,7 @@ class NornirDevices:
         self, router: Router, counters: Sequence[tuple[str, str]]
     ) -> dict[str, dict[str, int] | None]:
         """``{"filter/counter": {"packets", "bytes"}}``, None for a counter the router lacks."""
-        found: dict[str, dict[str, int] | None] = self._state(router, counters=counters)["counters"]
+        found: dict[str, dict[str, int] | None] = self.state(router, counters=counters)["counters"]
         return {f"{f}/{c}": found.get(f"{f}/{c}") for f, c in counters}
 
     def missing_counters(self, router: Router, counters: Sequence[tuple[str, str]]) -> list[str]:

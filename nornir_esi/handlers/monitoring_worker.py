@@ -88,10 +88,6 @@ def _ha_interface_state(devices: Any, lookup: Any, ha_interface_id: str) -> dict
     }
 
 
-def _both_active(states: Mapping[str, str]) -> bool:
-    return all(value == "ACTIVE" for value in states.values())
-
-
 def gateway_counters(params: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     """A gateway's firewall counters by direction (``in``, ``out``): ``(filter, counter)``,
     from its monitoring params; the primary's names, which the secondary's equal."""
@@ -104,17 +100,42 @@ def gateway_counters(params: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
 def _gateway_state(
     ctx: JobContext, devices: Any, lookup: Any, body: Mapping[str, Any]
 ) -> dict[str, str]:
-    downlink = _ha_interface_state(devices, lookup, str(body.get("downlink_interface_id")))
-    uplink_id = body.get("associated_uplink_id")
-    uplink = "ACTIVE"
-    if uplink_id:
-        uplink = _active(_both_active(_ha_interface_state(devices, lookup, str(uplink_id))))
+    """Each router asked once (one session, one read of its interfaces and of the
+    gateway's counters), however many of the gateway's interfaces it carries."""
+    ha_ids = {"downlink": str(body.get("downlink_interface_id"))}
+    if body.get("associated_uplink_id"):
+        ha_ids["uplink"] = str(body["associated_uplink_id"])
+    members = {which: member_interfaces(lookup, ha_id) for which, ha_id in ha_ids.items()}
+    pair = pair_of(lookup, "internet_gateway", body).by_role()
     directions = gateway_counters(ctx.params)
     counters = list(directions.values())
-    pair = pair_of(lookup, "internet_gateway", body)
-    for role, router in pair.by_role().items():
-        values = devices.counters(router, counters)
-        missing = [name for name, value in values.items() if value is None]
+    routers: dict[str, Router] = {}
+    interfaces: dict[str, list[str]] = {}
+    for by_role in members.values():
+        for router, name in by_role.values():
+            routers[str(router.get("name"))] = router
+            interfaces.setdefault(str(router.get("name")), []).append(name)
+    on_pair = {str(router.get("name")) for router in pair.values()}
+    for router in pair.values():
+        routers[str(router.get("name"))] = router
+    states = {
+        name: devices.state(
+            router,
+            interfaces=interfaces.get(name, []),
+            counters=counters if name in on_pair else [],
+        )
+        for name, router in routers.items()
+    }
+
+    def all_up(which: str) -> bool:
+        return all(
+            states[str(router.get("name"))]["interfaces"].get(name) == "up"
+            for router, name in members[which].values()
+        )
+
+    for role, router in pair.items():
+        values = states[str(router.get("name"))]["counters"]
+        missing = [f"{f}/{c}" for f, c in counters if values.get(f"{f}/{c}") is None]
         for direction, (filter_name, counter) in directions.items():
             value = values.get(f"{filter_name}/{counter}")
             if value is not None:
@@ -126,4 +147,6 @@ def _gateway_state(
                 f"internet_gateway {body.get('id')}: counters {', '.join(missing)} are missing "
                 f"on the {role} router {router.get('name')}"
             )
-    return {"downlink": _active(_both_active(downlink)), "uplink": uplink}
+    # An absent uplink is ACTIVE, as the original reported it (nothing to be down).
+    uplink = _active(all_up("uplink")) if "uplink" in members else "ACTIVE"
+    return {"downlink": _active(all_up("downlink")), "uplink": uplink}
