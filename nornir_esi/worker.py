@@ -27,6 +27,7 @@ under a live lease would wait forever.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -81,6 +82,14 @@ class JobContext:
 # A handler may return writes that must land with the job's end, in the same transaction
 # as ``/jobs/finished`` and ``/state`` (the monitoring worker's ``/monitoring`` record).
 Handler = Callable[[JobContext], Sequence[Op] | None]
+
+
+def _planned_of(value: str) -> str:
+    """The planning time in an audit record's value, ``""`` if it cannot be read."""
+    try:
+        return AuditJob.from_value(value).planned
+    except EsiError:
+        return ""
 
 
 def terminal_state(job: Job) -> str:
@@ -222,14 +231,17 @@ class Worker:
             return False
         assert self._lease is not None
         working = keys.job_working(job_id)
+        ops = [
+            Op.put(working, self.id, lease=self._lease.id),
+            Op.delete(keys.job_ready(job_id)),
+            Op.get(keys.job_all(job_id)),
+        ]
+        # The job's audit record too (when it was planned), in the same round trip.
+        with contextlib.suppress(ValidationError):
+            ops.append(Op.get(keys.audit_job(job_id)))
         try:
             result = self.store.txn(
-                [Compare.absent(working), Compare.present(keys.job_ready(job_id))],
-                [
-                    Op.put(working, self.id, lease=self._lease.id),
-                    Op.delete(keys.job_ready(job_id)),
-                    Op.get(keys.job_all(job_id)),
-                ],
+                [Compare.absent(working), Compare.present(keys.job_ready(job_id))], ops
             )
         except BaseException:
             self._free.release()
@@ -239,7 +251,9 @@ class Worker:
             self._free.release()
             return True
         job = JobEntry.from_value(result.gets[0][0].value).job
-        pool.submit(self._execute, job)
+        audit = result.gets[1] if len(result.gets) > 1 else []
+        planned = _planned_of(audit[0].value) if audit else ""
+        pool.submit(self._execute, job, planned)
         return True
 
     def _settle(self, pool: ThreadPoolExecutor) -> bool:
@@ -304,8 +318,9 @@ class Worker:
         except EsiError as exc:  # the count is for people; the retry matters more
             log.warning("%s: counting an attempt of %s failed: %s", self.id, job.id, exc)
 
-    def _execute(self, job: Job) -> None:
-        planned, started = self._planned(job), utc_now()
+    def _execute(self, job: Job, planned: str | None = None) -> None:
+        """Run ``job`` and finish it; ``planned``: when it was planned, if the claim read it."""
+        planned, started = self._planned(job) if planned is None else planned, utc_now()
         with JOB_SECONDS.labels(job.handler).time():
             extra, error, attempts = self._run_handler(job)
         JOBS_FINISHED.labels(job.handler, job.action, "failed" if error else "completed").inc()
