@@ -16,6 +16,9 @@ Sections (each measured against a baseline in the same run; details in the modul
   gateway and router (``bench/perf_plain.py``).
 - memory: the worker processes' peak RSS during the throughput run, every gateway in
   flight. Goal: <= 300 MB. Baseline: the same processes idle just before.
+- coalescing (``bench/perf_flow.py``): the commit coalescing lever, ``--lever-gateways``
+  gateways over ``--pairs`` pairs as in throughput, with ``--batch`` and with ``--batch 1``
+  (one gateway per pair transaction), each on a fresh etcd and simulator.
 - engine (``bench/perf_engine.py``): jobs claimed and finished per second by one worker
   process with a no-op handler, on local etcd. Goal: >= 1,000/s. Baseline: one slot.
 - netconf (``bench/perf_netconf.py``): session open and RPC round trip to the simulator
@@ -44,13 +47,27 @@ from typing import Any
 
 from bench.perf_common import Figure, Section
 from bench.perf_engine import engine_section
-from bench.perf_flow import latency_section, throughput_section
+from bench.perf_flow import coalescing_section, latency_section, throughput_section
 from bench.perf_netconf import netconf_section
 
 RESULTS = Path(__file__).parent / "results" / "perf.json"
-SECTIONS = ("latency", "throughput", "memory", "engine", "netconf")
-FULL = {"samples": 50, "gateways": 1000, "pairs": 10, "jobs": 2000, "rounds": 50}
-QUICK = {"samples": 10, "gateways": 40, "pairs": 2, "jobs": 300, "rounds": 10}
+SECTIONS = ("latency", "throughput", "memory", "coalescing", "engine", "netconf")
+FULL = {
+    "samples": 50,
+    "gateways": 1000,
+    "pairs": 10,
+    "jobs": 2000,
+    "rounds": 50,
+    "lever_gateways": 200,
+}
+QUICK = {
+    "samples": 10,
+    "gateways": 40,
+    "pairs": 2,
+    "jobs": 300,
+    "rounds": 10,
+    "lever_gateways": 20,
+}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -79,6 +96,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="most gateways per pair transaction (1: no coalescing)",
     )
     parser.add_argument("--jobs", type=int, help="engine: synthetic jobs")
+    parser.add_argument(
+        "--lever-gateways", type=int, help="coalescing: gateways, with --batch 1 and --batch"
+    )
     parser.add_argument("--rounds", type=int, help="netconf: sessions opened per client")
     parser.add_argument(
         "--baseline-tick", type=float, default=0.1, help="ncclient TICK of the plain script"
@@ -120,6 +140,20 @@ def _runners(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]
                     slots=args.slots,
                     batch=args.batch,
                     baseline_tick=args.baseline_tick,
+                    timeout=args.timeout,
+                ),
+            )
+        )
+    if "coalescing" in wanted:
+        out.append(
+            (
+                "coalescing",
+                lambda: coalescing_section(
+                    gateway_count=args.lever_gateways,
+                    pairs=args.pairs,
+                    commit_delay=args.commit_delay,
+                    slots=args.slots,
+                    batch=args.batch,
                     timeout=args.timeout,
                 ),
             )

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ from tests.synthetic import (
     router_specs,
 )
 
-__all__ = ["latency_section", "throughput_section"]
+__all__ = ["coalescing_section", "latency_section", "throughput_section"]
 
 GW = "internet_gateway"
 BATCH = 100  # gateways per desired.apply (one etcd transaction)
@@ -185,27 +186,39 @@ def _until_completed(feed: Feed, ids: set[str], deadline: float) -> tuple[set[st
     return done, failed
 
 
-def throughput_section(
+@dataclass
+class _Burst:
+    """One burst through the workers: its time (None: not all completed), the workers'
+    RSS idle and at peak, how long the applies took, and what went wrong."""
+
+    seconds: float | None
+    idle: float
+    peak: float
+    applied: float
+    samples: int
+    problems: list[str]
+
+
+def _burst(
+    tmp: Path,
+    graph: list[Item],
+    burst: list[Item],
     *,
-    gateway_count: int,
-    pairs: int,
     commit_delay: float,
     slots: int,
     batch: int,
-    baseline_tick: float,
     timeout: float,
-) -> Section:
-    out = Section()
-    graph = resource_graph(pairs)
-    names = router_names(graph)
-    burst = gateways(graph, gateway_count)
+    what: str,
+) -> _Burst:
+    """``burst`` through two ``nornir-esi run`` processes on a fresh etcd and simulator;
+    the routers checked afterwards."""
     ids = {body["id"] for _, body in burst}
-    specs = router_specs(graph)
-    ours: float | None = None
+    names = router_names(graph)
+    problems: list[str] = []
+    seconds: float | None = None
     with (
-        bench_env() as tmp,
-        EtcdServer("perf-throughput") as etcd,
-        Simulator(specs, commit_delay=commit_delay, minute=MINUTE) as sim,
+        EtcdServer(f"perf-{what}") as etcd,
+        Simulator(router_specs(graph), commit_delay=commit_delay, minute=MINUTE) as sim,
     ):
         store = etcd.client(timeout=10.0)
         inventory = overrides_for(sim, names, tmp)
@@ -228,19 +241,42 @@ def throughput_section(
                 done, failed = _until_completed(feed, ids, began + timeout)
                 elapsed = time.monotonic() - began
             if len(done) == len(ids):
-                ours = elapsed
+                seconds = elapsed
             else:
-                out.problems.append(
-                    f"throughput: {len(done)} of {len(ids)} gateways CREATE_COMPLETED after "
+                problems.append(
+                    f"{what}: {len(done)} of {len(ids)} gateways CREATE_COMPLETED after "
                     f"{elapsed:.0f} s, {len(failed)} failed {list(failed.values())[:3]}"
                 )
             if procs.dead():
-                out.problems.append(f"throughput: worker processes died: {procs.dead()}")
+                problems.append(f"{what}: worker processes died: {procs.dead()}")
         finally:
             procs.stop()
             store.close()
-        out.problems += _check_routers(sim, graph, burst, "throughput")
-        peak = sampler.peak
+        problems += _check_routers(sim, graph, burst, what)
+    return _Burst(seconds, idle, sampler.peak, applied, sampler.samples, problems)
+
+
+def throughput_section(
+    *,
+    gateway_count: int,
+    pairs: int,
+    commit_delay: float,
+    slots: int,
+    batch: int,
+    baseline_tick: float,
+    timeout: float,
+) -> Section:
+    out = Section()
+    graph = resource_graph(pairs)
+    names = router_names(graph)
+    burst = gateways(graph, gateway_count)
+    with bench_env() as tmp:
+        run = _burst(
+            tmp, graph, burst, commit_delay=commit_delay, slots=slots, batch=batch,
+            timeout=timeout, what="throughput",
+        )  # fmt: skip
+        out.problems += run.problems
+        ours, idle, peak, applied = run.seconds, run.idle, run.peak, run.applied
         # The baseline on a fresh simulator: the same routers at day-0.
         with (
             Simulator(router_specs(graph), commit_delay=commit_delay, minute=MINUTE) as fresh,
@@ -260,7 +296,7 @@ def throughput_section(
         "slots_per_worker": slots,
         "batch": batch,
         "applied_in_s": round(applied, 2),
-        "rss_samples": sampler.samples,
+        "rss_samples": run.samples,
         "baseline": f"plain Nornir script, 1 commit per gateway and router, TICK {baseline_tick}",
         "logs": str(Path(tmp)),
     }
@@ -275,4 +311,32 @@ def throughput_section(
                "MB", goal=("<=", 300.0), baseline=idle, baseline_name="same process idle",
                ratio=peak / idle if idle else None, ratio_means="value/baseline"),
     ]  # fmt: skip
+    return out
+
+
+def coalescing_section(
+    *, gateway_count: int, pairs: int, commit_delay: float, slots: int, batch: int, timeout: float
+) -> Section:
+    """The commit coalescing lever: the same burst with transactions of one gateway
+    (``--batch 1``) and of up to ``batch``, each on a fresh etcd and simulator."""
+    out = Section()
+    graph = resource_graph(pairs)
+    burst = gateways(graph, gateway_count)
+    with bench_env() as tmp:
+        off = _burst(
+            tmp, graph, burst, commit_delay=commit_delay, slots=slots, batch=1,
+            timeout=timeout, what="coalescing off",
+        )  # fmt: skip
+        on = _burst(
+            tmp, graph, burst, commit_delay=commit_delay, slots=slots, batch=batch,
+            timeout=timeout, what="coalescing on",
+        )  # fmt: skip
+    out.problems += off.problems + on.problems
+    out.notes = {"gateways": gateway_count, "pairs": pairs, "slots_per_worker": slots}
+    speedup = None if on.seconds is None or off.seconds is None else off.seconds / on.seconds
+    out.figures.append(
+        Figure("coalescing", f"{gateway_count} gateways on {pairs} pairs, --batch {batch}",
+               on.seconds, "s", baseline=off.seconds, baseline_name="--batch 1: one per commit",
+               ratio=speedup, ratio_means="baseline/value"),
+    )  # fmt: skip
     return out
