@@ -245,7 +245,8 @@ class Coalescer:
         while True:
             changes = part[0].changes if len(part) == 1 else merge([r.changes for r in part])
             comment = " ".join(r.comment for r in part)
-            self.transactions += 1
+            with self._guard:
+                self.transactions += 1
             began = time.monotonic()
             try:
                 result = self.apply(

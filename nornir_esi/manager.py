@@ -109,7 +109,10 @@ class _Flight:
         self._dependents: dict[str, set[str]] = {}
 
     def load(self, store: Store) -> None:
-        self.__init__()  # type: ignore[misc]
+        """Read the jobs in flight and the waiting ones from the store, anew."""
+        for index in (self.jobs, self.waiting, self._of_resource, self._referencing):
+            index.clear()
+        self._dependents.clear()
         waiting = {_job_id(e.key) for e in store.get_prefix(keys.JOBS_WAITING)}
         for entry in store.get_prefix(keys.JOBS_ALL):
             job_id = _job_id(entry.key)

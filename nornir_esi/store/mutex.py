@@ -10,7 +10,9 @@ that dies loses its key with its lease (``ttl`` seconds after its last refresh).
 The workers queue their pair transactions here (``keys.pair_queue``): without it, two
 worker processes with changes for the same pair would meet at the routers' configuration
 lock, where the one that just committed takes the lock again at once and the other, which
-can only try now and then, may wait for many transactions.
+can only try now and then, may wait for many transactions. The turn orders the
+transactions; what keeps two of them off one router at once is still the router's own
+configuration lock (a turn whose lease ran out during an etcd outage may overlap the next).
 """
 
 from __future__ import annotations

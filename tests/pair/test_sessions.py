@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
+from lxml import etree
 from ncclient.transport.errors import TransportError
 
 from nornir_esi.connections import POOL
@@ -156,3 +157,24 @@ def test_a_router_whose_sessions_are_all_in_use_is_unavailable_after_the_wait(
     # Handed back (closed: it held the lock): the next job gets one at once.
     assert one_session.in_use() == 0
     assert NornirDevices(overrides=overrides).reachable(PRIMARY) is True
+
+
+def test_an_rpc_goes_out_at_once_not_at_the_io_threads_next_poll(
+    routers: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ncclient.transport.session
+
+    from nornir_esi import netconf
+
+    host, port = routers.address(SIM_NAME[PRIMARY["name"]])
+    manager = netconf.connect(host, port, username="esi", password="x", timeout=30)
+    try:
+        # From now on ncclient's I/O thread looks at its send queue once an hour: an RPC
+        # queued for it would time out (30 s). Sent by the caller, it is answered.
+        monkeypatch.setattr(ncclient.transport.session, "TICK", 3600.0)
+        for _ in range(3):
+            reply = manager.rpc(etree.Element("get-software-information"))
+            assert "software-information" in str(reply)
+    finally:
+        monkeypatch.setattr(ncclient.transport.session, "TICK", netconf.TICK)
+        manager.close_session()
