@@ -6,13 +6,18 @@ each:
 
 - ``ncclient defaults`` (the baseline): ``ncclient.manager.connect`` as shipped, its I/O
   thread polling every 0.1 s (``TICK``), paramiko's socket without TCP_NODELAY;
-- ``nornir_esi.netconf.connect``: our client settings (``TICK`` 5 ms, TCP_NODELAY);
+- ``nornir_esi.netconf.connect``: our client settings (each RPC written by the calling
+  thread, ``netconf.send_at_once``; ``TICK`` lowered for the hello; TCP_NODELAY);
 - the workers' Nornir path: ``nornir_for`` over the router's resource body (host key
   verified against ``$ESI_KNOWN_HOSTS``, password a reference) and the ``collect_state``
   task; "open" is a fresh Nornir's first task: a session opened, or taken from the
   process' pool when the connection plugin keeps sessions (then no handshake at all), and
   one RPC; "RPC" a ``collect_state`` of one interface on the session already open (one RPC
   plus Nornir's task overhead).
+
+And what idle sessions cost: this process' CPU time over ``IDLE_SECONDS`` of wall time with
+``IDLE_SESSIONS`` sessions of ours open and idle (their I/O threads wake every ``TICK``),
+beside the same window with none open.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ __all__ = ["netconf_section"]
 NAME = "pe-netconf"
 RPC = "<get-software-information/>"
 NCCLIENT_TICK = 0.1  # ncclient's own default
+IDLE_SESSIONS = 40
+IDLE_SECONDS = 2.0
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -91,6 +98,18 @@ def _nornir_figures(router: dict[str, Any], rounds: int) -> dict[str, list[float
     return {"open": opens, "rpc": rpcs}
 
 
+def _cpu_percent(sessions: int, host: str, port: int) -> float:
+    """% of a core this process uses while ``sessions`` of ours sit idle."""
+    opened = [_ours(host, port) for _ in range(sessions)]
+    try:
+        cpu, wall = time.process_time(), time.perf_counter()
+        time.sleep(IDLE_SECONDS)  # the measurement window itself: nothing to wait for
+        return 100 * (time.process_time() - cpu) / (time.perf_counter() - wall)
+    finally:
+        for session in opened:
+            session.close_session()
+
+
 def netconf_section(*, rounds: int) -> Section:
     out = Section()
     saved_tick = ncclient.transport.session.TICK
@@ -105,13 +124,15 @@ def netconf_section(*, rounds: int) -> Section:
             base = _manager_figures(lambda: _plain_ncclient(host, port), rounds)
             ours = _manager_figures(lambda: _ours(host, port), rounds)
             via_nornir = _nornir_figures(router, rounds)
+            idle_none = _cpu_percent(0, host, port)
+            idle_many = _cpu_percent(IDLE_SESSIONS, host, port)
         finally:
             ncclient.transport.session.TICK = saved_tick
     out.notes = {
         "rounds": rounds,
         "rpc": RPC,
         "baseline": f"ncclient defaults: TICK {NCCLIENT_TICK}, no TCP_NODELAY",
-        "ours": f"nornir_esi.netconf.connect: TICK {netconf.TICK}, TCP_NODELAY",
+        "ours": f"nornir_esi.netconf.connect: RPCs sent at once, TICK {netconf.TICK}, TCP_NODELAY",
         "nornir": "nornir_for + collect_state (the workers' path)",
     }
     ms = 1e3
@@ -129,4 +150,8 @@ def netconf_section(*, rounds: int) -> Section:
             Figure("netconf", f"{label}: RPC round trip, p95", p95(figures["rpc"]) * ms, "ms",
                    baseline=p95(base["rpc"]) * ms, baseline_name="ncclient defaults"),
         ]  # fmt: skip
+    out.figures.append(
+        Figure("netconf", f"{IDLE_SESSIONS} idle sessions: CPU, % of a core", idle_many, "%",
+               baseline=idle_none, baseline_name="no session open"),
+    )  # fmt: skip
     return out

@@ -15,7 +15,7 @@ What goes back to the pool, and what does not:
   changed credentials or a changed known key never reuse an old session;
 - at most :attr:`SessionPool.per_router` idle sessions per router (the rest are closed), so
   a burst of parallel jobs does not leave many open sessions behind; each idle session's
-  ncclient thread wakes every ``TICK`` (5 ms), which costs little but not nothing;
+  ncclient thread wakes every ``TICK`` (20 ms), which costs little but not nothing;
 - a session closed while it still holds the configuration lock (an unlock that failed) is
   closed for real: Junos releases the lock with the session, as before;
 - a session whose transport broke is never handed back (``_rpc`` drops it from the host

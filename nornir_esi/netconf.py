@@ -6,7 +6,7 @@ Two things make ncclient slow out of the box, both measured in ``bench/netsim.py
   ``ncclient.transport.session.TICK`` seconds (0.1 by default), so every RPC waits up to
   100 ms: :func:`send_at_once` has the sessions :func:`connect` opens write each RPC from
   the calling thread instead, and :data:`TICK` is lowered for what is still sent through
-  the queue (the hello at session open; each idle session then wakes 200 times a second,
+  the queue (the hello at session open; each idle session then wakes 50 times a second,
   which costs little);
 - paramiko leaves Nagle's algorithm on, so the small packets of the SSH handshake wait for
   delayed ACKs (~85 ms per session open here); :func:`connect` hands ncclient a socket with
@@ -26,7 +26,7 @@ from ncclient.transport.session import END_DELIM, MSG_DELIM, NetconfBase
 
 __all__ = ["TICK", "connect", "send_at_once", "tune_ncclient"]
 
-TICK = 0.005
+TICK = 0.02
 
 
 def tune_ncclient() -> None:
