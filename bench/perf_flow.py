@@ -217,7 +217,7 @@ def _burst(
     problems: list[str] = []
     seconds: float | None = None
     with (
-        EtcdServer(f"perf-{what}") as etcd,
+        EtcdServer("perf-" + what.replace(" ", "-")) as etcd,
         Simulator(router_specs(graph), commit_delay=commit_delay, minute=MINUTE) as sim,
     ):
         store = etcd.client(timeout=10.0)
