@@ -26,7 +26,6 @@ from nornir_esi.store.base import Store
 
 __all__ = ["GATEWAY", "derive", "handle", "planned_jobs"]
 
-_HANDLERS = ("heat_worker", "monitoring_worker")
 _UPDATABLE = ("name", "description", "qos_option_id", "internet_service_id")
 
 
@@ -39,19 +38,15 @@ def _current(store: Store, resource_id: str) -> ConfigRecord:
 
 def planned_jobs(store: Store, resource_id: str, version: int, timeout: float) -> list[str]:
     """The ids of the jobs planned for ``version``, once the job manager planned them
-    (polled until ``timeout``; empty when no manager did so meanwhile)."""
-    prefixes = [
-        f"{keys.JOBS_ALL}{action}:{handler}:{GATEWAY}:{resource_id}:{version}:"
-        for action in keys.ACTIONS
-        for handler in _HANDLERS
-    ]
+    (polled until ``timeout``; empty when no manager did so meanwhile).
+
+    Read from the audit trail, where the manager records each job as it plans it: a job
+    may already be done and collected from ``/jobs/all`` when this looks first.
+    """
+    prefix = f"{keys.audit_prefix(GATEWAY, resource_id)}{version}/jobs/"
     deadline = time.monotonic() + timeout
     while True:
-        found = sorted(
-            entry.key[len(keys.JOBS_ALL) :]
-            for prefix in prefixes
-            for entry in store.get_prefix(prefix)
-        )
+        found = sorted(entry.key[len(prefix) :] for entry in store.get_prefix(prefix))
         if found or time.monotonic() >= deadline:
             return found
         threading.Event().wait(0.05)

@@ -86,8 +86,23 @@ def _filter_counters(task: Task, filter_name: str) -> dict[str, dict[str, int]]:
     filter does not exist."""
     rpc = leaf("get-firewall-filter-information")
     sub(rpc, "filtername", filter_name)
+    return _read_counters(task, "get-firewall-filter-information", rpc, filter_name)
+
+
+def _counter(task: Task, filter_name: str, counter: str) -> dict[str, int] | None:
+    rpc = leaf("get-firewall-counter-information")
+    sub(rpc, "filter", filter_name)
+    sub(rpc, "countername", counter)
+    return _read_counters(task, "get-firewall-counter-information", rpc, filter_name).get(counter)
+
+
+def _read_counters(
+    task: Task, step: str, rpc: etree._Element, filter_name: str
+) -> dict[str, dict[str, int]]:
+    """The counters of ``filter_name`` in the reply to ``rpc``, by name; {} when the router
+    says the filter or counter does not exist (any other rpc-error is raised)."""
     try:
-        reply = call(task, "get-firewall-filter-information", rpc)
+        reply = call(task, step, rpc)
     except DeviceRejectedError as exc:
         cause = exc.__cause__
         if isinstance(cause, RPCError) and _ABSENT.search(cause.message or str(cause)):
@@ -98,31 +113,11 @@ def _filter_counters(task: Task, filter_name: str) -> dict[str, dict[str, int]]:
         if _text(filter_el, "{*}filter-name") != filter_name:
             continue
         for entry in filter_el.iterfind("{*}counter"):
-            out[_text(entry, "{*}counter-name")] = {
-                "packets": int(_text(entry, "{*}packet-count") or 0),
-                "bytes": int(_text(entry, "{*}byte-count") or 0),
-            }
-    return out
-
-
-def _counter(task: Task, filter_name: str, counter: str) -> dict[str, int] | None:
-    rpc = leaf("get-firewall-counter-information")
-    sub(rpc, "filter", filter_name)
-    sub(rpc, "countername", counter)
-    try:
-        reply = call(task, "get-firewall-counter-information", rpc)
-    except DeviceRejectedError as exc:
-        cause = exc.__cause__
-        if isinstance(cause, RPCError) and _ABSENT.search(cause.message or str(cause)):
-            return None
-        raise
-    for filter_el in reply.iterfind(".//{*}filter-information"):
-        if _text(filter_el, "{*}filter-name") != filter_name:
-            continue
-        for entry in filter_el.iterfind("{*}counter"):
-            if _text(entry, "{*}counter-name") == counter:
-                return {
+            out.setdefault(
+                _text(entry, "{*}counter-name"),
+                {
                     "packets": int(_text(entry, "{*}packet-count") or 0),
                     "bytes": int(_text(entry, "{*}byte-count") or 0),
-                }
-    return None
+                },
+            )
+    return out
