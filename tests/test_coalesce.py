@@ -110,6 +110,18 @@ def hold_first(script: Script, coalescer: Coalescer, pool: ThreadPoolExecutor) -
     return first
 
 
+def behind_first(script: Script, coalescer: Coalescer, *names: str) -> list[Any]:
+    """The outcomes of ``names``, queued in order behind a first change whose transaction
+    is held until they all wait (so they share the second one)."""
+    with ThreadPoolExecutor(len(names) + 1) as pool:
+        first = hold_first(script, coalescer, pool)
+        futures = queue(pool, coalescer, *names)
+        script.gate.set()
+        outcomes = [outcome(f) for f in futures]
+        assert isinstance(outcome(first), PairResult)
+    return outcomes
+
+
 def test_one_bad_change_among_many_fails_alone() -> None:
     script = Script(lambda n, comment: refused(comment) if "bad" in comment.split() else None)
     coalescer = Coalescer(script)
@@ -141,13 +153,7 @@ def test_one_bad_change_among_many_fails_alone() -> None:
 
 def test_a_refusal_not_cleanly_undone_is_not_tried_again() -> None:
     script = Script(lambda n, comment: refused(comment, clean=False) if n > 1 else None)
-    coalescer = Coalescer(script)
-    with ThreadPoolExecutor(4) as pool:
-        first = hold_first(script, coalescer, pool)
-        futures = queue(pool, coalescer, "a", "b", "c")
-        script.gate.set()
-        errors = [outcome(f) for f in futures]
-        outcome(first)
+    errors = behind_first(script, Coalescer(script), "a", "b", "c")
     assert script.comments == ["first", "a b c"]  # no split: a router may keep the change
     for error in errors:
         assert isinstance(error, PairRejectedError) and not error.clean
@@ -161,13 +167,7 @@ def test_an_unreachable_router_fails_every_change_of_the_transaction() -> None:
         return PairError.of(cause, {"r1": "nothing to undo", "r2": "nothing to undo"}, clean=True)
 
     script = Script(answer)
-    coalescer = Coalescer(script)
-    with ThreadPoolExecutor(4) as pool:
-        first = hold_first(script, coalescer, pool)
-        futures = queue(pool, coalescer, "a", "b", "c")
-        script.gate.set()
-        errors = [outcome(f) for f in futures]
-        outcome(first)
+    errors = behind_first(script, Coalescer(script), "a", "b", "c")
     # Retrying is the jobs' business (their worker's backoff): one try here, no split.
     assert script.comments == ["first", "a b c"]
     assert all(isinstance(e, PairUnavailableError) for e in errors)
