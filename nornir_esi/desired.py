@@ -117,7 +117,9 @@ def parse_items(data: object, source: str = "input") -> list[tuple[str, dict[str
                 continue
             parsed = keys.parse_config_key(str(key))
             if parsed is None:
-                raise ValidationError(source, str(key), "is not a /config/v2.0/<plural>/<id> key")
+                raise ValidationError(
+                    source, str(key), f"is not a {keys.CONFIG_PREFIX}<plural>/<id> key"
+                )
             items.append((parsed[0], ConfigRecord.from_value(value).body))
         return items
     if not isinstance(data, list):

@@ -12,6 +12,7 @@ data stays interchangeable with it::
     /monitoring/v2.0/<plural>/<id>                 live status
     /esi-worker/audit/v2.0/<plural>/<id>/<version>/{request,stack,jobs/<job_id>}
                                                    the audit trail (ours; outlives the resource)
+    /esi-worker/netbox/v2.0/<plural>/<id>          what a NetBox sync wrote (ours)
     /jobs/{all,ready,waiting,working,finished}/<job_id>
     /job_manager_id
 
@@ -45,6 +46,7 @@ __all__ = [
     "JOB_MANAGER_ID",
     "JOB_STATE_PREFIX",
     "MONITORING_PREFIX",
+    "NETBOX_PREFIX",
     "PAIR_QUEUE_PREFIX",
     "PLURALS",
     "STATE_PREFIX",
@@ -53,6 +55,7 @@ __all__ = [
     "JobId",
     "applied",
     "audit_job",
+    "audit_jobs",
     "audit_prefix",
     "audit_request",
     "audit_stack",
@@ -69,6 +72,7 @@ __all__ = [
     "job_waiting",
     "job_working",
     "monitoring",
+    "netbox_synced",
     "pair_queue",
     "parse_audit_key",
     "parse_config_key",
@@ -109,6 +113,8 @@ AUDIT_PREFIX = "/esi-worker/audit/v2.0/"
 # Ours: the pair transactions waiting for a router pair, in order, across processes
 # (``store.mutex``): ``<prefix><primary>/<secondary>/<holder>``, each bound to its lease.
 PAIR_QUEUE_PREFIX = "/esi-worker/pair_queue/v2.0/"
+# Ours: which /config resources a NetBox sync wrote (``netbox.sync`` deletes only those).
+NETBOX_PREFIX = "/esi-worker/netbox/v2.0/"
 STATE_PREFIX = "/state/v2.0/"
 MONITORING_PREFIX = "/monitoring/v2.0/"
 
@@ -205,6 +211,11 @@ def monitoring(resource_type: str, resource_id: str) -> str:
     return _resource_key(MONITORING_PREFIX, resource_type, resource_id)
 
 
+def netbox_synced(resource_type: str, resource_id: str) -> str:
+    """``/esi-worker/netbox/v2.0/<plural>/<id>`` (ours): a NetBox sync wrote this resource."""
+    return _resource_key(NETBOX_PREFIX, resource_type, resource_id)
+
+
 def audit_prefix(resource_type: str, resource_id: str) -> str:
     """``/esi-worker/audit/v2.0/<plural>/<id>/``: every audit record of one resource."""
     return _resource_key(AUDIT_PREFIX, resource_type, resource_id) + "/"
@@ -226,11 +237,15 @@ def audit_stack(resource_type: str, resource_id: str, version: int) -> str:
     return _audit_version(resource_type, resource_id, version) + "stack"
 
 
+def audit_jobs(resource_type: str, resource_id: str, version: int) -> str:
+    """``.../<plural>/<id>/<version>/jobs/``: the audit records of the version's jobs."""
+    return _audit_version(resource_type, resource_id, version) + "jobs/"
+
+
 def audit_job(job_id_: str) -> str:
     """``.../<plural>/<id>/<version>/jobs/<job_id>``: how one job of the version ended."""
     parts = parse_job_id(job_id_)
-    prefix = _audit_version(parts.resource_type, parts.resource_id, parts.version)
-    return f"{prefix}jobs/{job_id_}"
+    return audit_jobs(parts.resource_type, parts.resource_id, parts.version) + job_id_
 
 
 class AuditKey(NamedTuple):

@@ -43,7 +43,7 @@ def planned_jobs(store: Store, resource_id: str, version: int, timeout: float) -
     Read from the audit trail, where the manager records each job as it plans it: a job
     may already be done and collected from ``/jobs/all`` when this looks first.
     """
-    prefix = f"{keys.audit_prefix(GATEWAY, resource_id)}{version}/jobs/"
+    prefix = keys.audit_jobs(GATEWAY, resource_id, version)
     deadline = time.monotonic() + timeout
     while True:
         found = sorted(entry.key[len(prefix) :] for entry in store.get_prefix(prefix))

@@ -43,8 +43,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Our extension of the contract: which /config resources a NetBox sync wrote.
-NETBOX_PREFIX = "/esi-worker/netbox/v2.0/"
+# Our extension of the contract: which /config resources a NetBox sync wrote (spelled in
+# ``keys``; named here too for the callers that read what a sync remembers).
+NETBOX_PREFIX = keys.NETBOX_PREFIX
 # Ids derived from NetBox ids: uuid5 of "<model>:<pk>" in this namespace.
 _NAMESPACE = uuid.UUID("6f1c1b0e-7d1e-4c55-9a53-2b7f0e5d9a41")
 # etcd refuses transactions of more than 128 operations by default; each change is two
@@ -90,7 +91,7 @@ class SyncReport:
 
 
 def provenance_key(resource_type: str, resource_id: str) -> str:
-    return f"{NETBOX_PREFIX}{keys.plural(resource_type)}/{resource_id}"
+    return keys.netbox_synced(resource_type, resource_id)
 
 
 def resource_id(model: str, record: Any) -> str:
