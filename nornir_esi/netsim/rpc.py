@@ -212,7 +212,13 @@ async def _unlock(session: Session, rpc: etree._Element) -> list[etree._Element]
 
 
 async def _validate(session: Session, rpc: etree._Element) -> list[etree._Element]:
-    source = _datastore_name(_child(rpc, "source"), "candidate")
+    source_el = _child(rpc, "source")
+    inline = _child(source_el, "config") if source_el is not None else None
+    if inline is not None:
+        # RFC 6241 8.6: the source may be a complete configuration to check as it stands.
+        session.router.validate(_config_payload(inline))
+        return _ok()
+    source = _datastore_name(source_el, "candidate")
     session.router.validate(session.router.datastore(session, source))
     return _ok()
 

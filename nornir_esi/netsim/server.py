@@ -49,22 +49,21 @@ T = TypeVar("T")
 EOM = b"]]>]]>"
 BASE_10 = "urn:ietf:params:netconf:base:1.0"
 BASE_11 = "urn:ietf:params:netconf:base:1.1"
+# Only what is implemented: no :url (no <url> source or target), no :confirmed-commit:1.1
+# (<persist>/<persist-id> are not honoured), no :validate:1.1 (no test-option test-only),
+# no ietf-netconf-monitoring (no <get-schema>, no netconf-state). The legacy xml:ns forms
+# and the two Junos URIs are what a real MX sends beside them.
 CAPABILITIES = (
     BASE_10,
     BASE_11,
     "urn:ietf:params:netconf:capability:candidate:1.0",
     "urn:ietf:params:netconf:capability:confirmed-commit:1.0",
-    "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
     "urn:ietf:params:netconf:capability:validate:1.0",
-    "urn:ietf:params:netconf:capability:validate:1.1",
     "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
-    "urn:ietf:params:netconf:capability:url:1.0?scheme=http,ftp,file",
     "urn:ietf:params:xml:ns:netconf:base:1.0",
     "urn:ietf:params:xml:ns:netconf:capability:candidate:1.0",
     "urn:ietf:params:xml:ns:netconf:capability:confirmed-commit:1.0",
     "urn:ietf:params:xml:ns:netconf:capability:validate:1.0",
-    "urn:ietf:params:xml:ns:netconf:capability:url:1.0?scheme=http,ftp,file",
-    "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring",
     "http://xml.juniper.net/netconf/junos/1.0",
     "http://xml.juniper.net/dmi/system/1.0",
 )
@@ -425,30 +424,32 @@ class Simulator:
                 del self._listeners[router.name]
                 listener.close()
                 await listener.wait_closed()
+            if router.name not in self._placeholders:
                 # Bound but not listening: SYNs get a reset (connection refused), and the
-                # port stays ours until the fault is cleared.
-                placeholder = socket.socket(socket.AF_INET6 if ":" in spec.host else socket.AF_INET)
-                placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                placeholder.bind((spec.host, spec.port))
-                self._placeholders[router.name] = placeholder
+                # port stays ours (port 0 resolved) until the fault is cleared.
+                self._placeholders[router.name] = _placeholder(router.name, spec)
             return
         if listener is not None:
             return
-        if router.name in self._placeholders:
-            self._placeholders.pop(router.name).close()
+        # The placeholder becomes the listening socket: the port is never let go.
+        placeholder = self._placeholders.pop(router.name, None)
+        where: dict[str, Any] = (
+            {"sock": placeholder} if placeholder else {"host": spec.host, "port": spec.port}
+        )
         try:
             self._listeners[router.name] = await asyncssh.create_server(
                 lambda: _SSHServer(self, router),
-                spec.host,
-                spec.port,
                 server_host_keys=[host_key(router.name, self.seed)],
                 reuse_address=True,
                 allow_pty=False,
                 x11_forwarding=False,
                 agent_forwarding=False,
                 login_timeout=30,
+                **where,
             )
         except OSError as exc:
+            if placeholder is not None:
+                placeholder.close()
             raise NetsimError(
                 f"router {router.name}: cannot listen on {spec.host}:{spec.port}: {exc}"
             ) from exc
@@ -564,15 +565,29 @@ class Simulator:
         )
 
     def listening_lines(self) -> list[str]:
-        """One line per router, as the CLI prints them."""
+        """One line per router, as the CLI prints them: listening, or refusing connections."""
         lines = []
         for spec in self.specs:
             key = host_key(spec.name, self.seed).export_public_key("openssh").decode().split()
+            state = "refusing connections" if spec.name in self._placeholders else "listening"
             lines.append(
-                f"netsim: {spec.name} ({spec.role}) listening on {spec.host}:{spec.port} "
+                f"netsim: {spec.name} ({spec.role}) {state} on {spec.host}:{spec.port} "
                 f"{key[0]} {key[1]}"
             )
         return lines
+
+
+def _placeholder(name: str, spec: RouterSpec) -> socket.socket:
+    """A socket bound to the router's address but not listening; resolves port 0 in ``spec``."""
+    sock = socket.socket(socket.AF_INET6 if ":" in spec.host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((spec.host, spec.port))
+    except OSError as exc:
+        sock.close()
+        raise NetsimError(f"router {name}: cannot bind {spec.host}:{spec.port}: {exc}") from exc
+    spec.port = sock.getsockname()[1]
+    return sock
 
 
 def _malformed_reply() -> bytes:

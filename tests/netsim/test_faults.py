@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import paramiko
@@ -156,3 +157,39 @@ def test_reset_returns_to_day0_and_clears_faults(routers: Simulator) -> None:
     assert not _has_gateway(routers, "MX-1")
     assert routers.call(lambda: routers.router("MX-1").faults.fail_commits) == 0
     assert routers.call(lambda: len(routers.router("MX-1").history)) == 1
+
+
+def test_refuse_connections_set_at_start_holds_the_port_until_cleared() -> None:
+    spec = RouterSpec.parse("MX-9=127.0.0.1:0,refuse-connections=1")
+    with Simulator([spec]) as sim:
+        host, port = sim.address("MX-9")
+        assert port != 0, "port 0 is resolved while refusing"
+        (line,) = sim.listening_lines()
+        assert f"netsim: MX-9 (primary) refusing connections on {host}:{port} " in line
+        assert "listening" not in line
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((host, port), timeout=5).close()
+        # The port is held: nobody else can bind it while the router refuses.
+        with socket.socket() as other, pytest.raises(OSError):
+            other.bind((host, port))
+        sim.set_faults("MX-9", refuse_connections=False)
+        assert sim.address("MX-9") == (host, port)
+        assert f"listening on {host}:{port} " in sim.listening_lines()[0]
+        with connect(sim, "MX-9", junos=True) as m:
+            assert "<host-name>MX-9</host-name>" in str(m.rpc("<get-software-information/>"))
+
+
+def test_hold_lock_set_at_start_from_the_router_spec() -> None:
+    spec = RouterSpec.parse("MX-9=127.0.0.1:0,hold-lock=1")
+    with Simulator([spec]) as sim, connect(sim, "MX-9", junos=True) as m:
+        with pytest.raises(RPCError) as err:
+            m.rpc("<lock-configuration/>")
+        assert "locked by: netsim-fault" in err.value.message
+        with pytest.raises(RPCError) as in_use:
+            m.load_configuration(format="text", config="system { domain-name example.net; }")
+        assert in_use.value.tag == "in-use"
+        sim.set_faults("MX-9", hold_lock=False)
+        m.rpc("<lock-configuration/>")
+        m.load_configuration(format="text", config="system { domain-name example.net; }")
+        m.commit()
+        m.rpc("<unlock-configuration/>")

@@ -126,6 +126,72 @@ def test_edit_config_default_operation_none_and_replace(routers: Simulator) -> N
         data = m.get_config("candidate", filter=UNIT_FILTER).data_ele
         assert data.find(".//{*}unit/{*}description") is None
         assert data.findtext(".//{*}unit/{*}vlan-id") == "1025"
+        # `replace` (RFC 6241 7.2, Junos alike): the payload becomes the whole candidate.
+        m.edit_config(target="candidate", config=_unit(), default_operation="replace")
+        candidate = m.get_config("candidate").data_ele.find("{*}configuration")
+        assert [etree.QName(c).localname for c in candidate] == ["interfaces"]
+        interfaces = candidate.findall("{*}interfaces/{*}interface")
+        assert [i.findtext("{*}name") for i in interfaces] == ["ae0"]
+        assert [etree.QName(c).localname for c in interfaces[0]] == ["name", "unit"]
+        assert _units(m.get_config("candidate")) == ["1025"]
+        # Running is untouched until a commit; discarding brings the candidate back.
+        running = m.get_config("running").data_ele
+        assert running.find(".//{*}firewall") is not None
+        assert _units(m.get_config("running", filter=UNIT_FILTER)) == []
+        m.discard_changes()
+        assert m.get_config("candidate").data_ele.find(".//{*}firewall") is not None
+
+
+def test_capabilities_in_the_hello(routers: Simulator) -> None:
+    with connect(routers, "MX-1") as m:
+        caps = set(m.server_capabilities)
+        for short in (":base:1.0", ":base:1.1", ":candidate", ":validate", ":confirmed-commit"):
+            assert short in m.server_capabilities, short
+        assert ":rollback-on-error" in m.server_capabilities
+        assert {
+            "http://xml.juniper.net/netconf/junos/1.0",
+            "http://xml.juniper.net/dmi/system/1.0",
+        } <= caps
+        # Nothing is advertised that the simulator does not do.
+        for missing in (":url", ":confirmed-commit:1.1", ":validate:1.1", ":writable-running"):
+            assert missing not in m.server_capabilities, missing
+        assert not any("netconf-monitoring" in cap for cap in caps)
+
+
+def test_edit_config_error_option_rollback_on_error(routers: Simulator) -> None:
+    bad = (
+        "<config><configuration><system><host-name>HALF</host-name></system>"
+        '<interfaces><interface operation="delete"><name>nope</name></interface>'
+        "</interfaces></configuration></config>"
+    )
+    with connect(routers, "MX-1") as m:
+        m.edit_config(target="candidate", config=_unit(), error_option="rollback-on-error")
+        assert _units(m.get_config("candidate", filter=UNIT_FILTER)) == ["1025"]
+        with pytest.raises(RPCError) as err:
+            m.edit_config(target="candidate", config=bad, error_option="rollback-on-error")
+        assert err.value.tag == "data-missing"
+        candidate = m.get_config("candidate").data_ele
+        assert candidate.findtext(".//{*}system/{*}host-name") == "MX-1"
+        assert _units(m.get_config("candidate", filter=UNIT_FILTER)) == ["1025"]
+
+
+def test_validate_an_inline_configuration(routers: Simulator) -> None:
+    filtered_unit = (
+        "<unit><name>7</name><family><inet><filter><input><filter-name>NOPE</filter-name>"
+        "</input></filter></inet></family></unit>"
+    )
+    with connect(routers, "MX-1") as m:
+        running = m.get_config("running").data_ele.find("{*}configuration")
+        whole = etree.tostring(running).decode()
+        assert m.validate(source=etree.fromstring(f"<config>{whole}</config>")).ok
+        ae0 = "<description>downlink</description>"
+        bad = whole.replace(ae0, ae0 + filtered_unit)
+        assert bad != whole
+        with pytest.raises(RPCError) as err:
+            m.validate(source=etree.fromstring(f"<config>{bad}</config>"))
+        assert "Referenced filter 'NOPE' is not defined" in err.value.message
+        # What was checked is the inline configuration, not the candidate.
+        assert m.validate(source="candidate").ok
 
 
 def test_bad_edit_changes_nothing(routers: Simulator) -> None:
@@ -242,6 +308,11 @@ def test_close_session_and_kill_session(routers: Simulator) -> None:
         assert killer.lock("candidate").ok
         with pytest.raises(RPCError):
             killer.kill_session(killer.session_id)
+        with pytest.raises(RPCError) as unknown:
+            killer.kill_session("999999")
+        assert unknown.value.tag == "invalid-value"
+        assert unknown.value.message == "session 999999 does not exist"
+        assert killer.get_config("running").ok  # the session lives on
     assert routers.router("MX-1").lock_owner is None
     m = connect(routers, "MX-1")
     m.close_session()
