@@ -21,7 +21,7 @@ from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store
 from nornir_esi.store.feed import Feed
 from nornir_esi.waiting import wait_for_state
-from tests.origin import config_bodies, scenario_steps
+from tests.origin import config_bodies, scenario_steps, seed_entries, strict
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS
@@ -63,6 +63,53 @@ def _record(store: Store, revision: int, until: list[tuple[str, str]]) -> list[E
     return events
 
 
+def test_the_seed_is_part_of_the_scenario() -> None:
+    """The seed's keys and values are among the scenario's (which the flow test checks),
+    compared strictly: ``1`` is not ``true``, ``830`` not ``"830"``."""
+    scenario = {(_norm(s["key"]), strict(_normalized(s["value"]))) for s in scenario_steps()}
+    seed = [(_norm(k), strict(_normalized(v))) for k, v in seed_entries()]
+    assert len(seed) >= 6
+    missing = [key for key, value in seed if (key, value) not in scenario]
+    assert missing == []
+
+
+def _planned_together(events: list[Event], resource_type: str, resource_id: str) -> None:
+    """The manager's planning writes for a new resource landed in ONE transaction: the
+    worker cache, both ``/jobs/all`` entries, ``ready`` (heat), ``waiting`` (monitoring)
+    and the empty job state share one revision."""
+    puts = [e for e in events if e.kind == "put"]
+
+    def first(predicate: Any, what: str) -> Event:
+        found = [e for e in puts if predicate(e)]
+        assert found, what
+        return found[0]
+
+    def job(prefix: str, handler: str) -> Event:
+        tag = f":{handler}:{resource_type}:{resource_id}:1:"
+        return first(lambda e: e.key.startswith(prefix) and tag in e.key, f"{prefix} {handler}")
+
+    written = {
+        "worker cache": first(
+            lambda e: e.key == keys.worker_config(resource_type, resource_id), "cache"
+        ),
+        "all heat": job(keys.JOBS_ALL, "heat_worker"),
+        "all monitoring": job(keys.JOBS_ALL, "monitoring_worker"),
+        "ready heat": job(keys.JOBS_READY, "heat_worker"),
+        "waiting monitoring": job(keys.JOBS_WAITING, "monitoring_worker"),
+        "job state": first(lambda e: e.key == keys.job_state(resource_type, resource_id), "js"),
+    }
+    assert json.loads(written["job state"].value) == {}
+    revisions = {name: e.mod_revision for name, e in written.items()}
+    assert len(set(revisions.values())) == 1, revisions
+    # No job of the resource came before: the cache and the jobs appear together.
+    assert not any(
+        e.key.startswith(keys.JOBS_PREFIX)
+        and resource_id in e.key
+        and e.mod_revision < revisions["worker cache"]
+        for e in puts
+    )
+
+
 def _origin_sections() -> dict[str, list[str]]:
     sections: dict[str, list[str]] = {}
     current = ""
@@ -95,16 +142,19 @@ def test_create_flow_reproduces_every_origin_key(pair: Simulator, service_store:
     for item in [*items, *gateway]:
         start = store.revision() + 1
         desired.apply(store, [item], plaintext_secrets=True)
-        events += _record(store, start, [(item[0], item[1]["id"])])
+        recorded = _record(store, start, [(item[0], item[1]["id"])])
+        events += recorded
+    _planned_together(recorded, gateway[0][0], gateway[0][1]["id"])
 
+    # Values compared as strict JSON text: ``==`` would take ``1`` for ``true``.
     puts = [
-        (e.mod_revision, _norm(e.key), _normalized(_json(e.value)))
+        (e.mod_revision, _norm(e.key), strict(_normalized(_json(e.value))))
         for e in events
         if e.kind == "put"
     ]
     last_revision: dict[str, int] = {}
     for step in scenario_steps():
-        key, value = _norm(step["key"]), _normalized(step["value"])
+        key, value = _norm(step["key"]), strict(_normalized(step["value"]))
         matches = [rev for rev, k, v in puts if k == key and v == value]
         assert matches, (
             f"{step['flow']} checkpoint {step['point']}: {step['key']} never had the origin's "
