@@ -103,8 +103,10 @@ class RouterSpec:
                     raise NetsimError(f"router {name}: role {value!r} is not primary|secondary")
                 router.role = value  # type: ignore[assignment]
             elif key == "day0":
-                with open(value, encoding="utf-8") as handle:
-                    router.day0 = handle.read()
+                try:
+                    router.day0 = Path(value).read_text(encoding="utf-8")
+                except OSError as exc:
+                    raise NetsimError(f"router {name}: day0 {value}: {exc.strerror}") from exc
             elif hasattr(router.faults, key) and key != "links_down":
                 current = getattr(router.faults, key)
                 try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -139,6 +140,7 @@ def test_faults_set_at_start_from_the_router_spec() -> None:
         ("MX-1=127.0.0.1:830,role=backup", "role 'backup'"),
         ("MX-1=127.0.0.1:830,wobble=1", "unknown option 'wobble'"),
         ("MX-1=127.0.0.1:830,fail-commits=many", "fail_commits='many' is not valid"),
+        ("MX-1=127.0.0.1:830,day0=/nonexistent/mx1.conf", "day0 /nonexistent/mx1.conf: No such"),
     ],
 )
 def test_bad_router_spec_is_refused(spec: str, complaint: str) -> None:
@@ -146,6 +148,22 @@ def test_bad_router_spec_is_refused(spec: str, complaint: str) -> None:
 
     with pytest.raises(NetsimError, match=complaint):
         RouterSpec.parse(spec)
+
+
+def test_day0_file_from_the_router_spec(tmp_path: Path) -> None:
+    day0 = tmp_path / "mx9.conf"
+    day0.write_text("system { host-name from-spec; }\ninterfaces { ae7 { description spec; } }\n")
+    specs = [RouterSpec.parse(f"MX-9=127.0.0.1:0,day0={day0}"), RouterSpec("MX-8", port=0)]
+    with Simulator(specs, day0="system { host-name from-simulator; }") as sim:
+        with connect(sim, "MX-9", junos=True) as m:
+            text = _xml(m.rpc('<get-configuration database="committed" format="text"/>'))
+            running = text.findtext(".//{*}configuration-text") or ""
+            assert "host-name from-spec;" in running
+            assert "ae7 {\n        description spec;" in running
+            assert "ae0" not in running  # not the built-in day-0 either
+        with connect(sim, "MX-8", junos=True) as m:  # a router without one: the simulator's
+            software = _xml(m.rpc("<get-software-information/>"))
+            assert software.findtext(".//{*}host-name") == "from-simulator"
 
 
 def test_reset_returns_to_day0_and_clears_faults(routers: Simulator) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from lxml import etree
 from ncclient.operations.rpc import RPCError
@@ -44,15 +46,17 @@ def test_load_text_diff_commit_and_rollback(routers: Simulator) -> None:
         m.load_configuration(format="text", action="merge", config=gateway_text("InetGW2-VRRP"))
         diff = _diff(m)
         assert "[edit interfaces ae0]" in diff
-        assert "+    unit 1025 {" in diff.replace("+   ", "+    ", 1) or "+   unit 1025 {" in diff
-        assert f"+   {VRF} {{" in diff
+        assert "+   unit 1025 {" in diff.splitlines()
+        assert f"[edit routing-instances]\n+   {VRF} {{\n" in diff
         reply = m.commit(comment="job create:heat_worker:gw:1")
         assert _xml(reply).find(".//{*}commit-success") is not None
         assert "unit 1025" in _running_text(m)
         assert _diff(m) == "\n"  # PyEZ reads a lone newline as "no difference"
         # Rollback 1 is day-0: loading it and committing removes the gateway again.
         m.rollback(rollback=1)
-        assert "-   unit 1025 {" in _diff(m) or "unit 1025" in _diff(m)
+        lines = _diff(m).splitlines()
+        assert "-   unit 1025 {" in lines
+        assert not any(line.startswith("+") for line in lines)
         m.commit()
         assert "unit 1025" not in _running_text(m)
         m.rpc("<unlock-configuration/>")
@@ -268,6 +272,182 @@ def test_operational_rpcs(routers: Simulator) -> None:
         m.commit()
         vrrp = _xml(m.rpc("<get-vrrp-information/>"))
         assert vrrp.findtext(".//{*}vrrp-interface/{*}vrrp-state") == "master"
+
+
+def _interface(m: object, name: str, database: str = "candidate") -> etree._Element:
+    reply = m.rpc(f'<get-configuration database="{database}"/>')  # type: ignore[attr-defined]
+    for interface in _xml(reply).iterfind(".//{*}interfaces/{*}interface"):
+        if interface.findtext("{*}name") == name:
+            return interface
+    raise AssertionError(f"interface {name} missing from the {database} configuration")
+
+
+def _children(el: etree._Element) -> list[str]:
+    return [etree.QName(c).localname for c in el]
+
+
+def test_load_xml_merge_and_replace(routers: Simulator) -> None:
+    unit = (
+        "<configuration><interfaces><interface><name>ae0</name><unit><name>1025</name>"
+        "<description>inet_gw</description><vlan-id>1025</vlan-id></unit></interface>"
+        "</interfaces></configuration>"
+    )
+    with connect(routers, "MX-1", junos=True) as m:
+        m.rpc(f'<load-configuration action="merge" format="xml">{unit}</load-configuration>')
+        ae0 = _interface(m, "ae0")
+        assert ae0.findtext("{*}description") == "downlink"  # merged beside what was there
+        assert ae0.find("{*}flexible-vlan-tagging") is not None
+        assert ae0.findtext("{*}unit/{*}vlan-id") == "1025"
+        # action replace: an element marked replace="replace" is replaced whole ...
+        m.rpc(
+            '<load-configuration action="replace" format="xml"><configuration><interfaces>'
+            '<interface replace="replace"><name>ae0</name><description>replaced</description>'
+            "</interface></interfaces></configuration></load-configuration>"
+        )
+        ae0 = _interface(m, "ae0")
+        assert _children(ae0) == ["name", "description"]
+        assert ae0.findtext("{*}description") == "replaced"
+        # ... and one without the attribute is merged.
+        m.rpc(
+            '<load-configuration action="replace" format="xml"><configuration><interfaces>'
+            "<interface><name>ae1</name><description>uplink-2</description></interface>"
+            "</interfaces></configuration></load-configuration>"
+        )
+        ae1 = _interface(m, "ae1")
+        assert ae1.findtext("{*}description") == "uplink-2"
+        assert ae1.findtext("{*}unit/{*}name") == "100"
+        assert _children(_interface(m, "ae0")) == ["name", "description"]
+        m.commit()
+        assert _children(_interface(m, "ae0", "committed")) == ["name", "description"]
+
+
+def test_fifty_rollbacks_are_kept_and_rollback_50_is_out_of_range(routers: Simulator) -> None:
+    commits = 52
+    with connect(routers, "MX-1", junos=True) as m:
+        for n in range(1, commits + 1):
+            m.load_configuration(action="set", config=f"set interfaces ae0 description rev-{n}")
+            m.commit()
+        # Rollback N is what commit 52 - N made; day-0 and commits 1-2 have aged out.
+        history = _xml(m.rpc("<get-commit-information/>")).findall(".//{*}commit-history")
+        assert [h.findtext("{*}sequence-number") for h in history] == [str(n) for n in range(50)]
+
+        def change(old: int, new: int) -> str:
+            return (
+                f"[edit interfaces ae0]\n-   description rev-{old};\n+   description rev-{new};\n"
+            )
+
+        assert _diff(m, 1) == change(51, 52)
+        assert _diff(m, 49) == change(3, 52)
+        for bad in (
+            '<get-configuration compare="rollback" rollback="50"/>',
+            '<load-configuration rollback="50"/>',
+        ):
+            with pytest.raises(RPCError) as err:
+                m.rpc(bad)
+            assert err.value.message == "rollback 50 is outside 0-49", bad
+        # Plain get-rollback-information: the configuration itself, as XML or text.
+        info = _xml(
+            m.rpc("<get-rollback-information><rollback>49</rollback></get-rollback-information>")
+        )
+        assert info.findtext(".//{*}interfaces/{*}interface/{*}description") == "rev-3"
+        text = _xml(
+            m.rpc(
+                "<get-rollback-information><rollback>2</rollback><format>text</format>"
+                "</get-rollback-information>"
+            )
+        ).findtext(".//{*}configuration-output")
+        assert "description rev-50;" in (text or "")
+        assert "interfaces {" in (text or "")
+        m.rpc('<load-configuration rollback="49"/>')
+        assert _interface(m, "ae0").findtext("{*}description") == "rev-3"
+        assert _diff(m) == change(52, 3)
+        m.commit()
+        history = _xml(m.rpc("<get-commit-information/>")).findall(".//{*}commit-history")
+        assert len(history) == 50
+        assert _interface(m, "ae0", "committed").findtext("{*}description") == "rev-3"
+        assert _diff(m, 1) == change(52, 3)
+        assert _diff(m, 49) == change(4, 3)
+
+
+def _counter_rpc(filter_name: str, counter: str) -> str:
+    return (
+        f"<get-firewall-counter-information><filter>{filter_name}</filter>"
+        f"<countername>{counter}</countername></get-firewall-counter-information>"
+    )
+
+
+def _packets(m: object, filter_name: str, counter: str) -> int:
+    reply = m.rpc(_counter_rpc(filter_name, counter))  # type: ignore[attr-defined]
+    return int(_xml(reply).findtext(".//{*}counter/{*}packet-count") or "-1")
+
+
+def _counter_names(m: object) -> set[str]:
+    info = _xml(m.rpc("<get-firewall-filter-information/>"))  # type: ignore[attr-defined]
+    return {c.findtext("{*}counter-name") or "" for c in info.iterfind(".//{*}counter")}
+
+
+def test_counters_follow_the_committed_configuration_and_grow(routers: Simulator) -> None:
+    counter_in, counter_out = f"{VRF}_IN", f"{VRF}_OUT"
+    with connect(routers, "MX-1", junos=True) as m:
+        m.load_configuration(action="set", config=gateway_set("InetGW2-VRRP"))
+        # The count action is only in the candidate: no counter yet.
+        with pytest.raises(RPCError) as err:
+            m.rpc(_counter_rpc("INET_IN", counter_in))
+        assert "does not exist" in err.value.message
+        assert counter_in not in _counter_names(m)
+        m.commit()
+        assert {counter_in, counter_out} <= _counter_names(m)
+        first = _packets(m, "INET_IN", counter_in)
+        assert first >= 0
+        deadline = time.monotonic() + 10
+        while (later := _packets(m, "INET_IN", counter_in)) <= first:
+            assert time.monotonic() < deadline, "the counter never grew"
+        assert later > first
+        # A committed configuration without the term takes its counter away, and only it.
+        m.load_configuration(
+            action="set", config=f"delete firewall family inet filter INET_IN term {VRF}_filter"
+        )
+        assert _packets(m, "INET_IN", counter_in) >= later  # not committed yet: still counting
+        m.commit()
+        with pytest.raises(RPCError):
+            m.rpc(_counter_rpc("INET_IN", counter_in))
+        names = _counter_names(m)
+        assert counter_in not in names
+        assert counter_out in names
+
+
+def _logical_states(m: object, name: str) -> dict[str, tuple[str, str]]:
+    reply = m.rpc(  # type: ignore[attr-defined]
+        f"<get-interface-information><interface-name>{name}</interface-name>"
+        "</get-interface-information>"
+    )
+    return {
+        li.findtext("{*}name") or "": (
+            li.findtext("{*}admin-status") or "",
+            li.findtext("{*}oper-status") or "",
+        )
+        for li in _xml(reply).iterfind(".//{*}logical-interface")
+    }
+
+
+def test_logical_interface_oper_status(routers: Simulator) -> None:
+    disabled = "set interfaces ae0 unit 1026 vlan-id 1026\nset interfaces ae0 unit 1026 disable\n"
+    with connect(routers, "MX-1", junos=True) as m:
+        m.load_configuration(action="set", config=gateway_set("InetGW2-VRRP") + disabled)
+        m.commit()
+        assert _logical_states(m, "ae0") == {
+            "ae0.1025": ("up", "up"),
+            "ae0.1026": ("down", "down"),
+        }
+        assert _logical_states(m, "ae0.1025") == {"ae0.1025": ("up", "up")}
+        routers.set_faults("MX-1", links_down={"ae0"})
+        assert _logical_states(m, "ae0") == {
+            "ae0.1025": ("up", "down"),
+            "ae0.1026": ("down", "down"),
+        }
+        assert _logical_states(m, "ae1") == {"ae1.100": ("up", "up")}  # only ae0 went down
+        routers.set_faults("MX-1", links_down=set())
+        assert _logical_states(m, "ae0.1025") == {"ae0.1025": ("up", "up")}
 
 
 def test_unknown_rpc_is_an_rpc_error(routers: Simulator) -> None:
