@@ -156,7 +156,8 @@ class DeviceUnavailableError(DeviceError, TemporaryError):
 
 class DeviceBusyError(DeviceUnavailableError):
     """The router is in use: its configuration is locked by another session (``lock-denied``,
-    ``in-use``). Nothing is wrong with the request; it can go through once the lock is free."""
+    ``in-use``), or another change's trial commit waits for its confirm. Nothing is wrong
+    with the request; it can go through once the lock is free or the trial has ended."""
 
 
 class PairError(DeviceError):

@@ -5,9 +5,12 @@ worst outcome, so :func:`apply_pair` runs the change as one transaction over one
 with both hosts, keeping each host's NETCONF session from step to step:
 
 1. lock both candidates (``lock-configuration``), load each router's change, and take
-   both diffs. Both empty: unlock, nothing is committed (a re-run is a no-op). Dry run:
-   discard, unlock, return the diffs;
-2. ``commit check`` on both;
+   both diffs. Dry run: discard, unlock, return the diffs. A router whose newest commit
+   is a trial (``commit confirmed``) of this change that an earlier, dead run left
+   pending: the trial is taken over as this transaction's own commit, to be confirmed
+   with the rest, so a re-run never leaves one router on a timer that reverts it. Both
+   diffs empty and no trial: unlock, nothing is committed (a re-run is a no-op);
+2. ``commit check`` on both (on each with a diff);
 3. roll out in VRRP order, the backup (``secondary``) first, then the master: ``commit
    confirmed`` on the router, then the verifier on it (its gateway up, counters there,
    VRRP in the role's state);
@@ -45,6 +48,7 @@ from nornir.core.task import Result, Task
 
 from nornir_esi.devices import Change
 from nornir_esi.exceptions import (
+    DeviceBusyError,
     DeviceError,
     DeviceRejectedError,
     DeviceUnavailableError,
@@ -128,6 +132,9 @@ class _Router:
     # Whether the last of them was the plain, final one (no timer would undo it).
     confirmed: bool = False
     before: list[CommitEntry] = field(default_factory=list)
+    # The logs of the commits that are the transaction's: its comment, and that of an
+    # earlier run's trial it took over (see _Transaction._adopt_own_trial).
+    logs: set[str] = field(default_factory=set)
 
 
 class _Failed(Exception):
@@ -193,6 +200,8 @@ class _Transaction:
         self.routers = routers
         self.by_name = {r.name: r for r in routers.values()}
         self.comment = comment
+        for router in routers.values():
+            router.logs.add(comment)
         self.verify = verify
         self.confirm_minutes = confirm_minutes
 
@@ -205,22 +214,23 @@ class _Transaction:
             self._step(both, "load", self._load)
             self._step(both, "diff", self._diff)
             diffs = {r.name: r.diff for r in self.routers.values()}
-            if not any(diffs.values()) and not dry_run:
-                # A re-run (its first run died): a router may still be on that run's trial
-                # commit. The change is there, so no diff, but its timer would revert it.
-                self._step(both, "confirm", self._confirm_own_trial)
-            if not any(diffs.values()) or dry_run:
+            if not dry_run:
+                self._step(both, "resume", self._adopt_own_trial)
+            # What ends confirmed: a router with a change, or with an earlier run's trial.
+            pending = [r for r in both if r.diff or r.commits]
+            if dry_run or not pending:
                 self._step(both, "discard", self._release)
                 return PairResult(diffs, changed=any(diffs.values()), dry_run=dry_run)
             changed = [r for r in both if r.diff]
-            self._step(changed, "commit check", self._check)
+            if changed:
+                self._step(changed, "commit check", self._check)
             for router in both:
                 if router.diff:
                     self._step([router], "commit confirmed", self._commit_confirmed)
                 if self.verify is not None:
                     self._step([router], "verify", self._verify)
             # Both verified: both confirmed at once (a failure undoes both, as any other).
-            self._step(changed, "confirm", self._confirm)
+            self._step(pending, "confirm", self._confirm)
         except _Failed as failed:
             rollback, clean = self._undo()
             raise PairError.of(failed.error, rollback, clean=clean) from failed.error
@@ -231,7 +241,7 @@ class _Transaction:
                 # Both are committed and confirmed: the change stands. The lock goes with
                 # the session, which the caller closes next.
                 log.warning("after the pair transaction: %s", failed.error)
-        return PairResult(diffs, changed=True)
+        return PairResult(diffs, changed=any(diffs.values()))
 
     def _lock(self, task: Task, router: _Router) -> None:
         lock(task)
@@ -260,23 +270,41 @@ class _Transaction:
         call(task, "commit check", commit_rpc(check=True))
 
     def _commit_confirmed(self, task: Task, router: _Router) -> None:
-        router.before = commit_history(task, "commit confirmed")[:_WINDOW]
+        # router.before was read at "resume", under the lock held since.
         rpc = commit_rpc(comment=self.comment, confirm_minutes=self.confirm_minutes)
         self._commit(task, router, "commit confirmed", rpc)
 
-    def _confirm_own_trial(self, task: Task, router: _Router) -> None:
-        history = commit_history(task, "confirm")
+    def _adopt_own_trial(self, task: Task, router: _Router) -> None:
+        """Take over the trial commit an earlier run of this change left pending, if any.
+
+        A run that died after ``commit confirmed`` on a router left the change there (no
+        diff now) under a timer that would revert it, maybe with the other router not yet
+        changed. The trial becomes this transaction's first commit on the router: it is
+        confirmed with the rest, or rolled back with the rest.
+        """
+        history = commit_history(task, "resume")
         # A coalesced transaction's comment names all its jobs: a re-run, alone or in
         # another batch, recognises the trial of any job it carries.
         ours = set(self.comment.split())
-        if history and history[0].confirmed and ours & set(history[0].log.split()):
-            log.warning(
-                "%s: confirming the trial commit an earlier run of %r left pending",
+        router.before = history[:_WINDOW]
+        if not history or not history[0].confirmed:
+            return
+        if not ours & set(history[0].log.split()):
+            # Someone else's change waits for its confirm: committing now would confirm it
+            # with ours. It is confirmed or reverted within its timeout; then try again.
+            raise DeviceBusyError(
                 router.name,
-                self.comment,
+                "resume",
+                f"a trial commit of another change is pending ({history[0].log!r})",
             )
-            self._commit(task, router, "confirm", commit_rpc(comment=self.comment))
-            router.confirmed = True
+        log.warning(
+            "%s: taking over the trial commit %r an earlier run left pending",
+            router.name,
+            history[0].log,
+        )
+        router.logs.add(history[0].log)
+        router.before = history[1 : 1 + _WINDOW]
+        router.commits = 1
 
     def _confirm(self, task: Task, router: _Router) -> None:
         # The confirm timer may have run out during the verifications: a plain commit would
@@ -358,8 +386,8 @@ class _Transaction:
     def _count(self, router: _Router, history: list[CommitEntry]) -> int | None:
         """How many of the newest commits are this transaction's; None when not all are.
 
-        They are if each has the transaction's comment and the commits that were newest
-        before the transaction follow them, unchanged.
+        They are if each has the transaction's comment (or an adopted trial's) and the
+        commits that were newest before the transaction follow them, unchanged.
         """
         if not router.before:
             return None
@@ -367,7 +395,7 @@ class _Transaction:
         for n in candidates:
             if n < 0 or history[n : n + len(router.before)] != router.before:
                 continue
-            if all(entry[3] == self.comment for entry in history[:n]):
+            if all(entry.log in router.logs for entry in history[:n]):
                 return n
         return None
 
