@@ -10,7 +10,8 @@ from typing import Any
 
 from nornir_esi import desired, keys
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.store.base import Store
+from nornir_esi.records import JobEntry
+from nornir_esi.store.base import Event, Store
 from nornir_esi.store.feed import Feed
 from nornir_esi.store.server import EtcdServer
 from nornir_esi.waiting import wait_for_state
@@ -55,25 +56,92 @@ def _apply_and_wait(store: Store, items: list[tuple[str, dict[str, Any]]]) -> No
         assert state.worker_state in ("CREATE_COMPLETED", "READ_COMPLETE"), (state, body["id"])
 
 
+def _history(store: Store, start: int) -> list[Event]:
+    """Every event of the whole keyspace from ``start`` up to now: a marker is written and
+    the history read until it, so no event before it is missing (no quiet period waited)."""
+    marker = "/test/end-of-history"
+    store.put(marker, "")
+    events: list[Event] = []
+    with Feed(store, ["/"], start_revision=start) as feed:
+        while True:
+            event = feed.get(timeout=30)
+            assert event is not None, "the marker never came through the watch"
+            if event.key == marker:
+                return events
+            events.append(event)
+
+
+def _creations(events: list[Event], prefix: str) -> dict[str, int]:
+    """Key -> how many times it was created (a put while absent) under ``prefix``."""
+    present: set[str] = set()
+    created: dict[str, int] = {}
+    for event in events:
+        if not event.key.startswith(prefix):
+            continue
+        if event.kind == "delete":
+            present.discard(event.key)
+        elif event.key not in present:
+            present.add(event.key)
+            created[event.key] = created.get(event.key, 0) + 1
+    return created
+
+
+def _expected_jobs(items: list[tuple[str, dict[str, Any]]]) -> int:
+    """A create plans heat and monitoring for a gateway, monitoring alone for the types
+    with a monitoring template only, nothing for the non-workable ones."""
+    per_type = {"internet_gateway": 2, "internet_service": 0, "qos_option": 0}
+    return sum(per_type.get(t, 1) for t, _ in items)
+
+
 def test_two_processes_share_the_work_without_duplicates(
     store: Store, etcd_server: EtcdServer, pair: Simulator, overrides: Path, tmp_path: Path
 ) -> None:
     pair.reset()
+    resources = desired.load_file(INVENTORY / "resources.yaml")
     gateways = _gateways(6)
-    claims: list[str] = []
+    # From before either process starts: their campaigns for /job_manager_id are seen.
+    start = store.revision() + 1
+    # Leases long enough that a busy machine does not expire one (which would rightly
+    # re-claim a job or change the leader, and is not what this test is about).
     with (
-        run_process(etcd_server.endpoints, overrides, tmp_path / "a.log", "--slots", "1"),
-        run_process(etcd_server.endpoints, overrides, tmp_path / "b.log", "--slots", "1"),
+        run_process(
+            etcd_server.endpoints, overrides, tmp_path / "a.log", "--slots", "1", lease_ttl=15
+        ),
+        run_process(
+            etcd_server.endpoints, overrides, tmp_path / "b.log", "--slots", "1", lease_ttl=15
+        ),
     ):
-        start = store.revision() + 1
-        _apply_and_wait(store, desired.load_file(INVENTORY / "resources.yaml"))
+        _apply_and_wait(store, resources)
         _apply_and_wait(store, gateways)
-        with Feed(store, [keys.JOBS_WORKING], start_revision=start) as feed:
-            while (event := feed.get(timeout=0.5)) is not None:
-                if event.kind == "put":
-                    claims.append(event.value)
+        # Both processes still live: everything up to here is their shared history.
+        events = _history(store, start)
+        leader_now = store.get(keys.JOB_MANAGER_ID)
+
+    # One claim per job: each /jobs/working/<id> created exactly once.
+    claims = _creations(events, keys.JOBS_WORKING)
+    assert claims and all(n == 1 for n in claims.values()), claims
     # Two processes, one worker each: both claimed jobs.
-    assert len(set(claims)) == 2, set(claims)
+    workers = {e.value for e in events if e.kind == "put" and e.key.startswith(keys.JOBS_WORKING)}
+    assert len(workers) == 2, workers
+
+    # No version planned twice: one job per (job_name, handler), each created once.
+    planned = _creations(events, keys.JOBS_ALL)
+    assert all(n == 1 for n in planned.values()), planned
+    by_workflow: dict[tuple[str, str], set[str]] = {}
+    for event in events:
+        if event.kind == "put" and event.key.startswith(keys.JOBS_ALL):
+            job = JobEntry.from_value(event.value).job
+            by_workflow.setdefault((job.job_name, job.handler), set()).add(job.id)
+    assert {k: v for k, v in by_workflow.items() if len(v) != 1} == {}
+    assert len(planned) == len(by_workflow) == _expected_jobs(resources + gateways)
+    # Every planned job was claimed (and only those).
+    assert {keys.job_id_of(k) for k in claims} == {keys.job_id_of(k) for k in planned}
+
+    # Exactly one leader while both lived: /job_manager_id created once, never let go.
+    leadership = [e for e in events if e.key == keys.JOB_MANAGER_ID]
+    assert [e.kind for e in leadership] == ["put"], leadership
+    assert leader_now is not None and leader_now.value == leadership[0].value
+
     # Every gateway's configuration was committed exactly once on each router.
     for name in ("vMX-router-01", "vMX-router-02"):
         comments = [c for c in _commit_comments(pair, name) if ":heat_worker:" in c]
