@@ -4,8 +4,8 @@ One place decides the change per router, for the heat worker and for the operato
 ``plan``, ``check`` and ``repair``:
 
 - create: the gateway's ``set`` commands (merge: a re-run changes nothing);
-- modify and repair: ``replace``, the contents of the gateway's own objects deleted and set
-  again in the same candidate, so the router computes the net difference: a new QoS option
+- modify and repair: ``replace``, the gateway's own objects deleted whole and set again in
+  the same candidate, so the router computes the net difference: a new QoS option
   changes two filter lines and nothing else, and lines added out of band to the gateway's
   objects go; when the version applied before named other objects (another VLAN, VRF or
   interface), those are deleted first;

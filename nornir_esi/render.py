@@ -8,8 +8,8 @@ The templates live in ``nornir_esi/templates/junos/``:
 
 - ``internet_gateway.set.j2``: the gateway's stanzas as ``set``/``insert`` commands;
 - ``internet_gateway.delete.j2``: the ``delete`` commands that take them off again;
-- ``internet_gateway.replace.j2``: the ``delete`` commands that empty the gateway's own
-  objects, followed (by :func:`render_gateway`) by the create's ``set`` commands;
+- ``internet_gateway.replace.j2``: the ``delete`` commands that take the gateway's own
+  objects off whole, followed (by :func:`render_gateway`) by the create's ``set`` commands;
 - ``internet_gateway.vrf_config.j2``: the service's extra routing-instance text
   (``jinja_vrf_config``), as curly text: ``set`` loads cannot carry curly text, so it is a
   second fragment, loaded with ``load merge`` in the same candidate and commit
@@ -162,11 +162,12 @@ def render_gateway(params: Mapping[str, Any], role: str, *, action: str) -> str:
     :func:`gateway_prune_policies` to ``push_config(prune_policies=...)`` so a
     policy-statement the gateway leaves empty goes too.
 
-    ``replace`` is for re-applying and repairing: the contents of the gateway's own objects
-    are deleted, then set as ``create`` sets them, in one candidate; the router's diff is
-    then exactly what differs from a fresh create, including lines added out of band, and
-    empty when nothing does. Entries of ordered lists (filter and policy terms) keep
-    their place.
+    ``replace`` is for re-applying and repairing: the gateway's own objects (unit, routing
+    instance, its filter and policy terms) are deleted whole, then set as ``create`` sets
+    them, in one candidate; the router's diff is then exactly what differs from a fresh
+    create, including any statement added out of band inside them, and empty when nothing
+    does. Entries of ordered lists (filter and policy terms) keep their place: the load
+    step puts a term deleted and set again back (``tasks._config.load_set``).
     """
     if action not in _TEMPLATES:
         raise ValidationError(OBJ, "action", f"{action!r} is not create|delete|replace")

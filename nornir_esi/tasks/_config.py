@@ -12,6 +12,7 @@ from lxml import etree
 from nornir.core.task import Task
 
 from nornir_esi.exceptions import ConfigSyntaxError, DeviceRejectedError
+from nornir_esi.junos import schema
 from nornir_esi.junos.text import parse_set
 from nornir_esi.render import junos_quote
 from nornir_esi.tasks._rpc import call, leaf, sub
@@ -70,67 +71,174 @@ def load(task: Task, step: str, payload: str, *, action: str) -> None:
 
 
 def load_set(task: Task, step: str, commands: str) -> None:
-    """``load set`` of ``commands``, leaving out ``insert`` lines that are already true.
+    """``load set`` of ``commands``, keeping entries of user-ordered lists in their place.
 
-    ``insert X before Y`` moves X next to Y even when X already comes before Y, with
-    other entries between: a re-applied gateway would jump over the terms of gateways
-    created after it, a diff (and a commit) for nothing. So an insert is read as "X must
-    come before (after) Y" and is loaded only when the candidate, as the lines before it
-    left it, does not already say so. The lines are therefore loaded in runs that end
-    at each insert.
+    - ``insert X before Y`` moves X next to Y even when X already comes before Y, with
+      other entries between: a re-applied gateway would jump over the terms of gateways
+      created after it, a diff (and a commit) for nothing. So an insert is read as "X must
+      come before (after) Y" and is loaded only when the candidate, as the lines before
+      it left it, does not already say so.
+    - ``delete X`` of an entry of a user-ordered list (a filter or policy term) that the
+      same commands ``set`` again is a replacement in place: Junos would put the new X at
+      the end of its list, so X is moved back before the entry that followed it (before
+      an ``insert`` of X, or at the end), and an unchanged X gives no diff.
+
+    The lines are therefore loaded in runs that end where the candidate must be read.
     """
+    lines = commands.splitlines()
+    recreated = {
+        entry for line in lines if line.lstrip().startswith("set ") for entry in _entries(line)
+    }
     pending: list[str] = []
-    for line in commands.splitlines():
-        if line.lstrip().startswith("insert ") and _placed(task, step, line, pending):
-            continue
+    # Entries deleted whole to be set again: (entry, its path as words, the entry that
+    # followed it).
+    kept: list[tuple[_Entry, str, str]] = []
+    for line in lines:
+        word = line.lstrip().partition(" ")[0]
+        if word == "delete":
+            entry = _deleted_entry(line)
+            if entry is not None and entry in recreated:
+                _flush(task, step, pending)
+                order = _order(task, step, entry)
+                if order is not None and entry.name in order:
+                    after = order[order.index(entry.name) + 1 :]
+                    if after:
+                        kept.append((entry, line.strip().partition(" ")[2], after[0]))
+        elif word == "insert":
+            moved = _inserted(line)
+            if moved is not None:
+                entry = moved[0]
+                _put_back(task, step, pending, [k for k in kept if k[0] == entry])
+                kept = [k for k in kept if k[0] != entry]
+                if _placed(task, step, moved, pending):
+                    continue
         pending.append(line)
-    if any(line.strip() for line in pending):
-        load(task, step, "\n".join(pending) + "\n", action="set")
+    _flush(task, step, pending)
+    _put_back(task, step, pending, kept)
 
 
-def _placed(task: Task, step: str, line: str, pending: list[str]) -> bool:
-    """Whether the ``insert`` ``line`` changes nothing; loads and clears ``pending`` first."""
-    try:
-        (fragment,) = parse_set(line)
-    except (ConfigSyntaxError, ValueError):
-        return False  # the router will say what is wrong with it
-    moved = next((el for el in fragment.iter() if el.get("insert")), None)
-    parent = None if moved is None else moved.getparent()
-    where = None if moved is None else moved.get("insert")
-    ref = None if moved is None else moved.get("name")
-    name = None if moved is None else moved.findtext("name")
-    if parent is None or moved is None or where not in ("before", "after") or not ref or not name:
-        return False
-    if any(p.strip() for p in pending):
-        load(task, step, "\n".join(pending) + "\n", action="set")
-    pending.clear()
-    # The list's parent, down from <configuration>, each list entry with its name only.
+class _Entry(NamedTuple):
+    """An entry of a list in the configuration: its list's parent, from the top (each list
+    entry on the way by its name), its tag and its name."""
+
+    path: tuple[tuple[str, str | None], ...]
+    tag: str
+    name: str
+
+
+def _entry(el: etree._Element) -> _Entry | None:
+    parent = el.getparent()
+    name = el.findtext("name")
+    if parent is None or not name:
+        return None
     path: list[tuple[str, str | None]] = []
     node: etree._Element | None = parent
     while node is not None and node.tag != "configuration":
         path.append((str(node.tag), node.findtext("name")))
         node = node.getparent()
     path.reverse()
+    return _Entry(tuple(path), str(el.tag), name)
+
+
+def _fragment(line: str) -> etree._Element | None:
+    try:
+        (fragment,) = parse_set(line)
+    except (ConfigSyntaxError, ValueError):
+        return None  # the router will say what is wrong with it
+    return fragment
+
+
+def _ordered(entry: _Entry) -> bool:
+    stmt = schema.lookup([tag for tag, _ in entry.path] + [entry.tag])
+    return stmt is not None and stmt.kind == "list" and stmt.ordered
+
+
+def _entries(line: str) -> list[_Entry]:
+    """The entries of user-ordered lists a ``set`` line names."""
+    fragment = _fragment(line)
+    if fragment is None:
+        return []
+    found = (_entry(el) for el in fragment.iter() if el.find("name") is not None)
+    return [e for e in found if e is not None and _ordered(e)]
+
+
+def _deleted_entry(line: str) -> _Entry | None:
+    """The entry of a user-ordered list that the ``delete`` ``line`` deletes whole."""
+    fragment = _fragment(line)
+    gone = (
+        None if fragment is None else next((el for el in fragment.iter() if el.get("delete")), None)
+    )
+    if gone is None or [c.tag for c in gone] != ["name"]:
+        return None
+    entry = _entry(gone)
+    return entry if entry is not None and _ordered(entry) else None
+
+
+def _inserted(line: str) -> tuple[_Entry, str, str] | None:
+    """The entry an ``insert`` line moves, ``before``/``after``, and the reference's name."""
+    fragment = _fragment(line)
+    moved = (
+        None if fragment is None else next((el for el in fragment.iter() if el.get("insert")), None)
+    )
+    where = None if moved is None else moved.get("insert")
+    ref = None if moved is None else moved.get("name")
+    entry = None if moved is None else _entry(moved)
+    if entry is None or where not in ("before", "after") or not ref:
+        return None
+    return entry, where, ref
+
+
+def _flush(task: Task, step: str, pending: list[str]) -> None:
+    if any(p.strip() for p in pending):
+        load(task, step, "\n".join(pending) + "\n", action="set")
+    pending.clear()
+
+
+def _order(task: Task, step: str, entry: _Entry) -> list[str] | None:
+    """The names in the candidate's list of ``entry``, in order; None when it has none."""
     rpc = leaf("get-configuration", database="candidate")
     current = sub(rpc, "configuration")
-    for tag, key in path:
+    for tag, key in entry.path:
         current = sub(current, tag)
         if key is not None:
             sub(current, "name", key)
     found = call(task, step, rpc).find(".//{*}configuration")
-    for tag, key in path:
+    for tag, key in entry.path:
         found = None if found is None else _child(found, tag, key)
     if found is None:
-        return False
-    order = [
-        (entry.findtext("{*}name") or "").strip()
-        for entry in found
-        if etree.QName(entry).localname == moved.tag
+        return None
+    return [
+        (el.findtext("{*}name") or "").strip()
+        for el in found
+        if etree.QName(el).localname == entry.tag
     ]
-    if name not in order or ref not in order:
+
+
+def _placed(task: Task, step: str, moved: tuple[_Entry, str, str], pending: list[str]) -> bool:
+    """Whether the insert of ``moved`` changes nothing; loads and clears ``pending`` first."""
+    entry, where, ref = moved
+    _flush(task, step, pending)
+    order = _order(task, step, entry)
+    if order is None or entry.name not in order or ref not in order:
         return False
-    before = order.index(name) < order.index(ref)
+    before = order.index(entry.name) < order.index(ref)
     return before if where == "before" else not before
+
+
+def _put_back(
+    task: Task, step: str, pending: list[str], kept: list[tuple[_Entry, str, str]]
+) -> None:
+    """Move each entry set again back before the entry that followed it (when both are
+    there and it is not already before it)."""
+    for entry, words, successor in kept:
+        _flush(task, step, pending)
+        order = _order(task, step, entry)
+        if order is None or entry.name not in order or successor not in order:
+            continue
+        if order.index(entry.name) < order.index(successor):
+            continue
+        command = f"insert {words} before {entry.tag} {junos_quote(successor)}\n"
+        load(task, step, command, action="set")
 
 
 def _child(parent: etree._Element, tag: str, key: str | None) -> etree._Element | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from nornir_esi import desired, keys, netconf, operations
 from nornir_esi.devices import NornirDevices
@@ -295,3 +296,55 @@ def test_the_leading_process_checks_for_drift_periodically(
         )
         # The description was removed by hand: the check would add it back.
         assert "+ description inet_gw;" in _normal(record["drift_routers"][ROUTERS["primary"]])
+
+
+# Statements added out of band inside the gateway's own objects: (router role, commands,
+# the lines `check` must report for that router, headers and all, in any order).
+ADDITIONS = {
+    "another tenant's unit in the gateway's VRF": (
+        "primary",
+        "set interfaces ae0 unit 1099 vlan-id 1099\n"
+        f"set routing-instances {VRF} interface ae0.1099\n"
+        f"set routing-instances {VRF} description leak\n",
+        [f"[edit routing-instances {VRF}]", "- interface ae0.1099;", "- description leak;"],
+    ),
+    "an extra statement in the gateway's unit": (
+        "secondary",
+        "set interfaces ae0 unit 1025 encapsulation vlan-bridge\n",
+        ["[edit interfaces ae0 unit 1025]", "- encapsulation vlan-bridge;"],
+    ),
+}
+
+
+@pytest.mark.parametrize("addition", list(ADDITIONS), ids=list(ADDITIONS))
+def test_an_addition_inside_the_gateway_is_reported_and_repaired(
+    service_store: Store, pair: Simulator, overrides: Path, addition: str
+) -> None:
+    role, commands, expected = ADDITIONS[addition]
+    store = service_store
+    gateway = _create_all(store)
+    devices = NornirDevices(overrides=str(overrides))
+    created = _routers(pair)
+    router, other = ROUTERS[role], ROUTERS["secondary" if role == "primary" else "primary"]
+    _out_of_band(pair, router, commands)
+
+    drift = operations.check(store, devices, gateway["id"])
+    assert drift.found
+    assert set(_normal(drift.diffs[router])) == set(expected)
+    assert drift.diffs[other] == ""
+
+    result = operations.repair(store, devices, gateway["id"])
+    assert result.changed
+    assert set(_normal(result.diffs[router])) == set(expected)
+    assert not operations.check(store, devices, gateway["id"]).found
+    after = _routers(pair)
+    assert after[other] == created[other]  # the clean router got no commit
+    # The gateway's objects are back as they were created, to the statement.
+    (_, running), (_, hand) = created[router], after[router]
+    unit = "interfaces/interface[name='ae0']/unit[name='1025']"
+    instance = f"routing-instances/instance[name='{VRF}']"
+    for path in (unit, instance):
+        was = etree.fromstring(running).find(path)
+        now = etree.fromstring(hand).find(path)
+        assert was is not None and now is not None
+        assert diff_text(was, now) == "", path
