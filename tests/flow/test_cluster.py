@@ -112,6 +112,14 @@ def test_a_burst_survives_losing_the_etcd_leader(cluster: EtcdCluster, tmp_path:
             what="no job keys left",
             timeout=60,
         )
+        # No workflow's working state outlived the leader's loss; a pair queue entry whose
+        # release failed in the outage goes with its lease (the mutex's ttl, 30 s).
+        assert retry(lambda: store.get_prefix(keys.JOB_STATE_PREFIX)) == []
+        eventually(
+            lambda: retry(lambda: store.get_prefix(keys.PAIR_QUEUE_PREFIX)) == [],
+            what="no pair queue entry left",
+            timeout=45,
+        )
         for proc, log in procs:
             assert proc.poll() is None, f"{log.name} died: {log.read_text(errors='replace')}"
         assert_routers_carry(sim, graph, burst, commits)
