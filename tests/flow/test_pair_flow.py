@@ -14,6 +14,7 @@ from nornir_esi import desired, keys, netconf, operations
 from nornir_esi.devices import NornirDevices
 from nornir_esi.junos.diff import diff_text
 from nornir_esi.junos.tree import canonical_bytes
+from nornir_esi.netsim.device import FAULT_HOLDER
 from nornir_esi.netsim.sample import VRF
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.records import ConfigRecord
@@ -211,41 +212,62 @@ def test_a_new_qos_option_is_a_minimal_diff(service_store: Store, pair: Simulato
 
 
 FAULTS = {
-    # fault: (router role, faults, words the job's error must carry)
+    # fault: (router role, faults, the step the job's error names, words it must carry)
     "secondary refuses commit check": (
         "secondary",
         {"fail_checks": 1, "check_message": "commit check failed: RE busy"},
-        ["commit check", "RE busy"],
+        "commit check",
+        ["RE busy"],
     ),
     "primary's commit fails after the secondary's confirmed commit": (
         "primary",
         {"fail_commits": 1, "fail_message": "commit failed: RE busy"},
-        ["commit", "RE busy"],
+        "commit confirmed",
+        ["RE busy", f"{ROUTERS['secondary']}: rolled back to its previous configuration"],
     ),
     # A dropped session is temporary: the worker retries (once here), and it drops again.
     "primary drops the session mid-commit": (
         "primary",
         {"drop_on_commit": 3, "drop_after_apply": True},
-        ["commit"],
+        "commit confirmed",
+        [],
     ),
     "primary's lock is held by another session": (
         "primary",
         {"hold_lock": True},
-        ["lock"],
+        "lock",
+        [],
     ),
+    # What the verifier saw last is not asserted: it keeps looking for 15 s, longer than
+    # this simulator's Junos minute (5 s), so the trial commit may have reverted by itself.
     "verification fails on the first router": (
         "secondary",
         {"links_down": {"ae0"}},
-        ["verify"],
+        "verify",
+        [],
     ),
 }
+
+
+def _assert_untouched(
+    pair: Simulator, before: dict[str, tuple[int, bytes]], after: dict[str, tuple[int, bytes]]
+) -> None:
+    """Both routers on their configuration of ``before``: no lock of ours, no change left in
+    the candidate, no confirmed commit pending."""
+    for name in ROUTERS.values():
+        assert after[name][1] == before[name][1], name  # the same running configuration
+        router = pair.router(name)
+        # No lock of ours is left (the held-lock fault's own holder aside).
+        assert pair.call(lambda r=router: r.lock_owner) in (None, FAULT_HOLDER), name
+        assert not pair.call(lambda r=router: r.candidate_modified()), name
+        assert not pair.call(lambda r=router: r.confirm_pending), name
 
 
 @pytest.mark.parametrize("fault", list(FAULTS), ids=list(FAULTS))
 def test_a_router_fault_fails_the_job_and_leaves_both_routers_unchanged(
     store: Store, pair: Simulator, overrides: Path, fault: str
 ) -> None:
-    role, faults, words = FAULTS[fault]
+    role, faults, step, words = FAULTS[fault]
     pair.reset()
     with Service(
         store, inventory=str(overrides), manager_lease_ttl=5, worker_lease_ttl=5, retries=1
@@ -259,17 +281,68 @@ def test_a_router_fault_fails_the_job_and_leaves_both_routers_unchanged(
         desired.apply(store, [(gw_type, body)])
         state = wait_for_state(store, gw_type, body["id"], timeout=90)
         after = _routers(pair)
-        locks = {n: pair.call(lambda n=n: pair.router(n).lock_owner) for n in ROUTERS.values()}
+        _assert_untouched(pair, before, after)
     pair.reset()
     assert state is not None and state.worker_state == "CREATE_FAILED", state
-    assert ROUTERS[role] in state.error, state.error
+    # The error names the router and the step that failed there.
+    assert f"router {ROUTERS[role]}: {step}: " in state.error, state.error
     for word in words:
         assert word in state.error, state.error
-    for name in ROUTERS.values():
-        assert after[name][1] == before[name][1], name  # the same running configuration
-        # No lock of ours is left (the held-lock fault's own holder aside).
-        assert locks[name] in (None, "netsim-fault"), (name, locks[name])
     assert store.get(keys.job_state(gw_type, body["id"])) is None
+
+
+def _faster_qos(store: Store) -> dict[str, Any]:
+    """A second QoS option, created: the body of a modify that changes the gateway's filters."""
+    ((_, qos),) = [item for item in _items("resources.yaml") if item[0] == "qos_option"]
+    faster = dict(
+        qos,
+        id=str(uuid.uuid4()),
+        name="20Mbps-Guaranteed",
+        bandwidth="20",
+        incoming_policer_name="20M-GA-UP-INET",
+        outgoing_policer_name="20M-GA-DOWN-INET",
+    )
+    desired.apply(store, [("qos_option", faster)])
+    state = wait_for_state(store, "qos_option", faster["id"], timeout=60)
+    assert state is not None and not state.worker_state.endswith("_FAILED"), state
+    return faster
+
+
+@pytest.mark.parametrize("action", ["modify", "delete"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "secondary refuses commit check",
+        "primary's commit fails after the secondary's confirmed commit",
+        "verification fails on the first router",
+    ],
+)
+def test_a_router_fault_fails_a_modify_or_delete_and_leaves_both_routers_unchanged(
+    service_store: Store, pair: Simulator, action: str, fault: str
+) -> None:
+    role, faults, step, words = FAULTS[fault]
+    if action == "delete" and step == "verify":
+        # A delete verifies that the unit is gone, which a link down does not disturb.
+        faults, words = {"fail_checks": 1, "check_message": "RE busy"}, ["RE busy"]
+        step = "commit check"
+    store = service_store
+    gateway = _create_all(store)
+    body = dict(gateway, qos_option_id=_faster_qos(store)["id"]) if action == "modify" else None
+    before = _routers(pair)
+    pair.set_faults(ROUTERS[role], **faults)
+    if body is not None:
+        version = _write(store, GW, body)
+    else:
+        version = _write(store, GW, gateway, delete=True)
+    state = wait_for_state(store, GW, gateway["id"], version=version, timeout=90)
+    after = _routers(pair)
+    pair.reset()
+    assert state is not None and state.worker_state == f"{action.upper()}_FAILED", state
+    assert f"router {ROUTERS[role]}: {step}: " in state.error, state.error
+    for word in words:
+        assert word in state.error, state.error
+    _assert_untouched(pair, before, after)
+    assert store.get(keys.job_state(GW, gateway["id"])) is None
 
 
 def test_the_leading_process_checks_for_drift_periodically(

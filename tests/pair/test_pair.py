@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +35,8 @@ from nornir_esi.tasks import push_config
 from tests.store.helpers import eventually
 from tests.tasks.conftest import PRIMARY, SECONDARY, SIM_NAME, write_overrides
 from tests.tasks.test_tasks import PARAMS, _collapse, _diff_lines, _origin
+
+VRF = PARAMS["vrf_name"]
 
 T = TypeVar("T")
 COMMENT = "job 429e24b5-create"
@@ -229,6 +232,51 @@ def test_secondary_refuses_commit_check(routers: Simulator, overrides: str) -> N
     assert_left_as(routers, day0)
 
 
+def test_primary_refuses_commit_check_before_either_router_commits(
+    routers: Simulator, overrides: str
+) -> None:
+    day0 = running(routers)
+    routers.set_faults("MX-2", fail_checks=1, check_message="commit check: simulated refusal")
+    exc = failure(overrides)
+    assert (exc.host, exc.step) == (NAMES["primary"], "commit check")
+    assert "simulated refusal" in exc.reason
+    assert exc.clean is True
+    assert exc.rollback == {
+        NAMES["secondary"]: "candidate discarded, unlocked",
+        NAMES["primary"]: "candidate discarded, unlocked",
+    }
+    # The secondary comes first in the rollout and passed its own check, yet got no commit
+    # (not even one rolled back): both routers are checked before either commits.
+    for name in SIM_NAME:
+        assert len(history(routers, name)) == 1, name
+    assert_left_as(routers, day0)
+
+
+def test_verification_fails_on_a_missing_counter_alone(routers: Simulator, overrides: str) -> None:
+    day0 = running(routers)
+    wanted = changes("create")
+    # The secondary's INET_OUT term counts nothing: its unit is up and VRRP is backup.
+    count = f"set firewall family inet filter INET_OUT term {SEED_TERM} then count {VRF}_OUT"
+    lines = wanted["secondary"].commands.splitlines()
+    assert count in lines
+    wanted["secondary"] = dataclasses.replace(
+        wanted["secondary"], commands="\n".join(line for line in lines if line != count) + "\n"
+    )
+    with pytest.raises(PairError) as info:
+        apply_pair(
+            wanted,
+            comment=COMMENT,
+            overrides=overrides,
+            verify=gateway_verifier(PARAMS, settle=0),
+        )
+    exc = info.value
+    assert (exc.host, exc.step) == (NAMES["secondary"], "verify")
+    assert exc.reason == f"counter INET_OUT/{VRF}_OUT is missing"
+    assert "rolled back to its previous configuration" in exc.rollback[NAMES["secondary"]]
+    assert len(history(routers, NAMES["primary"])) == 1
+    assert_left_as(routers, day0)
+
+
 def test_second_commit_fails_after_the_first_was_committed(
     routers: Simulator, overrides: str
 ) -> None:
@@ -386,6 +434,37 @@ def test_replace_puts_back_a_deleted_term_before_all_accept(
         assert filter_terms(routers, name) == [OTHER_TERM, SEED_TERM, "all-accept"]
         assert filter_terms(routers, name, "INET_OUT") == [SEED_TERM, OTHER_TERM, "all-accept"]
     assert_left_as(routers, running(routers))
+
+
+def test_replace_takes_off_the_vrf_config_of_before(routers: Simulator, overrides: str) -> None:
+    static = "routing-options {\n    static {\n        route 0.0.0.0/0 discard;\n    }\n}\n"
+    before = {**PARAMS, "jinja_vrf_config": f"description before;\n{static}"}
+    limit = "routing-options {\n    maximum-routes {\n        limit 100;\n    }\n}\n"
+    after = {**PARAMS, "jinja_vrf_config": limit}
+    apply(overrides, params=before)
+    instance = f"routing-instances/instance[name='{VRF}']"
+    for name in SIM_NAME:
+        assert on(routers, name, lambda r: r.running.findtext(f"{instance}/description")) == (
+            "before"
+        )
+    result = apply(overrides, "replace", params=after, comment="job modify")
+    assert result.changed is True
+    for name, diff in result.diffs.items():
+        lines = _diff_lines(diff)
+        assert "- description before;" in lines, name
+        assert "- static {" in lines, name
+        assert "+ maximum-routes {" in lines, name
+        config = on(routers, name, lambda r: etree.fromstring(tree.canonical_bytes(r.running)))
+        got = config.find(instance)
+        assert got is not None
+        assert got.find("description") is None, name
+        assert got.find("routing-options/static") is None, name
+        assert got.findtext("routing-options/maximum-routes/limit") == "100", name
+        # What the create sets is still there.
+        assert got.findtext("interface/name") == "ae0.1025", name
+        assert got.findtext("routing-options/instance-import") == "INSTANCE-USER_IN", name
+    # And again: nothing to do.
+    assert apply(overrides, "replace", params=after, comment="job again").changed is False
 
 
 def test_unreachable_router_is_left_to_its_confirm_timer(tmp_path: Path) -> None:
