@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from pathlib import Path
@@ -421,3 +422,62 @@ def test_an_addition_inside_the_gateway_is_reported_and_repaired(
         now = etree.fromstring(hand).find(path)
         assert was is not None and now is not None
         assert diff_text(was, now) == "", path
+
+
+def _with_vrf_config(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """The sample resources, the internet service carrying ``text`` as its vrf_config."""
+    return [
+        (kind, dict(body, vrf_config=text) if kind == "internet_service" else body)
+        for kind, body in _items("resources.yaml")
+    ]
+
+
+def test_a_services_vrf_config_is_committed_on_both_routers(
+    service_store: Store, pair: Simulator, overrides: Path
+) -> None:
+    store = service_store
+    static = "routing-options {\n    static {\n        route 0.0.0.0/0 discard;\n    }\n}\n"
+    items = _with_vrf_config(static) + _items("gateway.yaml")
+    desired.apply(store, items)
+    for resource_type, body in items:
+        state = wait_for_state(store, resource_type, body["id"], timeout=60)
+        assert state is not None and not state.worker_state.endswith("_FAILED"), state
+    state = wait_for_state(store, GW, items[-1][1]["id"], timeout=60)
+    assert state is not None and state.worker_state == "CREATE_COMPLETED", state
+    instance = f"routing-instances/instance[name='{VRF}']"
+    for name in ROUTERS.values():
+        got = pair.call(lambda n=name: copy.deepcopy(pair.router(n).running.find(instance)))
+        assert got is not None, name
+        assert got.findtext("routing-options/static/route/name") == "0.0.0.0/0", name
+        assert got.find("routing-options/static/route/discard") is not None, name
+        # Beside what the gateway itself puts there.
+        assert got.findtext("instance-type") == "virtual-router", name
+        assert got.findtext("routing-options/instance-import") == "INSTANCE-USER_IN", name
+    # The vrf_config is part of what the gateway should have: no drift.
+    gateway_id = items[-1][1]["id"]
+    assert not operations.check(store, NornirDevices(overrides=str(overrides)), gateway_id).found
+
+
+def test_a_vrf_config_the_routers_refuse_fails_at_commit_check(
+    service_store: Store, pair: Simulator
+) -> None:
+    store = service_store
+    # Valid Junos syntax (the resource is accepted), but the policy does not exist.
+    bad = "routing-options {\n    instance-export NO-SUCH-POLICY;\n}\n"
+    resources = _with_vrf_config(bad)
+    desired.apply(store, resources)
+    for resource_type, body in resources:
+        state = wait_for_state(store, resource_type, body["id"], timeout=60)
+        assert state is not None and not state.worker_state.endswith("_FAILED"), state
+    before = _routers(pair)
+    ((_, gateway),) = _items("gateway.yaml")
+    desired.apply(store, _items("gateway.yaml"))
+    state = wait_for_state(store, GW, gateway["id"], timeout=60)
+    after = _routers(pair)
+    assert state is not None and state.worker_state == "CREATE_FAILED", state
+    # Both refuse it; the error names the first in the rollout, and the step.
+    assert f"router {ROUTERS['secondary']}: commit check: " in state.error, state.error
+    assert "Policy NO-SUCH-POLICY referenced but not defined" in state.error, state.error
+    _assert_untouched(pair, before, after)
+    for name in ROUTERS.values():
+        assert after[name][0] == before[name][0], name  # no commit at all
