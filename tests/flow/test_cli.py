@@ -30,6 +30,7 @@ from nornir_esi.waiting import wait_for_state
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS
+from .test_create_flow import _origin_sections
 
 ROOT = INVENTORY.parent
 RESOURCES_FILE = INVENTORY / "resources.yaml"
@@ -317,6 +318,50 @@ def test_cli_plan_check_and_repair(
     assert cli("check", "internet_gateway", GATEWAY_ID, *etcd, *inventory).returncode == 0
 
     wrong = cli("check", "edge_router", next(iter(ROUTER_BODIES)), *etcd, *inventory)
+    assert wrong.returncode == 2 and "only internet_gateway" in wrong.stderr
+
+
+def _plan_sections(stdout: str) -> dict[str, list[str]]:
+    """``plan``'s output per ``## router`` heading, each line with its spaces collapsed."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in stdout.splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            sections[current] = []
+        elif current is not None and line.strip():
+            sections[current].append(" ".join(line.split()))
+        else:
+            assert not line.strip(), f"output before the first router: {line!r}"
+    return sections
+
+
+def test_cli_plan_type_id_shows_the_pending_version_per_router(
+    store: Store, etcd_server: EtcdServer, pair: Simulator, overrides: Path
+) -> None:
+    pair.reset()
+    etcd = ("--etcd", etcd_server.endpoints)
+    inventory = ("--inventory", overrides)
+    # Written to /config, pending: no job manager runs, so nothing is pushed.
+    desired.apply(store, RESOURCES + desired.load_file(GATEWAY_FILE))
+    before = {name: _router_state(pair, name) for name in ROUTERS.values()}
+
+    planned = cli("plan", "internet_gateway", GATEWAY_ID, *etcd, *inventory)
+    assert planned.returncode == 0, planned.stderr
+    origin = _origin_sections()
+    # The origin's MX-1 is the pair's secondary, MX-2 its primary.
+    assert _plan_sections(planned.stdout) == {
+        ROUTERS["secondary"]: origin["MX-1"],
+        ROUTERS["primary"]: origin["MX-2"],
+    }
+    assert {name: _router_state(pair, name) for name in ROUTERS.values()} == before
+    record = ConfigRecord.from_value(store.get(keys.config("internet_gateway", GATEWAY_ID)).value)  # type: ignore[union-attr]
+    assert record.version == 1 and store.get(keys.applied("internet_gateway", GATEWAY_ID)) is None
+
+    unknown = cli("plan", "internet_gateway", "no-such-gateway", *etcd, *inventory)
+    assert unknown.returncode == 2
+    assert "no-such-gateway" in unknown.stderr and "does not exist" in unknown.stderr
+    wrong = cli("plan", "edge_router", next(iter(ROUTER_BODIES)), *etcd, *inventory)
     assert wrong.returncode == 2 and "only internet_gateway" in wrong.stderr
 
 
