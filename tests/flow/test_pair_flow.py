@@ -481,3 +481,55 @@ def test_a_vrf_config_the_routers_refuse_fails_at_commit_check(
     _assert_untouched(pair, before, after)
     for name in ROUTERS.values():
         assert after[name][0] == before[name][0], name  # no commit at all
+
+
+def _ask(pair: Simulator, router: str, rpc: str) -> etree._Element:
+    """One RPC to ``router`` over NETCONF, as any client sends it; the reply as XML."""
+    host, port = pair.address(router)
+    with netconf.connect(host, port, username="noc", password="x") as m:
+        reply = m.rpc(rpc)
+    return etree.fromstring((getattr(reply, "xml", None) or str(reply)).encode())
+
+
+def test_each_router_shows_the_origin_stanzas_against_its_commit_before_the_job(
+    service_store: Store, pair: Simulator
+) -> None:
+    store = service_store
+    # An operator's own term already sits before all-accept: the gateway's goes between.
+    mine = "firewall family inet filter {} term noc-block"
+    for name in ROUTERS.values():
+        _out_of_band(
+            pair,
+            name,
+            "".join(
+                f"set {mine.format(f)} from source-address 192.0.2.66/32\n"
+                f"set {mine.format(f)} then discard\n"
+                f"insert {mine.format(f)} before term all-accept\n"
+                for f in ("INET_IN", "INET_OUT")
+            ),
+        )
+    gateway = _create_all(store)
+    sections = _origin_sections()
+    term = f"{VRF}_filter"
+    for origin, role in (("MX-1", "secondary"), ("MX-2", "primary")):
+        name = ROUTERS[role]
+        history = _ask(pair, name, "<get-commit-information/>")
+        logs = [(h.findtext("{*}log") or "").strip() for h in history.iter("{*}commit-history")]
+        # The job's two commits (confirmed, then confirm) name it; the one before is ours.
+        ours = [n for n, log in enumerate(logs) if gateway["id"] in log]
+        assert ours == [0, 1], (name, logs)
+        assert logs[2] == "by hand", (name, logs)
+        reply = _ask(
+            pair, name, '<get-configuration compare="rollback" rollback="2" format="text"/>'
+        )
+        diff = reply.findtext(".//{*}configuration-output") or ""
+        assert [line for line in _normal(diff) if line != "[edit]"] == sections[origin], name
+        running = _ask(pair, name, '<get-configuration database="committed"/>')
+        for filter_name in ("INET_IN", "INET_OUT"):
+            terms = [
+                (t.findtext("{*}name") or "").strip()
+                for f in running.iter("{*}filter")
+                if (f.findtext("{*}name") or "").strip() == filter_name
+                for t in f.iterfind("{*}term")
+            ]
+            assert terms == ["noc-block", term, "all-accept"], (name, filter_name)
