@@ -5,20 +5,28 @@ from __future__ import annotations
 import signal
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from nornir_esi import desired, keys
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import State
+from nornir_esi.records import ConfigRecord, State
 from nornir_esi.store.base import Store
+from nornir_esi.store.feed import Feed
 from nornir_esi.store.server import EtcdServer
 from nornir_esi.waiting import wait_for_state
 from tests.store.helpers import eventually
 from tests.synthetic import (
     CommitLog,
     assert_routers_carry,
+    carried,
+    expected,
     gateway_states,
     gateways,
     overrides_for,
+    pair_routers,
+    pairs_of,
+    qos_20m,
+    qos_inputs,
     resource_graph,
     router_names,
     router_specs,
@@ -82,5 +90,154 @@ def test_restart_everything_mid_burst(
                 timeout=60,
             )
             assert all(store.get(keys.job_state(GW, i)) is None for i in ids)
+            # No workflow's working state outlived the restart; a killed process's place in
+            # a pair's queue goes with its lease (the mutex's ttl, 30 s), none stays.
+            assert store.get_prefix(keys.JOB_STATE_PREFIX) == []
+            eventually(
+                lambda: store.get_prefix(keys.PAIR_QUEUE_PREFIX) == [],
+                what="no pair queue entry left",
+                timeout=45,
+            )
 
         assert_routers_carry(sim, graph, burst, commits)
+
+
+def test_restart_everything_with_creates_updates_and_deletes_in_flight(
+    store: Store, etcd_server: EtcdServer, tmp_path: Path
+) -> None:
+    """Gateways created, then a mix in flight: updates (to another QoS option, visible on
+    the routers), two-step deletes and creates. Everything is killed mid-way and started
+    again: every version written ends in exactly one terminal /state, deleted gateways
+    leave no key, and each router carries exactly the live gateways."""
+    graph = resource_graph(2)
+    names = router_names(graph)
+    faster = qos_20m(graph)
+    other_qos = {
+        pair["qos_option"]["id"]: body["id"]
+        for pair, (_, body) in zip(pairs_of(graph), faster, strict=True)
+    }
+    burst = gateways(graph, 40)
+    existing, created = burst[:24], burst[24:]
+    updated = [
+        (GW, dict(body, qos_option_id=other_qos[body["qos_option_id"]], description="faster"))
+        for _, body in existing[:12]
+    ]
+    deleted = {body["id"] for _, body in existing[12:20]}
+    kept = existing[20:]
+    live = [body for _, body in (*updated, *kept, *created)]
+    # The version each gateway's /state must end at (deleted ones: none, keys gone).
+    final = {b["id"]: 2 for _, b in updated} | {b["id"]: 1 for _, b in (*kept, *created)}
+    ids = set(final) | deleted
+
+    def done() -> int:
+        states = gateway_states(store, ids)
+        finished = sum(1 for i, v in final.items() if i in states and states[i].version >= v)
+        return finished + sum(
+            1 for i in deleted if i not in states or states[i].worker_state == "DELETE_COMPLETED"
+        )
+
+    with Simulator(router_specs(graph), minute=30) as sim:
+        inventory = overrides_for(sim, names, tmp_path)
+        with ExitStack() as first:
+            procs = []
+            for n in range(2):
+                log = tmp_path / f"first-{n}.log"
+                procs.append(
+                    first.enter_context(run_process(etcd_server.endpoints, inventory, log))
+                )
+                wait_running(procs[-1], log)
+            desired.apply(store, [*graph, *faster])
+            for resource_type, body in [*graph, *faster]:
+                assert wait_for_state(store, resource_type, body["id"], timeout=60) is not None
+            desired.apply(store, existing[:12])
+            desired.apply(store, existing[12:])
+            for _, body in existing:
+                state = wait_for_state(store, GW, body["id"], timeout=120)
+                assert state is not None and state.worker_state == "CREATE_COMPLETED", state
+            start = store.revision() + 1
+            desired.apply(store, updated)
+            desired.delete(store, [(GW, i) for i in sorted(deleted)])
+            desired.apply(store, created)
+            eventually(
+                lambda: done() >= len(ids) // 4, what="a quarter of the mix done", timeout=120
+            )
+            for proc in procs:  # everything dies at once, mid-way
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+        assert done() < len(ids), "the mix was over before the kill"
+
+        with ExitStack() as second:
+            for n in range(2):
+                log = tmp_path / f"second-{n}.log"
+                wait_running(
+                    second.enter_context(run_process(etcd_server.endpoints, inventory, log)), log
+                )
+            eventually(
+                lambda: done() == len(ids), what="every version terminal", timeout=240, interval=0.5
+            )
+            eventually(
+                lambda: store.get_prefix(keys.JOBS_PREFIX) == [],
+                what="no job keys left",
+                timeout=60,
+            )
+            assert store.get_prefix(keys.JOB_STATE_PREFIX) == []
+            eventually(
+                lambda: store.get_prefix(keys.PAIR_QUEUE_PREFIX) == [],
+                what="no pair queue entry left",
+                timeout=45,
+            )
+
+        states = gateway_states(store, ids)
+        assert {i: (s.version, s.worker_state) for i, s in states.items()} == {
+            i: (v, "MODIFY_COMPLETED" if v == 2 else "CREATE_COMPLETED") for i, v in final.items()
+        }
+        # A deleted gateway's keys go right after its last job is collected.
+        gone = [keys.config, keys.state, keys.worker_config, keys.heat_stack, keys.job_state]
+        eventually(
+            lambda: all(store.get(key(GW, i)) is None for i in deleted for key in gone),
+            what="every key of the deleted gateways removed",
+        )
+        # Every version written since the mix began ended in exactly one terminal /state.
+        written, ended = _versions_and_states(store, start)
+        assert sorted(version for version, _ in ended) == sorted(written)
+        assert sorted((i, v, s) for (i, v), s in ended if i in deleted) == sorted(
+            (i, 2, "DELETE_COMPLETED") for i in deleted
+        )
+
+        qos = qos_inputs([*graph, *faster])
+        on_router: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for body in live:
+            for name in pair_routers(graph, body).values():
+                on_router[name].append(body)
+        for name, bodies in on_router.items():
+            assert carried(sim, name) == expected(bodies, qos), name
+            router = sim.router(name)
+            assert sim.call(lambda r=router: (r.lock_owner, r.confirm_pending)) == (None, False)
+
+
+def _versions_and_states(
+    store: Store, start: int
+) -> tuple[set[tuple[str, int]], list[tuple[tuple[str, int], str]]]:
+    """From revision ``start`` to now: the gateway versions written to ``/config``, and
+    every ``/state`` written (``((id, version), worker_state)``, duplicates kept)."""
+    end = store.revision()
+    written: set[tuple[str, int]] = set()
+    ended: list[tuple[tuple[str, int], str]] = []
+    config_prefix = keys.type_prefix(keys.CONFIG_PREFIX, GW)
+    state_prefix = keys.type_prefix(keys.STATE_PREFIX, GW)
+    with Feed(store, ["/"], start_revision=start) as feed:
+        revision = start - 1
+        while revision < end:
+            event = feed.get(timeout=30)
+            assert event is not None, f"history: no event up to revision {end}"
+            revision = event.mod_revision
+            if event.kind != "put":
+                continue
+            if event.key.startswith(config_prefix):
+                record = ConfigRecord.from_value(event.value)
+                written.add((str(record.body["id"]), record.version))
+            elif event.key.startswith(state_prefix):
+                state = State.from_value(event.value)
+                resource_id = event.key.removeprefix(state_prefix)
+                ended.append(((resource_id, state.version), state.worker_state))
+    return written, ended
