@@ -11,27 +11,34 @@ seen by a previous leader), then follows three watches from the revision it read
 - ``/config/...``: a version newer than its cache (``/esi-worker/config/...``) is planned
   (``planner.plan``) and written in ONE transaction: the cache, every job's ``/jobs/all``
   entry and ``ready``/``waiting`` key, and the job state; a non-workable resource gets its
-  ``/state`` instead. The transaction compares the config's and the cache's revisions,
-  so a version is planned at most once whatever the manager sees twice;
+  ``/state`` instead, and so does a version whose jobs cannot be built (``*_FAILED``).
+  The transaction compares the config's and the cache's revisions, so a version is
+  planned at most once whatever the manager sees twice;
 - ``/jobs/finished/...``: the job is collected (``all`` and ``finished`` removed) and its
   dependents with no other unfinished dependency move from ``waiting`` to ``ready``, in
   one transaction; if it failed its workflow (``on_failure: fail``, the worker wrote a
   ``*_FAILED`` state), its dependents are cancelled instead;
 - ``/jobs/working/...`` deletions: a claim that vanished without ``finished`` (its
   worker's lease expired) makes the job ready again, with its attempt count raised.
+
+An error in handling one key is logged and the manager goes on; a store that does not
+answer ends the term (what was not handled is not dropped: the next term reconciles).
+The reconcile also removes the keys of a resource whose delete completed while the last
+manager stopped before removing them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from nornir_esi import keys
-from nornir_esi.exceptions import EsiError, TemporaryError
-from nornir_esi.planner import plan
+from nornir_esi.exceptions import EsiError, PermanentError, StoreError, TemporaryError
+from nornir_esi.planner import plan, unplannable
 from nornir_esi.records import (
     AuditJob,
     ConfigRecord,
@@ -184,11 +191,12 @@ class JobManager:
         while not stop.is_set():
             try:
                 self._term(stop)
-            except TemporaryError as exc:
-                log.warning(
-                    "job manager %s: %s; campaigning again in %.1f s", self.id, exc, exc.delay
-                )
-                stop.wait(exc.delay)
+            except (TemporaryError, StoreError) as exc:
+                # StoreError: a lease that expired under it, a watch compacted away... The
+                # next term reconciles from the store.
+                delay = exc.delay if isinstance(exc, TemporaryError) else 1.0
+                log.warning("job manager %s: %s; campaigning again in %.1f s", self.id, exc, delay)
+                stop.wait(delay)
 
     def _term(self, stop: threading.Event) -> None:
         """One campaign and, if elected, one term of leadership."""
@@ -282,32 +290,65 @@ class JobManager:
         """Catch up from the store alone: plan new versions, collect, re-ready orphans."""
         self._load_templates()
         self._flight.load(self.store)
-        for entry in sorted(self.store.get_prefix(keys.CONFIG_PREFIX), key=_planning_order):
-            self._on_config(entry.key, entry)
+        configs = sorted(self.store.get_prefix(keys.CONFIG_PREFIX), key=_planning_order)
+        for entry in configs:
+            with self._guard(entry.key):
+                self._on_config(entry.key, entry)
         for entry in self.store.get_prefix(keys.JOBS_FINISHED):
-            self.collect(_job_id(entry.key))
+            with self._guard(entry.key):
+                self.collect(_job_id(entry.key))
         for entry in self.store.get_prefix(keys.JOBS_ALL):
-            self._ready_again(_job_id(entry.key))
+            with self._guard(entry.key):
+                self._ready_again(_job_id(entry.key))
+        for entry in configs:
+            with self._guard(entry.key):
+                self._finish_delete(entry)
 
-    def _dispatch(self, event: Event) -> None:
+    @contextlib.contextmanager
+    def _guard(self, key: str) -> Iterator[None]:
+        """An error in handling ``key`` is logged, not the end of the term.
+
+        A store that did not answer is the exception: what was not handled must not be
+        dropped, so the term ends and the next one starts with a reconcile.
+        """
         try:
-            if event.key.startswith(keys.CONFIG_PREFIX):
-                if event.kind == "put":
-                    # The version this event wrote, even if newer ones followed: each
-                    # version gets its workflow and its terminal state, in order.
-                    entry = Entry(event.key, event.value, event.mod_revision, 0, 0)
-                    self._on_config(event.key, entry)
-            elif event.key.startswith(keys.JOBS_FINISHED):
-                if event.kind == "put":
-                    self.collect(_job_id(event.key))
-            elif event.key.startswith(keys.JOBS_WORKING) and event.kind == "delete":
-                self._ready_again(_job_id(event.key))
+            yield
         except TemporaryError:
-            # etcd did not answer: this event is not handled, so it must not be dropped.
-            # The term ends; the next one starts with a reconcile from the store.
             raise
         except EsiError as exc:
-            log.error("job manager: %s: %s", event.key, exc)
+            log.error("job manager: %s: %s", key, exc)
+
+    def _finish_delete(self, entry: Entry) -> None:
+        """A resource whose delete completed, but whose keys were not removed (the manager
+        stopped in between): remove them now."""
+        parsed = keys.parse_config_key(entry.key)
+        if parsed is None or entry.key.startswith(keys.HEAT_TEMPLATES_PREFIX):
+            return
+        record = ConfigRecord.from_value(entry.value)
+        if not record.marked_for_deletion or self._flight.of_resource(parsed):
+            return
+        state_entry = self.store.get(keys.state(*parsed))
+        if state_entry is None:
+            return
+        state = State.from_value(state_entry.value)
+        if state.version == record.version and state.worker_state == "DELETE_COMPLETED":
+            self._forget(*parsed, record.version)
+
+    def _dispatch(self, event: Event) -> None:
+        if event.key.startswith(keys.CONFIG_PREFIX):
+            if event.kind == "put":
+                # The version this event wrote, even if newer ones followed: each version
+                # gets its workflow and its terminal state, in order.
+                entry = Entry(event.key, event.value, event.mod_revision, 0, 0)
+                with self._guard(event.key):
+                    self._on_config(event.key, entry)
+        elif event.key.startswith(keys.JOBS_FINISHED):
+            if event.kind == "put":
+                with self._guard(event.key):
+                    self.collect(_job_id(event.key))
+        elif event.key.startswith(keys.JOBS_WORKING) and event.kind == "delete":
+            with self._guard(event.key):
+                self._ready_again(_job_id(event.key))
 
     def _load_templates(self) -> None:
         self._templates = {}
@@ -352,7 +393,15 @@ class JobManager:
         cached = None if cache_entry is None else WorkerCache.from_value(cache_entry.value)
         if cached is not None and cached.version >= record.version:
             return False
-        workflow = plan(resource_type, resource_id, record, cached, self._templates, self._lookup)
+        try:
+            workflow = plan(
+                resource_type, resource_id, record, cached, self._templates, self._lookup
+            )
+        except PermanentError as exc:
+            # Its terminal state says why; waiting would not help, and the next version
+            # (a fix) is planned as usual.
+            log.error("%s %s version %d: %s", resource_type, resource_id, record.version, exc)
+            workflow = unplannable(record, cached, f"not planned: {exc}")
         mine = self._flight.of_resource((resource_type, resource_id))
         # The newest version in flight already waits for the older ones: waiting for its
         # jobs is enough, and keeps dependency lists short when updates queue up.
@@ -410,7 +459,7 @@ class JobManager:
                 [j.id for j in workflow.jobs] or workflow.state,
                 f" after {after}" if after and workflow.jobs else "",
             )
-            if workflow.state is not None and record.marked_for_deletion:
+            if workflow.state is not None and workflow.state.worker_state == "DELETE_COMPLETED":
                 self._forget(resource_type, resource_id, record.version)
         return written
 

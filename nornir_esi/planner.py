@@ -8,7 +8,9 @@ template records in; jobs out. The job manager writes them.
 - update: ``delete:monitoring_worker`` (first, ``on_failure: ignore``) ->
   ``modify:heat_worker`` -> ``create:monitoring_worker`` (last, depends on both);
 - delete (``marked_for_deletion``): ``logical_delete`` by the type's first handler;
-- a type without templates is non-workable: no job, ``READ_COMPLETE`` at once.
+- a type without templates is non-workable: no job, ``READ_COMPLETE`` at once;
+- a version whose jobs cannot be built (a mapping that finds no value: a resource it uses
+  is gone) ends at once with ``<ACTION>_FAILED`` and the reason (:func:`unplannable`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from nornir_esi import keys
 from nornir_esi.mapping import Lookup, evaluate
 from nornir_esi.records import ConfigRecord, HeatTemplate, Job, State, WorkerCache
 
-__all__ = ["HEAT_WORKER", "MONITORING_WORKER", "Plan", "plan"]
+__all__ = ["HEAT_WORKER", "MONITORING_WORKER", "Plan", "plan", "unplannable"]
 
 HEAT_WORKER = "heat_worker"
 MONITORING_WORKER = "monitoring_worker"
@@ -108,3 +110,14 @@ def plan(
     else:
         jobs[-1].is_last = True
     return Plan(jobs=jobs)
+
+
+def unplannable(record: ConfigRecord, cached: WorkerCache | None, reason: str) -> Plan:
+    """The plan of a version no workflow can be built for: its failed state, at once."""
+    if record.marked_for_deletion:
+        worker_state = "DELETE_FAILED"
+    elif cached is not None and not cached.deleted:
+        worker_state = "MODIFY_FAILED"
+    else:
+        worker_state = "CREATE_FAILED"
+    return Plan(state=State(worker_state=worker_state, version=record.version, error=reason))

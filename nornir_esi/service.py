@@ -78,7 +78,9 @@ class Service:
             )
             for _ in range(workers)
         ]
+        # Set by stop(), or when a runner ended on an error (then ``error`` says which).
         self.stop_event = threading.Event()
+        self.error: str | None = None
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -94,11 +96,17 @@ class Service:
             self._threads.append(thread)
 
     def _run(self, runner: JobManager | Worker | DriftChecker) -> None:
+        # The runners ride out store outages and errors of single jobs themselves; what
+        # still ends one is a bug. The whole service stops then, rather than run on with a
+        # part missing (a process without its worker looks healthy and does nothing): the
+        # process exits, its supervisor restarts it, and crash-resume takes over.
         try:
             runner.run(self.stop_event)
-        except Exception:
-            log.exception("%s stopped on an error", getattr(runner, "id", runner))
-            raise
+        except Exception as exc:
+            name = getattr(runner, "id", runner)
+            log.exception("%s stopped on an error; stopping the service", name)
+            self.error = f"{name} stopped on an error: {type(exc).__name__}: {exc}"
+            self.stop_event.set()
 
     def alive(self) -> bool:
         """Whether the manager and every worker are still running."""

@@ -39,7 +39,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nornir_esi import keys
-from nornir_esi.exceptions import ClaimLost, EsiError, TemporaryError, ValidationError
+from nornir_esi.exceptions import (
+    ClaimLost,
+    EsiError,
+    LeaseExpired,
+    StoreError,
+    TemporaryError,
+    ValidationError,
+)
 from nornir_esi.metrics import JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
 from nornir_esi.records import AuditJob, Job, JobEntry, JobState, State, utc_now
 from nornir_esi.store.base import Compare, Entry, Lease, Op, Store
@@ -96,7 +103,8 @@ def terminal_state(job: Job) -> str:
     """``worker_state`` when ``job`` ends its workflow well: the workflow's kind decides.
 
     An update's last job is ``create:monitoring_worker``, but the workflow modified the
-    resource: ``MODIFY_COMPLETED``.
+    resource: ``MODIFY_COMPLETED``. An update is a workflow with a ``modify`` job, or,
+    for a type with monitoring only, one that first deleted the old version's monitoring.
     """
     # Only this workflow's jobs: a first job may also wait for other versions' jobs.
     own = [keys.parse_job_id(d) for d in job.dependency]
@@ -106,7 +114,7 @@ def terminal_state(job: Job) -> str:
         if (d.resource_type, d.resource_id, d.version)
         == (job.resource_type, job.resource_id, job.version)
     }
-    if "modify" in actions:
+    if actions & {"modify", "delete"}:
         return "MODIFY_COMPLETED"
     return _COMPLETED[job.action]
 
@@ -147,8 +155,8 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Work until ``stop``; jobs already running are finished first.
 
-        Store outages do not end the loop: it waits, re-reads what is ready and follows
-        the queue again (a lease that expired meanwhile is replaced).
+        Store outages and errors do not end the loop: it waits, re-reads what is ready
+        and follows the queue again (a lease that expired meanwhile is replaced).
         """
         self._stopping = stop
         done = threading.Event()
@@ -164,9 +172,17 @@ class Worker:
                         if not keeper.is_alive():
                             keeper.start()
                     self._follow(pool, stop)
-                except TemporaryError as exc:
-                    log.warning("worker %s: %s; resuming in %.1f s", self.id, exc, exc.delay)
-                    stop.wait(exc.delay)
+                except LeaseExpired as exc:
+                    # Claimed with a lease that expired before the keeper noticed: its
+                    # claims are gone (ready again); new ones need a new lease.
+                    log.error("worker %s: %s; taking a new lease", self.id, exc)
+                    self._lease = None
+                except (TemporaryError, StoreError) as exc:
+                    # StoreError: a watch compacted away, a refused request... The next
+                    # round re-reads what is ready.
+                    delay = exc.delay if isinstance(exc, TemporaryError) else 1.0
+                    log.warning("worker %s: %s; resuming in %.1f s", self.id, exc, delay)
+                    stop.wait(delay)
         finally:
             pool.shutdown(wait=True)
             done.set()

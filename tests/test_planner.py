@@ -169,6 +169,8 @@ class TestUpdate:
             ("create", "monitoring_worker", False, True, "fail"),
         ]
         assert create.dependency == [delete.id]
+        # An update, though no job modifies: MODIFY_COMPLETED.
+        assert terminal_state(create) == "MODIFY_COMPLETED"
         for job in workflow.jobs:
             _assert_id_names_the_job(job, resource_type, resource_id, 2)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
+import sys
 
 import click
 
@@ -126,19 +126,22 @@ def run(
 
             bound = serve_metrics(metrics_port, store, metrics_host).server_address[1]
             click.echo(f"nornir-esi: metrics on http://{metrics_host}:{bound}/metrics", err=True)
-        done = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: done.set())
+            signal.signal(sig, lambda *_: service.stop_event.set())
         with service:
             click.echo(
                 f"nornir-esi: running {'no manager, ' if no_manager else 'a job manager, '}"
                 f"{workers} worker(s) x {slots} slots",
                 err=True,
             )
-            done.wait()
+            # Until a signal, or until a part of the service ended on an error.
+            service.stop_event.wait()
         store.close()
     except EsiError as exc:
         fail(exc)
+    if service.error is not None:
+        click.echo(f"nornir-esi: {service.error}", err=True)
+        sys.exit(1)
 
 
 @click.command()
