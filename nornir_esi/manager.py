@@ -23,8 +23,10 @@ seen by a previous leader), then follows three watches from the revision it read
 
 An error in handling one key is logged and the manager goes on; a store that does not
 answer ends the term (what was not handled is not dropped: the next term reconciles).
-The reconcile also removes the keys of a resource whose delete completed while the last
-manager stopped before removing them.
+The reconcile plans, from etcd's history, the versions no manager saw (written while none
+led), so each version gets its workflow and its terminal state in order; and it removes
+the keys of a resource whose delete completed while the last manager stopped before
+removing them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from nornir_esi import keys
-from nornir_esi.exceptions import EsiError, PermanentError, StoreError, TemporaryError
+from nornir_esi.exceptions import (
+    EsiError,
+    PermanentError,
+    StoreCompacted,
+    StoreError,
+    StoreUnavailable,
+    TemporaryError,
+)
 from nornir_esi.planner import plan, unplannable
 from nornir_esi.records import (
     AuditJob,
@@ -293,6 +302,7 @@ class JobManager:
         configs = sorted(self.store.get_prefix(keys.CONFIG_PREFIX), key=_planning_order)
         for entry in configs:
             with self._guard(entry.key):
+                self._catch_up(entry)
                 self._on_config(entry.key, entry)
         for entry in self.store.get_prefix(keys.JOBS_FINISHED):
             with self._guard(entry.key):
@@ -303,6 +313,47 @@ class JobManager:
         for entry in configs:
             with self._guard(entry.key):
                 self._finish_delete(entry)
+
+    def _catch_up(self, entry: Entry) -> None:
+        """Plan the versions older than ``entry``'s that no manager saw (written while none
+        led, or in a handover), from etcd's history: each version gets its workflow and
+        its terminal state, in order, as when they are seen live."""
+        parsed = keys.parse_config_key(entry.key)
+        if parsed is None or entry.key.startswith(keys.HEAT_TEMPLATES_PREFIX):
+            return
+        current = ConfigRecord.from_value(entry.value).version
+        cache_entry = self.store.get(keys.worker_config(*parsed))
+        planned = 0 if cache_entry is None else WorkerCache.from_value(cache_entry.value).version
+        if current <= planned + 1:
+            return
+        for old in self._history(entry):
+            with self._guard(old.key):
+                if planned < ConfigRecord.from_value(old.value).version < current:
+                    self.plan_version(*parsed, old)
+
+    def _history(self, entry: Entry) -> list[Entry]:
+        """The values ``entry``'s key had before ``entry``, oldest first, as far back as
+        etcd keeps them (a compacted history loses the oldest: said in the log)."""
+        start = entry.create_revision
+        while True:
+            found: list[Entry] = []
+            try:
+                with Feed(self.store, [entry.key], start_revision=start) as feed:
+                    while True:
+                        event = feed.get(timeout=10)
+                        if event is None:
+                            raise StoreUnavailable(f"etcd: the history of {entry.key} stalled")
+                        if event.mod_revision >= entry.mod_revision:
+                            return found
+                        if event.key == entry.key and event.kind == "put":
+                            found.append(Entry(event.key, event.value, event.mod_revision, 0, 0))
+            except StoreCompacted as exc:
+                log.warning(
+                    "job manager: %s: versions before revision %d are compacted away: not planned",
+                    entry.key,
+                    exc.compact_revision,
+                )
+                start = exc.compact_revision
 
     @contextlib.contextmanager
     def _guard(self, key: str) -> Iterator[None]:

@@ -23,6 +23,7 @@ from nornir_esi.manager import JobManager
 from nornir_esi.records import ConfigRecord, HeatStack, State, WorkerCache
 from nornir_esi.service import Service, ensure_heat_templates
 from nornir_esi.store.base import Store
+from nornir_esi.store.feed import Feed
 from nornir_esi.waiting import wait_for_state
 from nornir_esi.worker import JobContext, Worker
 from tests.store.helpers import eventually
@@ -190,3 +191,38 @@ def test_a_part_that_ends_on_an_error_stops_the_service(
         assert service.stop_event.wait(30), "the service went on without a worker"
     assert service.error == f"{broken.id} stopped on an error: RuntimeError: a bug"
     assert not service.alive()
+
+
+def test_versions_written_while_no_manager_led_each_get_their_workflow(store: Store) -> None:
+    router_id = str(ROUTER["id"])
+    ran: list[str] = []
+    worker = Worker(store, {"monitoring_worker": lambda context: ran.append(context.job.id)})
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True, name=worker.id)
+    thread.start()
+    try:
+        start = store.revision()
+        with leading(store):
+            desired.apply(store, [("edge_router", ROUTER)])
+            assert wait_for_state(store, "edge_router", router_id, version=1, timeout=30)
+        # No manager: two versions written one after the other.
+        for n in (2, 3):
+            desired.apply(store, [("edge_router", {**ROUTER, "description": f"version {n}"})])
+        with leading(store):
+            last = wait_for_state(store, "edge_router", router_id, version=3, timeout=30)
+        assert last is not None and last.version == 3
+    finally:
+        stop.set()
+        thread.join(30)
+    end = store.revision()
+    written: list[tuple[int, str]] = []
+    with Feed(store, [keys.state("edge_router", router_id)], start_revision=start + 1) as feed:
+        while not written or written[-1][0] != 3:
+            event = feed.get(timeout=30)
+            assert event is not None and event.mod_revision <= end, written
+            state = State.from_value(event.value)
+            written.append((state.version, state.worker_state))
+    assert written == [(1, "CREATE_COMPLETED"), (2, "MODIFY_COMPLETED"), (3, "MODIFY_COMPLETED")]
+    # Each version's workflow ran once: version 2's too, though no manager saw it written.
+    versions = [keys.parse_job_id(job_id).version for job_id in ran]
+    assert sorted(set(versions)) == [1, 2, 3]
