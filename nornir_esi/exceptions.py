@@ -167,8 +167,8 @@ class PairError(DeviceError):
     ``clean`` is True when both routers are known to be on their previous committed
     configuration (or will be, by themselves, when an unconfirmed commit times out), False
     when a router may keep the change: then a person has to look. ``cause`` is the
-    router's own error. Raised only as one of its two subclasses, which keep the cause's
-    retryability.
+    router's own error; ``also``: the other router's failure in the same step, if both
+    failed. Raised only as one of its two subclasses, which keep the cause's retryability.
     """
 
     def __init__(
@@ -177,20 +177,31 @@ class PairError(DeviceError):
         rollback: dict[str, str],
         *,
         clean: bool,
+        also: DeviceError | None = None,
     ) -> None:
         undone = "; ".join(f"{host}: {what}" for host, what in rollback.items())
-        DeviceError.__init__(self, cause.host, cause.step, f"{cause.reason}; rollback: {undone}")
+        other = "" if also is None else f"; also router {also.host}: {also.reason}"
+        DeviceError.__init__(
+            self, cause.host, cause.step, f"{cause.reason}{other}; rollback: {undone}"
+        )
         self.reason = cause.reason
         self.cause = cause
+        self.also = also
         self.rollback = dict(rollback)
         self.clean = clean
 
     @staticmethod
-    def of(cause: DeviceError, rollback: dict[str, str], *, clean: bool) -> PairError:
+    def of(
+        cause: DeviceError,
+        rollback: dict[str, str],
+        *,
+        clean: bool,
+        also: DeviceError | None = None,
+    ) -> PairError:
         """The subclass that keeps ``cause``'s retryability."""
         if isinstance(cause, DeviceUnavailableError):
-            return PairUnavailableError(cause, rollback, clean=clean)
-        return PairRejectedError(cause, rollback, clean=clean)
+            return PairUnavailableError(cause, rollback, clean=clean, also=also)
+        return PairRejectedError(cause, rollback, clean=clean, also=also)
 
 
 class PairRejectedError(PairError, DeviceRejectedError):
@@ -200,8 +211,15 @@ class PairRejectedError(PairError, DeviceRejectedError):
 class PairUnavailableError(PairError, DeviceUnavailableError):
     """A pair transaction failed because a router could not be used; retrying may succeed."""
 
-    def __init__(self, cause: DeviceError, rollback: dict[str, str], *, clean: bool) -> None:
-        PairError.__init__(self, cause, rollback, clean=clean)
+    def __init__(
+        self,
+        cause: DeviceError,
+        rollback: dict[str, str],
+        *,
+        clean: bool,
+        also: DeviceError | None = None,
+    ) -> None:
+        PairError.__init__(self, cause, rollback, clean=clean, also=also)
         self.delay = getattr(cause, "delay", 5.0)
 
 

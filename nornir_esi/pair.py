@@ -138,11 +138,13 @@ class _Router:
 
 
 class _Failed(Exception):
-    """A step failed; the transaction is to be undone and ``error`` raised."""
+    """A step failed; the transaction is to be undone and ``error`` raised (``also``: the
+    other router's failure in the same step)."""
 
-    def __init__(self, error: DeviceError) -> None:
+    def __init__(self, error: DeviceError, also: DeviceError | None = None) -> None:
         super().__init__(str(error))
         self.error = error
+        self.also = also
 
 
 def apply_pair(
@@ -233,7 +235,9 @@ class _Transaction:
             self._step(pending, "confirm", self._confirm)
         except _Failed as failed:
             rollback, clean = self._undo()
-            raise PairError.of(failed.error, rollback, clean=clean) from failed.error
+            raise PairError.of(
+                failed.error, rollback, clean=clean, also=failed.also
+            ) from failed.error
         for router in both:
             try:
                 self._step([router], "unlock", self._unlock)
@@ -342,10 +346,9 @@ class _Transaction:
         """Run ``fn`` on ``routers`` (in parallel); raise _Failed with the first failure."""
         errors = self._run(routers, step, fn)
         if errors:
-            first, *others = errors
-            for other in others:
-                first.add_note(f"also: {other}")
-            raise _Failed(first)
+            # Two routers at most: the first in rollout order is the failure, the other is
+            # said beside it.
+            raise _Failed(errors[0], errors[1] if len(errors) > 1 else None)
 
     def _run(
         self, routers: Sequence[_Router], step: str, fn: Callable[[Task, _Router], None]
@@ -399,6 +402,17 @@ class _Transaction:
                 return n
         return None
 
+    @staticmethod
+    def _before_index(router: _Router, history: list[CommitEntry]) -> int | None:
+        """Where in ``history`` the commits newest before the transaction are now."""
+        if not router.before:
+            return None
+        width = len(router.before)
+        for n in range(1, len(history) - width + 1):
+            if history[n : n + width] == router.before:
+                return n
+        return None
+
     def _undo(self) -> tuple[dict[str, str], bool]:
         """Put both routers back on their configuration of before; what was done, per router."""
         rollback: dict[str, str] = {}
@@ -433,6 +447,16 @@ class _Transaction:
             count = self._count(router, history)
             if count is None:
                 discard(task, "rollback")
+                index = self._before_index(router, history)
+                # The confirm timer ran out (during a slow verification): the router put
+                # its configuration of before back by itself, on top of the trial commit.
+                if index is not None and not diff(task, "rollback", rollback=index):
+                    self._unlock(task, router)
+                    done.append(
+                        f"back on its previous configuration by itself (equal to rollback "
+                        f"{index}: its confirmed commit was not confirmed in time), unlocked"
+                    )
+                    return
                 self._unlock(task, router)
                 raise DeviceRejectedError(
                     router.name,

@@ -264,12 +264,13 @@ def prune_policy(task: Task, policy: str) -> None:
         load(task, "prune", command, action="set")
 
 
-def diff(task: Task) -> str:
-    """``show | compare``: the candidate against the running configuration; "" when equal."""
+def diff(task: Task, step: str = "diff", *, rollback: int = 0) -> str:
+    """``show | compare rollback N``: the candidate against rollback N (0: the running
+    configuration); "" when equal."""
     reply = call(
         task,
-        "diff",
-        leaf("get-configuration", compare="rollback", rollback="0", format="text"),
+        step,
+        leaf("get-configuration", compare="rollback", rollback=str(rollback), format="text"),
     )
     output = reply.findtext(".//{*}configuration-output") or ""
     # Junos answers "\n" (PyEZ relies on it) when there is no difference.

@@ -252,6 +252,22 @@ def test_primary_refuses_commit_check_before_either_router_commits(
     assert_left_as(routers, day0)
 
 
+def test_both_routers_refusing_commit_check_are_both_named(
+    routers: Simulator, overrides: str
+) -> None:
+    day0 = running(routers)
+    routers.set_faults("MX-1", fail_checks=1, check_message="commit check: refusal one")
+    routers.set_faults("MX-2", fail_checks=1, check_message="commit check: refusal two")
+    exc = failure(overrides)
+    assert (exc.host, exc.step) == (NAMES["secondary"], "commit check")
+    assert exc.also is not None
+    assert (exc.also.host, exc.also.step) == (NAMES["primary"], "commit check")
+    # The job's error (the exception's text) names both.
+    assert "refusal one" in str(exc)
+    assert f"also router {NAMES['primary']}: commit check: refusal two" in str(exc)
+    assert_left_as(routers, day0)
+
+
 def test_verification_fails_on_a_missing_counter_alone(routers: Simulator, overrides: str) -> None:
     day0 = running(routers)
     wanted = changes("create")
