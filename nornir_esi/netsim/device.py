@@ -354,9 +354,12 @@ class Router:
         """
         self._check_writable(session)
         async with self._commit_lock:
+            # Taken in as the commit starts: a session that drops while the commit runs
+            # does not stop it (on Junos, mgd finishes it); its candidate is discarded
+            # after, by replacing the tree, not by changing this one.
+            candidate = self.datastore(session, "candidate")
             if self.faults.commit_delay > 0 and not check_only:
                 await asyncio.sleep(self.faults.commit_delay)
-            candidate = self.datastore(session, "candidate")
             if session.private is not None and session.private_base != tree.canonical_bytes(
                 self.running
             ):

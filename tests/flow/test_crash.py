@@ -277,7 +277,8 @@ def test_a_worker_killed_mid_job_leaves_one_gateway_and_nothing_else(
         final = [c for c, confirmed_ in ours if not confirmed_]
         assert len(final) == 1, (name, histories[name])
         # A commit confirmed per attempt that committed: A's (applied even though A died
-        # during it, then reverted by the router's timer), and B's unless A's stood.
+        # during it), which B takes over and confirms if it still stands, or, if the
+        # router's timer reverted it first, B's own.
         trials = len(ours) - len(final)
         allowed = {"before-commit": {1}, "during-commit": {1, 2}, "after-commit": {1}}[point]
         assert trials in allowed, (name, histories[name])

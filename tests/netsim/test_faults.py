@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ncclient.operations.rpc import RPCError
 from ncclient.transport.errors import SessionCloseError, SSHError, TransportError
 
 from nornir_esi.netsim.server import RouterSpec, Simulator
+from tests.store.helpers import eventually
 
 from .conftest import connect, gateway_text
 
@@ -36,6 +38,36 @@ def test_commit_delay_holds_the_commit(routers: Simulator) -> None:
         m.commit()
         assert time.monotonic() - started >= 0.4
     assert _has_gateway(routers, "MX-1")
+
+
+def test_a_commit_running_when_its_session_ends_still_commits(routers: Simulator) -> None:
+    # On Junos the commit is mgd's once it started: killing the session that asked for it
+    # (`request system logout`) does not stop it, though the session's lock goes.
+    routers.set_faults("MX-1", commit_delay=1.0)
+    device = routers.router("MX-1")
+    victim = connect(routers, "MX-1", junos=True)
+    victim.rpc("<lock-configuration/>")
+    victim.load_configuration(format="text", config=gateway_text("InetGW2-VRRP"))
+    errors: list[BaseException] = []
+
+    def commit() -> None:
+        try:
+            victim.commit()
+        except BaseException as exc:  # the session is killed under it
+            errors.append(exc)
+
+    thread = threading.Thread(target=commit, daemon=True)
+    thread.start()
+    eventually(
+        lambda: routers.call(lambda: device._commit_lock.locked()), what="the commit running"
+    )
+    with connect(routers, "MX-1", junos=True) as killer:
+        killer.kill_session(victim.session_id)
+    thread.join(30)
+    assert errors, "the killed session's commit answered"
+    eventually(lambda: _has_gateway(routers, "MX-1"), timeout=10, what="the commit applied")
+    assert routers.call(lambda: device.lock_owner) is None
+    assert not routers.call(lambda: device.candidate_modified())
 
 
 def test_fail_next_commits_with_a_message(routers: Simulator) -> None:
