@@ -20,6 +20,7 @@ import threading
 from typing import Any
 
 import ncclient.transport.session
+import paramiko
 from ncclient import manager
 from ncclient.transport.errors import SessionCloseError, TransportError
 from ncclient.transport.session import END_DELIM, MSG_DELIM, NetconfBase
@@ -91,7 +92,12 @@ def send_at_once(session: Any) -> None:
             data = data + MSG_DELIM
         with lock:
             while data:
-                sent = session._transport_write(data)
+                try:
+                    sent = session._transport_write(data)
+                except (EOFError, OSError, paramiko.SSHException) as exc:
+                    # The router ended the session (paramiko: EOFError, "Socket is closed"):
+                    # a closed session, as ncclient's own writer reports it.
+                    raise SessionCloseError("", data) from exc
                 if sent <= 0:
                     raise SessionCloseError("", data)
                 data = data[sent:]

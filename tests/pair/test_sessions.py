@@ -178,3 +178,28 @@ def test_an_rpc_goes_out_at_once_not_at_the_io_threads_next_poll(
     finally:
         monkeypatch.setattr(ncclient.transport.session, "TICK", netconf.TICK)
         manager.close_session()
+
+
+def test_a_session_the_router_ended_under_a_write_is_a_closed_session(
+    routers: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ncclient.transport.errors import SessionCloseError
+
+    from nornir_esi import netconf
+
+    host, port = routers.address(SIM_NAME[PRIMARY["name"]])
+    manager = netconf.connect(host, port, username="esi", password="x", timeout=30)
+    session = manager._session
+    try:
+
+        def ended(data: bytes) -> int:
+            # What paramiko raises when the router closed the channel under the write.
+            raise EOFError()
+
+        monkeypatch.setattr(session, "_transport_write", ended)
+        # ncclient's own error (what the callers map to "router unavailable"), not EOFError.
+        with pytest.raises(SessionCloseError) as info:
+            manager.rpc(etree.Element("get-software-information"))
+        assert isinstance(info.value.__cause__, EOFError)
+    finally:
+        session.close()
