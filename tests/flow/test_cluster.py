@@ -38,6 +38,7 @@ from tests.synthetic import (
 )
 
 from .test_crash import run_process, wait_running
+from .test_restart import Mix
 
 PAIRS = 5
 BATCH = 20  # gateways per desired.apply (one etcd transaction, well under 128 ops)
@@ -124,6 +125,48 @@ def test_a_burst_survives_losing_the_etcd_leader(cluster: EtcdCluster, tmp_path:
             assert proc.poll() is None, f"{log.name} died: {log.read_text(errors='replace')}"
         assert_routers_carry(sim, graph, burst, commits)
     print(f"{count} gateways on {PAIRS} pairs: {time.monotonic() - began:.1f} s")
+
+
+@pytest.mark.timeout(300)
+def test_updates_and_deletes_survive_losing_the_etcd_leader(
+    cluster: EtcdCluster, tmp_path: Path
+) -> None:
+    """The update and two-step delete lifecycles (with creates) in flight while the etcd
+    leader is stopped: every version ends in exactly one terminal /state, deleted gateways
+    leave no key, each router carries exactly the live gateways."""
+    mix = Mix.of(2)
+    ids = mix.ids
+    endpoints = ",".join(cluster.endpoints)
+    with Simulator(router_specs(mix.graph), minute=30) as sim, ExitStack() as stack:
+        inventory = overrides_for(sim, router_names(mix.graph), tmp_path)
+        store = stack.enter_context(_closing(cluster.client(timeout=5.0)))
+        procs = []
+        for name, args in (("a", ()), ("b", ()), ("c", ("--no-manager",))):
+            log = tmp_path / f"{name}.log"
+            procs.append((stack.enter_context(run_process(endpoints, inventory, log, *args)), log))
+        for proc, log in procs:
+            wait_running(proc, log)
+        mix.prepare(store)
+        start = mix.start(store)
+        stopped = cluster.leader()
+        cluster.stop_member(stopped)
+        with _explained(store, ids, procs):
+            eventually(
+                lambda: mix.done(store) >= len(ids) // 2,
+                what="half of the mix done on two members",
+                timeout=180,
+            )
+        cluster.start_member(stopped)
+        with _explained(store, ids, procs):
+            eventually(
+                lambda: mix.done(store) == len(ids),
+                what="every version terminal",
+                timeout=240,
+                interval=0.5,
+            )
+        retry(lambda: mix.assert_ended(store, sim, start), timeout=60)
+        for proc, log in procs:
+            assert proc.poll() is None, f"{log.name} died: {log.read_text(errors='replace')}"
 
 
 @contextmanager
