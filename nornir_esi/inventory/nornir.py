@@ -20,6 +20,7 @@ Registered as the Nornir inventory plugin ``ResourceInventory``;
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
 from pathlib import Path
@@ -67,11 +68,25 @@ PASSWORD_REF = "password_ref"
 
 
 def load_overrides(path: str | Path) -> dict[str, dict[str, Any]]:
-    """The overrides file: ``{router name or ip: {hostname, port, username, password}}``."""
+    """The overrides file: ``{router name or ip: {hostname, port, username, password}}``.
+
+    Parsed again only when its text changed: every job's Nornir asks for it.
+    """
     obj = f"inventory overrides {path}"
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, YAMLError) as exc:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(obj, "", f"cannot be read: {exc}") from exc
+    parsed = _parsed_overrides(str(path), text)
+    return {key: dict(fields) for key, fields in parsed.items()}
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_overrides(path: str, text: str) -> dict[str, dict[str, Any]]:
+    obj = f"inventory overrides {path}"
+    try:
+        data = yaml.safe_load(text)
+    except YAMLError as exc:
         raise ValidationError(obj, "", f"cannot be read: {exc}") from exc
     if data is None:
         return {}
@@ -177,6 +192,17 @@ def netconf_options(router: str, host: str, port: int) -> ConnectionOptions:
     return ConnectionOptions(extras=extras)
 
 
+@functools.cache
+def _register_plugins() -> None:
+    """Ours by name (no installed entry point needed), nornir-netconf's by its entry point.
+
+    Once per process: ``auto_register`` scans every installed distribution's entry points,
+    milliseconds of file reads that each job's Nornir would otherwise pay again.
+    """
+    ConnectionPluginRegister.register(CONNECTION, PooledNetconf)
+    ConnectionPluginRegister.auto_register()
+
+
 def nornir_for(
     routers: Sequence[Mapping[str, Any]],
     overrides: str | None = None,
@@ -189,9 +215,7 @@ def nornir_for(
     leaves the process' logging configuration alone (InitNornir would configure it).
     """
     netconf.tune_ncclient()
-    # Ours by name (no installed entry point needed), nornir-netconf's by its entry point.
-    ConnectionPluginRegister.register(CONNECTION, PooledNetconf)
-    ConnectionPluginRegister.auto_register()
+    _register_plugins()
     config = Config.from_dict(
         inventory={"plugin": "ResourceInventory"},
         runner={"plugin": "threaded", "options": {"num_workers": num_workers}},

@@ -14,7 +14,7 @@ from nornir.core.task import AggregatedResult, Result, Task
 from nornir_netconf.plugins.tasks import netconf_rpc
 
 from nornir_esi.exceptions import DeviceError, DeviceRejectedError, ValidationError
-from nornir_esi.inventory.nornir import ResourceInventory, nornir_for
+from nornir_esi.inventory.nornir import ResourceInventory, load_overrides, nornir_for
 from nornir_esi.junos import tree
 from nornir_esi.junos.text import parse_text
 from nornir_esi.netsim.device import Router
@@ -241,6 +241,19 @@ def test_inventory_hosts_from_edge_routers(tmp_path: Path) -> None:
     assert (secondary.hostname, secondary.port, secondary.username) == ("127.0.0.2", 2830, "lab")
     plain = ResourceInventory(ROUTERS).load().hosts["vMX-router-01"]
     assert (plain.hostname, plain.port) == ("10.79.5.184", 830)
+
+
+def test_the_overrides_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "overrides.yaml"
+    path.write_text("10.79.5.185: {hostname: 127.0.0.1, port: 40001}\n")
+    first = load_overrides(path)
+    assert first == {"10.79.5.185": {"hostname": "127.0.0.1", "port": 40001}}
+    first["10.79.5.185"]["port"] = 1  # a caller's copy: the next read is not affected
+    # Same size, new text (a simulator restarted on other ports).
+    path.write_text("10.79.5.185: {hostname: 127.0.0.1, port: 40002}\n")
+    assert load_overrides(path) == {"10.79.5.185": {"hostname": "127.0.0.1", "port": 40002}}
+    path.write_text("10.79.5.185: {hostname: 127.0.0.1, port: 40001}\n")
+    assert load_overrides(path) == {"10.79.5.185": {"hostname": "127.0.0.1", "port": 40001}}
 
 
 def test_inventory_rejects_bad_input(tmp_path: Path) -> None:
