@@ -20,6 +20,7 @@ from nornir.core.task import AggregatedResult
 from nornir_esi import keys
 from nornir_esi.exceptions import DeviceError, DeviceUnavailableError, EsiError, ValidationError
 from nornir_esi.inventory.nornir import nornir_for
+from nornir_esi.reads import GroupReads
 from nornir_esi.tasks.collect_commits import collect_commits
 from nornir_esi.tasks.collect_state import collect_state
 from nornir_esi.tasks.push_config import push_config
@@ -80,6 +81,7 @@ class NornirDevices:
             turn=None if turns is None else self._turn,
         )
         self.turns = turns
+        self.reads = GroupReads(self._read_state)
 
     def _turn(self, key: Hashable) -> AbstractContextManager[None]:
         """The pair's turn among every process's transactions (``key``: router names by
@@ -173,12 +175,16 @@ class NornirDevices:
         counters: Sequence[tuple[str, str]] = (),
     ) -> dict[str, Any]:
         """One router's interface states and counters, in one session
-        (:func:`~nornir_esi.tasks.collect_state.collect_state`)."""
+        (:func:`~nornir_esi.tasks.collect_state.collect_state`). Concurrent calls for one
+        router share a read (:mod:`nornir_esi.reads`)."""
+        return self.reads(str(router.get("name")), router, interfaces, counters)
+
+    def _read_state(
+        self, router: Router, interfaces: list[str], counters: list[tuple[str, str]]
+    ) -> dict[str, Any]:
         nr = self._nornir([router])
         try:
-            result = nr.run(
-                task=collect_state, interfaces=list(interfaces), counters=list(counters)
-            )
+            result = nr.run(task=collect_state, interfaces=interfaces, counters=counters)
             _raise_failure(result, "collect state")
             state: dict[str, Any] = next(iter(result.values()))[0].result
             return state

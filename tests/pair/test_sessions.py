@@ -136,8 +136,11 @@ def test_parallel_jobs_wait_for_a_session_instead_of_opening_more(
     with ThreadPoolExecutor(max_workers=6) as threads:
         answers = list(threads.map(lambda _: devices.reachable(PRIMARY), range(12)))
     assert answers == [True] * 12
-    # Six at once, one session: each job waited for it and reused it.
-    assert (one_session.opened, one_session.reused) == (1, 11)
+    # Six at once, one session: each read waited for it and reused it (calls that came
+    # while the router was read shared the next read: fewer reads than calls).
+    reads = devices.reads.reads
+    assert 1 < reads <= 12
+    assert (one_session.opened, one_session.reused) == (1, reads - 1)
     assert one_session.in_use() == 0
     assert sessions(routers)[PRIMARY["name"]] == 1
 
