@@ -487,3 +487,48 @@ def test_unreachable_router_is_temporary(tmp_path: Path) -> None:
     exc = results["vMX-router-02"][0].exception
     assert isinstance(exc, DeviceUnavailableError)
     assert exc.step == "connect"
+
+
+def test_a_batch_of_new_terms_reads_each_filter_once(
+    nr: Nornir, routers: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nornir_esi.tasks import _config
+
+    reads: list[str] = []
+    real = _config._order
+
+    def order(task: Any, step: str, entry: Any) -> list[str] | None:
+        reads.append(str(entry.path[-1][1]))  # the filter's name
+        return real(task, step, entry)
+
+    monkeypatch.setattr(_config, "_order", order)
+    batch = [
+        {
+            **PARAMS,
+            "vrf_name": f"vrf_batch_{n}",
+            "vlan": str(1100 + n),
+            "primary_device_logical_interface": f"ae0.{1100 + n}",
+            "secondary_device_logical_interface": f"ae0.{1100 + n}",
+            "prefix_list_name": f"vrf_batch_{n}_prefix",
+            "filter_term_name": f"vrf_batch_{n}_filter",
+        }
+        for n in range(3)
+    ]
+    commands = "".join(render_gateway(params, "secondary", action="create") for params in batch)
+    result = nr.filter(name=SECONDARY["name"]).run(
+        task=push_config, commands=commands, comment="a batch"
+    )
+    assert not result.failed, result[SECONDARY["name"]][0].exception
+    # Six new terms, two filters: each filter's order read once, before the load.
+    assert sorted(reads) == ["INET_IN", "INET_OUT"]
+    device = routers.router(SIM_NAME[SECONDARY["name"]])
+    for name in ("INET_IN", "INET_OUT"):
+        terms = routers.call(
+            lambda name=name: [
+                str(t)
+                for t in device.running.xpath(
+                    f"firewall/family/inet/filter[name='{name}']/term/name/text()"
+                )
+            ]
+        )
+        assert terms[-4:] == [*(f"vrf_batch_{n}_filter" for n in range(3)), "all-accept"], terms
