@@ -90,24 +90,26 @@ def load_set(task: Task, step: str, commands: str) -> None:
     creating hundreds of terms: one read per filter, not two round trips per term).
     """
     lines = commands.splitlines()
-    entries_set = [_entries(line) if line.lstrip().startswith("set ") else [] for line in lines]
-    recreated = {entry for entries in entries_set for entry in entries}
+    deletes = any(line.lstrip().startswith("delete ") for line in lines)
+    recreated = (
+        {entry for line in lines if line.lstrip().startswith("set ") for entry in _entries(line)}
+        if deletes
+        else set()
+    )
     # Each list an insert moves entries in, as the candidate has it before this load.
     at_start: dict[tuple[tuple[tuple[str, str | None], ...], str], list[str]] = {}
-    if not any(line.lstrip().startswith("delete ") for line in lines):
+    if not deletes:
         for line in lines:
             moved = _inserted(line) if line.lstrip().startswith("insert ") else None
             if moved is not None and (moved[0].path, moved[0].tag) not in at_start:
                 at_start[moved[0].path, moved[0].tag] = _order(task, step, moved[0]) or []
     inserted: set[_Entry] = set()
-    created: set[_Entry] = set()  # by the set lines so far
     pending: list[str] = []
     # Entries deleted whole to be set again: (entry, its path as words, the entry that
     # followed it).
     kept: list[tuple[_Entry, str, str]] = []
-    for line, entries in zip(lines, entries_set, strict=True):
+    for line in lines:
         word = line.lstrip().partition(" ")[0]
-        created.update(entries)
         if word == "delete":
             entry = _deleted_entry(line)
             if entry is not None and entry in recreated:
@@ -124,11 +126,11 @@ def load_set(task: Task, step: str, commands: str) -> None:
                 start = at_start.get((entry.path, entry.tag))
                 first = entry not in inserted
                 inserted.add(entry)
-                new = entry in created and start is not None and entry.name not in start
-                if first and new and start is not None and ref in start:
-                    # New, so appended after ref: only "before" moves it.
-                    if where == "before":
-                        pending.append(line)
+                new = start is not None and entry.name not in start and ref in start
+                if first and where == "before" and new:
+                    # New (set by the lines before, or the router says it is not there),
+                    # so appended after ref: the insert is needed.
+                    pending.append(line)
                     continue
                 _put_back(task, step, pending, [k for k in kept if k[0] == entry])
                 kept = [k for k in kept if k[0] != entry]
