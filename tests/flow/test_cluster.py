@@ -70,12 +70,7 @@ def test_a_burst_survives_losing_the_etcd_leader(cluster: EtcdCluster, tmp_path:
         inventory = overrides_for(sim, names, tmp_path)
         commits = CommitLog(sim)
         store = stack.enter_context(_closing(cluster.client(timeout=5.0)))
-        procs = []
-        for name, args in (("a", ()), ("b", ()), ("c", ("--no-manager",))):
-            log = tmp_path / f"{name}.log"
-            procs.append((stack.enter_context(run_process(endpoints, inventory, log, *args)), log))
-        for proc, log in procs:
-            wait_running(proc, log)
+        procs = _start_three(stack, endpoints, inventory, tmp_path)
         desired.apply(store, graph)
         for resource_type, body in graph:
             state = wait_for_state(store, resource_type, body["id"], timeout=60)
@@ -140,12 +135,7 @@ def test_updates_and_deletes_survive_losing_the_etcd_leader(
     with Simulator(router_specs(mix.graph), minute=30) as sim, ExitStack() as stack:
         inventory = overrides_for(sim, router_names(mix.graph), tmp_path)
         store = stack.enter_context(_closing(cluster.client(timeout=5.0)))
-        procs = []
-        for name, args in (("a", ()), ("b", ()), ("c", ("--no-manager",))):
-            log = tmp_path / f"{name}.log"
-            procs.append((stack.enter_context(run_process(endpoints, inventory, log, *args)), log))
-        for proc, log in procs:
-            wait_running(proc, log)
+        procs = _start_three(stack, endpoints, inventory, tmp_path)
         mix.prepare(store)
         start = mix.start(store)
         stopped = cluster.leader()
@@ -167,6 +157,19 @@ def test_updates_and_deletes_survive_losing_the_etcd_leader(
         retry(lambda: mix.assert_ended(store, sim, start), timeout=60)
         for proc, log in procs:
             assert proc.poll() is None, f"{log.name} died: {log.read_text(errors='replace')}"
+
+
+def _start_three(
+    stack: ExitStack, endpoints: str, inventory: Path, tmp_path: Path
+) -> list[tuple[subprocess.Popen[bytes], Path]]:
+    """The issue's processes: two with a job manager and a worker, one worker only."""
+    procs = []
+    for name, args in (("a", ()), ("b", ()), ("c", ("--no-manager",))):
+        log = tmp_path / f"{name}.log"
+        procs.append((stack.enter_context(run_process(endpoints, inventory, log, *args)), log))
+    for proc, log in procs:
+        wait_running(proc, log)
+    return procs
 
 
 @contextmanager

@@ -139,7 +139,7 @@ def test_parallel_jobs_wait_for_a_session_instead_of_opening_more(
     # Six at once, one session: each read waited for it and reused it (calls that came
     # while the router was read shared the next read: fewer reads than calls).
     reads = devices.reads.reads
-    assert 1 < reads <= 12
+    assert 2 <= reads <= 12
     assert (one_session.opened, one_session.reused) == (1, reads - 1)
     assert one_session.in_use() == 0
     assert sessions(routers)[PRIMARY["name"]] == 1
