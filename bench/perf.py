@@ -95,6 +95,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=50,
         help="most gateways per pair transaction (1: no coalescing)",
     )
+    parser.add_argument(
+        "--processes", type=int, default=2, help="throughput: nornir-esi run processes"
+    )
     parser.add_argument("--jobs", type=int, help="engine: synthetic jobs")
     parser.add_argument(
         "--lever-gateways", type=int, help="coalescing: gateways, with --batch 1 and --batch"
@@ -141,6 +144,7 @@ def _runners(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]
                     batch=args.batch,
                     baseline_tick=args.baseline_tick,
                     timeout=args.timeout,
+                    processes=args.processes,
                 ),
             )
         )

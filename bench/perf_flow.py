@@ -209,6 +209,7 @@ def _burst(
     batch: int,
     timeout: float,
     what: str,
+    processes: int = 2,
 ) -> _Burst:
     """``burst`` through two ``nornir-esi run`` processes on a fresh etcd and simulator;
     the routers checked afterwards."""
@@ -222,7 +223,9 @@ def _burst(
     ):
         store = etcd.client(timeout=10.0)
         inventory = overrides_for(sim, names, tmp)
-        procs = WorkerProcesses(etcd.endpoints, inventory, tmp, 2, 15, slots=slots, batch=batch)
+        procs = WorkerProcesses(
+            etcd.endpoints, inventory, tmp, processes, 15, slots=slots, batch=batch
+        )
         try:
             _settle_resources(store, graph, timeout)
             sampler = RssSampler([p.pid for p in procs.procs])
@@ -265,6 +268,7 @@ def throughput_section(
     batch: int,
     baseline_tick: float,
     timeout: float,
+    processes: int = 2,
 ) -> Section:
     out = Section()
     graph = resource_graph(pairs)
@@ -273,7 +277,7 @@ def throughput_section(
     with bench_env() as tmp:
         run = _burst(
             tmp, graph, burst, commit_delay=commit_delay, slots=slots, batch=batch,
-            timeout=timeout, what="throughput",
+            timeout=timeout, what="throughput", processes=processes,
         )  # fmt: skip
         out.problems += run.problems
         ours, idle, peak, applied = run.seconds, run.idle, run.peak, run.applied
@@ -292,7 +296,8 @@ def throughput_section(
         "pairs": pairs,
         "routers": len(names),
         "commit_delay_s": commit_delay,
-        "worker_processes": "2 x nornir-esi run (job manager leader-elected, 1 worker each)",
+        "worker_processes": f"{processes} x nornir-esi run (job manager leader-elected, "
+        "1 worker each)",
         "slots_per_worker": slots,
         "batch": batch,
         "applied_in_s": round(applied, 2),
