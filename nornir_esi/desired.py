@@ -201,9 +201,17 @@ def apply(
     compatibility switch is on: ``plaintext_secrets``, else ``$ESI_PLAINTEXT_SECRETS``
     (:func:`nornir_esi.secrets.plaintext_allowed`). An unchanged resource is not written,
     so data the original stored stays readable either way."""
+    validated_at = store.revision()
     batch, _ = validate_batch(store, items)
     plaintext_ok = secrets.plaintext_allowed(plaintext_secrets)
-    compare: list[Compare] = []
+    # A resource the batch references, marked for deletion after it was validated
+    # (another request), fails the transaction: no key of the referenced types written
+    # since.
+    referenced = {t for kind, _ in batch for t in RESOURCE_TYPES[kind].relations.values()}
+    compare: list[Compare] = [
+        Compare.none_written_since(keys.type_prefix(keys.CONFIG_PREFIX, target), validated_at)
+        for target in sorted(referenced)
+    ]
     ops: list[Op] = []
     changes: list[Change] = []
     for resource_type, clean in batch:
@@ -307,7 +315,13 @@ def delete(
         _audited(ops, requested_by, changes[-1])
         marking.append((type_name, resource_id))
 
+    checked_at = store.revision()
     _refuse_referenced(store, marking, batch)
+    # A referrer written after the check (another request) fails the transaction.
+    compare += [
+        Compare.none_written_since(keys.type_prefix(keys.CONFIG_PREFIX, referrer), checked_at)
+        for referrer in sorted({r for t, _ in marking for r, _ in referrers(t)})
+    ]
     if ops and not store.txn(compare, ops).succeeded:
         raise TemporaryError(
             "/config changed while the deletion was checked; delete again", delay=0.1
@@ -320,10 +334,8 @@ def _refuse_referenced(
 ) -> None:
     """Raise if a resource that stays refers to one of ``marking``.
 
-    Not guarded against a referrer written between this read and the delete's
-    transaction: etcd compares single keys, not a prefix, and comparing every scanned
-    referrer would run into etcd's limit of operations per transaction (128) with a few
-    hundred gateways on one HA interface.
+    A referrer written between this read and the delete's transaction fails that
+    transaction: it requires that no key of the referring types was written since.
     """
     configs: dict[str, list[tuple[str, ConfigRecord]]] = {}
 

@@ -59,12 +59,14 @@ class Compare:
 
     ``target`` is what is compared: ``value``, ``version`` (0 when the key is absent),
     ``mod_revision`` or ``create_revision``; ``op`` one of ``==``, ``!=``, ``<``, ``>``.
+    ``prefix``: the condition must hold for every key under ``key`` (none: it holds).
     """
 
     key: str
     target: Literal["value", "version", "mod_revision", "create_revision"]
     op: Literal["==", "!=", "<", ">"]
     operand: str | int
+    prefix: bool = False
 
     @classmethod
     def absent(cls, key: str) -> Compare:
@@ -81,6 +83,11 @@ class Compare:
     @classmethod
     def unchanged_since(cls, key: str, mod_revision: int) -> Compare:
         return cls(key, "mod_revision", "==", mod_revision)
+
+    @classmethod
+    def none_written_since(cls, prefix: str, revision: int) -> Compare:
+        """No key under ``prefix`` was written after ``revision``."""
+        return cls(prefix, "mod_revision", "<", revision + 1, prefix=True)
 
 
 @dataclass(frozen=True)

@@ -490,6 +490,8 @@ class EtcdStore:
         if target is None or result is None:
             raise ValidationError(f"compare {c.key}", c.target, f"{c.op} is not supported")
         msg = etcdrpc.Compare(key=_b(c.key), target=target, result=result)
+        if c.prefix:
+            msg.key, msg.range_end = _range(c.key)
         if c.target == "value":
             if not isinstance(c.operand, str):
                 raise ValidationError(f"compare {c.key}", "value", "operand must be a str")

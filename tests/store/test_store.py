@@ -135,6 +135,24 @@ def test_txn_revision_and_version_compares(store: Store) -> None:
     assert store.txn([Compare("job", "create_revision", "==", rev)], []).succeeded
 
 
+def test_txn_prefix_compare_none_written_since(store: Store) -> None:
+    store.put("/p/a", "1")
+    store.put("/pq", "outside the prefix /p/")
+    since = store.revision()
+    guard = [Compare.none_written_since("/p/", since)]
+    assert store.txn(guard, [Op.put("/done/1", "x")]).succeeded
+    assert store.txn([Compare.none_written_since("/empty/", since)], []).succeeded
+    store.put("/pq", "still outside")
+    assert store.txn(guard, [Op.put("/done/2", "x")]).succeeded
+    store.put("/p/b", "new under the prefix")
+    assert not store.txn(guard, [Op.put("/done/3", "x")]).succeeded
+    store.put("/p/a", "2")
+    store.delete("/p/b")
+    # An older key rewritten fails it too; only a delete goes unseen.
+    assert not store.txn([Compare.none_written_since("/p/", since)], []).succeeded
+    assert store.get("/done/3") is None
+
+
 def test_txn_delete_ops(store: Store) -> None:
     for key in ["wf/1/a", "wf/1/b", "wf/10", "job"]:
         store.put(key, "x")
