@@ -62,9 +62,8 @@ from nornir_esi.netsim.device import Router
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.records import ConfigRecord, State
 from nornir_esi.store.base import Store
-from nornir_esi.store.feed import Feed
 from nornir_esi.store.server import EtcdServer
-from tests.store.helpers import retry
+from tests.store.helpers import history, retry
 from tests.synthetic import (
     FIRST_VLAN,
     carried,
@@ -327,32 +326,29 @@ def left_in_flight(store: Store, last_kill: float) -> list[str]:
     return problems
 
 
-def history(
+def gateway_history(
     store: Store, start: int
 ) -> tuple[dict[str, list[ConfigRecord]], dict[str, list[State]], list[str]]:
     """From revision ``start`` to now, per gateway: the ``/config`` versions written and
     the ``/state`` values written (duplicates kept), in order; and a problem if etcd's
     history could not be read to the end."""
-    end = store.revision()
     written: dict[str, list[ConfigRecord]] = defaultdict(list)
     ended: dict[str, list[State]] = defaultdict(list)
     config_prefix = keys.type_prefix(keys.CONFIG_PREFIX, GW)
     state_prefix = keys.type_prefix(keys.STATE_PREFIX, GW)
-    with Feed(store, ["/"], start_revision=start) as feed:
-        revision = start - 1
-        while revision < end:
-            event = feed.get(timeout=30)
-            if event is None:
-                return written, ended, [f"etcd history: nothing after revision {revision}"]
-            revision = event.mod_revision
-            if event.kind != "put":
-                continue
-            if event.key.startswith(config_prefix):
-                written[event.key.removeprefix(config_prefix)].append(
-                    ConfigRecord.from_value(event.value)
-                )
-            elif event.key.startswith(state_prefix):
-                ended[event.key.removeprefix(state_prefix)].append(State.from_value(event.value))
+    try:
+        events = history(store, start)
+    except AssertionError as exc:
+        return written, ended, [f"etcd history: {exc}"]
+    for event in events:
+        if event.kind != "put":
+            continue
+        if event.key.startswith(config_prefix):
+            written[event.key.removeprefix(config_prefix)].append(
+                ConfigRecord.from_value(event.value)
+            )
+        elif event.key.startswith(state_prefix):
+            ended[event.key.removeprefix(state_prefix)].append(State.from_value(event.value))
     return written, ended, []
 
 
@@ -505,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
             settled = time.monotonic()
 
             problems += left_in_flight(store, killer.last)
-            written, ended, unread = history(store, start)
+            written, ended, unread = gateway_history(store, start)
             problems += unread + check_versions(model, written, ended)
             on_routers = {name: carried(sim, name) for name in names}
             problems += check_deleted(store, model, on_routers)

@@ -35,10 +35,9 @@ import pytest
 from nornir_esi import desired, keys
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.store.base import Store
-from nornir_esi.store.feed import Feed
 from nornir_esi.store.server import EtcdServer
 from nornir_esi.waiting import wait_for_state
-from tests.store.helpers import eventually
+from tests.store.helpers import eventually, history
 from tests.synthetic import carried, expected, qos_inputs
 
 from .conftest import INVENTORY, ROUTERS
@@ -177,11 +176,7 @@ def _wait_ok(store: Store, items: list[tuple[str, dict[str, Any]]]) -> None:
 
 def _events(store: Store, prefix: str, start: int) -> list[tuple[str, str, str]]:
     """(kind, key, value) of every event under ``prefix`` since ``start``, up to now."""
-    out = []
-    with Feed(store, [prefix], start_revision=start) as feed:
-        while (event := feed.get(timeout=0.5)) is not None:
-            out.append((event.kind, event.key, event.value))
-    return out
+    return [(e.kind, e.key, e.value) for e in history(store, start, prefix)]
 
 
 @pytest.mark.parametrize("point", ["before-commit", "during-commit", "after-commit"])

@@ -27,11 +27,10 @@ from nornir_esi.manager import JobManager
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.records import AuditJob, HeatStack, JobEntry, State
 from nornir_esi.service import Service, ensure_heat_templates
-from nornir_esi.store.base import Event, Store
-from nornir_esi.store.feed import Feed
+from nornir_esi.store.base import Store
 from nornir_esi.waiting import wait_for_state
 from nornir_esi.worker import Handler, JobContext, Worker
-from tests.store.helpers import eventually
+from tests.store.helpers import eventually, history
 
 from .conftest import INVENTORY
 
@@ -99,18 +98,6 @@ def running(store: Store, handlers: dict[str, Handler], **options: Any) -> Itera
         for thread in threads:
             thread.join(30)
         assert not any(t.is_alive() for t in threads)
-
-
-def history(store: Store, start: int, prefix: str) -> list[Event]:
-    """Every event under ``prefix`` from revision ``start`` up to now."""
-    end = store.revision()
-    events: list[Event] = []
-    with Feed(store, ["/"], start_revision=start) as feed:
-        while not events or events[-1].mod_revision < end:
-            event = feed.get(timeout=30)
-            assert event is not None, f"history: no event up to revision {end}"
-            events.append(event)
-    return [e for e in events if e.key.startswith(prefix)]
 
 
 def attempt_counts(store: Store, start: int, job_id: str) -> list[int]:

@@ -183,16 +183,7 @@ def test_create_then_delete_leaves_the_routers_as_they_were(
 def test_a_new_qos_option_is_a_minimal_diff(service_store: Store, pair: Simulator) -> None:
     store = service_store
     gateway = _create_all(store)
-    ((_, qos),) = [item for item in _items("resources.yaml") if item[0] == "qos_option"]
-    faster = dict(
-        qos,
-        id=str(uuid.uuid4()),
-        name="20Mbps-Guaranteed",
-        bandwidth="20",
-        incoming_policer_name="20M-GA-UP-INET",
-        outgoing_policer_name="20M-GA-DOWN-INET",
-    )
-    desired.apply(store, [("qos_option", faster)])
+    faster = _faster_qos(store)
     before = {name: pair.call(lambda n=name: pair.router(n).running) for name in ROUTERS.values()}
     changes = desired.apply(store, [(GW, dict(gateway, qos_option_id=faster["id"]))])
     assert [c.outcome for c in changes] == ["updated"]

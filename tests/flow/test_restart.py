@@ -12,10 +12,9 @@ from nornir_esi import desired, keys
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.records import ConfigRecord, State
 from nornir_esi.store.base import Store
-from nornir_esi.store.feed import Feed
 from nornir_esi.store.server import EtcdServer
 from nornir_esi.waiting import wait_for_state
-from tests.store.helpers import eventually
+from tests.store.helpers import eventually, history
 from tests.synthetic import (
     CommitLog,
     assert_routers_carry,
@@ -268,24 +267,18 @@ def _versions_and_states(
 ) -> tuple[set[tuple[str, int]], list[tuple[tuple[str, int], str]]]:
     """From revision ``start`` to now: the gateway versions written to ``/config``, and
     every ``/state`` written (``((id, version), worker_state)``, duplicates kept)."""
-    end = store.revision()
     written: set[tuple[str, int]] = set()
     ended: list[tuple[tuple[str, int], str]] = []
     config_prefix = keys.type_prefix(keys.CONFIG_PREFIX, GW)
     state_prefix = keys.type_prefix(keys.STATE_PREFIX, GW)
-    with Feed(store, ["/"], start_revision=start) as feed:
-        revision = start - 1
-        while revision < end:
-            event = feed.get(timeout=30)
-            assert event is not None, f"history: no event up to revision {end}"
-            revision = event.mod_revision
-            if event.kind != "put":
-                continue
-            if event.key.startswith(config_prefix):
-                record = ConfigRecord.from_value(event.value)
-                written.add((str(record.body["id"]), record.version))
-            elif event.key.startswith(state_prefix):
-                state = State.from_value(event.value)
-                resource_id = event.key.removeprefix(state_prefix)
-                ended.append(((resource_id, state.version), state.worker_state))
+    for event in history(store, start):
+        if event.kind != "put":
+            continue
+        if event.key.startswith(config_prefix):
+            record = ConfigRecord.from_value(event.value)
+            written.add((str(record.body["id"]), record.version))
+        elif event.key.startswith(state_prefix):
+            state = State.from_value(event.value)
+            resource_id = event.key.removeprefix(state_prefix)
+            ended.append(((resource_id, state.version), state.worker_state))
     return written, ended

@@ -12,10 +12,9 @@ from nornir_esi import desired, keys
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.records import JobEntry
 from nornir_esi.store.base import Event, Store
-from nornir_esi.store.feed import Feed
 from nornir_esi.store.server import EtcdServer
 from nornir_esi.waiting import wait_for_state
-from tests.store.helpers import eventually
+from tests.store.helpers import eventually, history
 
 from .conftest import INVENTORY
 from .test_crash import run_process
@@ -54,21 +53,6 @@ def _apply_and_wait(store: Store, items: list[tuple[str, dict[str, Any]]]) -> No
         state = wait_for_state(store, resource_type, body["id"], timeout=90)
         assert state is not None, f"{resource_type} {body['id']}: no state"
         assert state.worker_state in ("CREATE_COMPLETED", "READ_COMPLETE"), (state, body["id"])
-
-
-def _history(store: Store, start: int) -> list[Event]:
-    """Every event of the whole keyspace from ``start`` up to now: a marker is written and
-    the history read until it, so no event before it is missing (no quiet period waited)."""
-    marker = "/test/end-of-history"
-    store.put(marker, "")
-    events: list[Event] = []
-    with Feed(store, ["/"], start_revision=start) as feed:
-        while True:
-            event = feed.get(timeout=30)
-            assert event is not None, "the marker never came through the watch"
-            if event.key == marker:
-                return events
-            events.append(event)
 
 
 def _creations(events: list[Event], prefix: str) -> dict[str, int]:
@@ -114,7 +98,7 @@ def test_two_processes_share_the_work_without_duplicates(
         _apply_and_wait(store, resources)
         _apply_and_wait(store, gateways)
         # Both processes still live: everything up to here is their shared history.
-        events = _history(store, start)
+        events = history(store, start)
         leader_now = store.get(keys.JOB_MANAGER_ID)
 
     # One claim per job: each /jobs/working/<id> created exactly once.

@@ -29,7 +29,7 @@ from nornir_esi.store.feed import Feed
 from nornir_esi.store.server import EtcdServer
 from nornir_esi.waiting import wait_for_state
 from nornir_esi.worker import JobContext, Worker
-from tests.store.helpers import eventually
+from tests.store.helpers import eventually, history
 from tests.synthetic import gateway_states, gateways, resource_graph
 
 from .test_crash import run_process, wait_running
@@ -136,18 +136,6 @@ class Severed:
             return attr(*args, **kwargs)
 
         return call
-
-
-def history(store: Store, start: int) -> list[Event]:
-    """Every event from revision ``start`` up to now."""
-    end = store.revision()
-    events: list[Event] = []
-    with Feed(store, ["/"], start_revision=start) as feed:
-        while not events or events[-1].mod_revision < end:
-            event = feed.get(timeout=30)
-            assert event is not None, f"history: no event up to revision {end}"
-            events.append(event)
-    return events
 
 
 def assert_each_version_planned_once(events: list[Event], ids: set[str]) -> None:

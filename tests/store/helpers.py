@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from nornir_esi.exceptions import StoreUnavailable, TemporaryError
 from nornir_esi.store import Event, Watch
 from nornir_esi.store.base import Compare, Op, Store, TxnResult
+from nornir_esi.store.feed import Feed
 
 T = TypeVar("T")
 
@@ -165,3 +166,23 @@ class InterposingStore:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
+
+
+HISTORY_MARKER = "/test/end-of-history"
+
+
+def history(store: Store, start: int, prefix: str = "") -> list[Event]:
+    """Every event under ``prefix`` from revision ``start`` up to now, from etcd's history.
+
+    A marker key is written and the whole keyspace read until its event, so no event
+    before it is missing, those of one transaction included (no quiet period waited).
+    """
+    store.put(HISTORY_MARKER, "")
+    events: list[Event] = []
+    with Feed(store, ["/"], start_revision=start) as feed:
+        while True:
+            event = feed.get(timeout=30)
+            assert event is not None, "the history marker never came through the watch"
+            if event.key == HISTORY_MARKER:
+                return [e for e in events if e.key.startswith(prefix)]
+            events.append(event)
