@@ -10,9 +10,10 @@ from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store
 from nornir_esi.store.feed import Feed
 from nornir_esi.waiting import wait_for_state
+from tests.store.helpers import history
 
 from .conftest import INVENTORY, ROUTERS
-from .test_scale_out import _gateways, _history
+from .test_scale_out import _gateways
 
 SLOTS = 4
 
@@ -81,7 +82,7 @@ def test_a_worker_holds_as_many_jobs_as_it_has_slots(
         for resource_type, body in gateways:
             state = wait_for_state(store, resource_type, body["id"], timeout=90)
             assert state is not None and state.worker_state == "CREATE_COMPLETED", state
-        events = _history(store, start)
+        events = history(store, start)
 
     # Never more at once than the slots: the fifth gateway's heat job waited for a slot.
     most = max(len(claims) for by_worker in _held(events) for claims in by_worker.values())
