@@ -90,7 +90,7 @@ def heat_worker(ctx: JobContext) -> list[Op]:
     def record_outputs(state: JobState) -> None:
         state.heat_outputs = outputs
 
-    update_job_state(store, job.resource_type, job.resource_id, record_outputs)
+    update_job_state(ctx, record_outputs)
     # What the routers now carry lands with the job's end.
     audit = Op.put(
         keys.audit_stack(job.resource_type, job.resource_id, job.version),

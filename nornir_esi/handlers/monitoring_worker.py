@@ -73,7 +73,7 @@ def monitoring_worker(ctx: JobContext) -> list[Op]:
     def record(state: JobState) -> None:
         state.state_monitoring = states
 
-    update_job_state(ctx.store, job.resource_type, job.resource_id, record)
+    update_job_state(ctx, record)
     if live is None:
         return []
     record_live = Monitoring(status=live, version=job.version)

@@ -226,3 +226,32 @@ def test_versions_written_while_no_manager_led_each_get_their_workflow(store: St
     # Each version's workflow ran once: version 2's too, though no manager saw it written.
     versions = [keys.parse_job_id(job_id).version for job_id in ran]
     assert sorted(set(versions)) == [1, 2, 3]
+
+
+def test_a_run_whose_claim_went_leaves_the_job_state_alone(store: Store) -> None:
+    from nornir_esi.exceptions import ClaimLost
+    from nornir_esi.handlers.common import update_job_state
+    from nornir_esi.planner import plan
+    from nornir_esi.records import HeatTemplate, JobState, shipped_heat_templates
+    from nornir_esi.worker import JobContext
+
+    templates = {
+        t.id: t
+        for t in (HeatTemplate.from_value(r.body) for r in shipped_heat_templates().values())
+    }
+    record = ConfigRecord(body=dict(ROUTER), version=1)
+    (job,) = plan("edge_router", str(ROUTER["id"]), record, None, templates, lambda t, i: None).jobs
+    key = keys.job_state("edge_router", str(ROUTER["id"]))
+
+    def measured(state: JobState) -> None:
+        state.state_monitoring = {"router": "ACTIVE"}
+
+    # Its claim gone (the lease expired, another worker ran the job, the workflow ended and
+    # removed the job state): the late run must not bring the job state back.
+    with pytest.raises(ClaimLost):
+        update_job_state(JobContext(job, store, "worker-late"), measured)
+    assert store.get(key) is None
+    # Held: written.
+    store.put(keys.job_working(job.id), "worker-now")
+    assert update_job_state(JobContext(job, store, "worker-now"), measured).state_monitoring
+    assert store.get(key) is not None
