@@ -45,7 +45,7 @@ from nornir_esi.resources import (
     secret_fields,
     validate,
 )
-from nornir_esi.store.base import Compare, Entry, Op, Store
+from nornir_esi.store.base import Compare, Entry, Op, Store, get_many
 
 __all__ = ["Change", "Requester", "apply", "delete", "load_file", "parse_items", "validate_batch"]
 
@@ -163,15 +163,21 @@ def validate_batch(
         if isinstance(body, Mapping) and isinstance(rid, str):
             pending[(resource_type, rid)] = body
 
+    # Each resource read once per batch (a hundred gateways share their routers and
+    # options): the writer's transaction requires that none changed since anyway.
+    read: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+
     def lookup(resource_type: str, resource_id: str) -> Mapping[str, Any] | None:
         if (resource_type, resource_id) in pending:
             return pending[(resource_type, resource_id)]
-        entry = store.get(keys.config(resource_type, resource_id))
-        if entry is None:
-            return None
-        record = ConfigRecord.from_value(entry.value)
-        # Being deleted: a new reference to it would dangle once it is gone.
-        return None if record.marked_for_deletion else record.body
+        if (resource_type, resource_id) not in read:
+            entry = store.get(keys.config(resource_type, resource_id))
+            record = None if entry is None else ConfigRecord.from_value(entry.value)
+            # Being deleted: a new reference to it would dangle once it is gone.
+            if record is not None and record.marked_for_deletion:
+                record = None
+            read[(resource_type, resource_id)] = None if record is None else record.body
+        return read[(resource_type, resource_id)]
 
     clean = [
         (t, validate(t, dict(body) if isinstance(body, Mapping) else body, lookup))
@@ -214,10 +220,11 @@ def apply(
     ]
     ops: list[Op] = []
     changes: list[Change] = []
-    for resource_type, clean in batch:
+    batch_keys = [keys.config(t, str(clean["id"])) for t, clean in batch]
+    for (resource_type, clean), key, current_entry in zip(
+        batch, batch_keys, get_many(store, batch_keys), strict=True
+    ):
         resource_id = str(clean["id"])
-        key = keys.config(resource_type, resource_id)
-        current_entry = store.get(key)
         current = None if current_entry is None else ConfigRecord.from_value(current_entry.value)
         if expected is not None and (resource_type, resource_id) in expected:
             _check_expected(

@@ -35,7 +35,8 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from nornir_esi import keys
@@ -47,7 +48,7 @@ from nornir_esi.exceptions import (
     StoreUnavailable,
     TemporaryError,
 )
-from nornir_esi.planner import plan, unplannable
+from nornir_esi.planner import Plan, plan, unplannable
 from nornir_esi.records import (
     AuditJob,
     ConfigRecord,
@@ -60,7 +61,7 @@ from nornir_esi.records import (
     utc_now,
 )
 from nornir_esi.resources import RESOURCE_TYPES, dependency_order
-from nornir_esi.store.base import Compare, Entry, Event, Lease, Op, Store
+from nornir_esi.store.base import Compare, Entry, Event, Lease, Op, Store, Txn, get_many
 from nornir_esi.store.feed import Feed
 
 __all__ = ["JobManager"]
@@ -105,6 +106,42 @@ def _compare_unchanged(key: str, entry: Entry | None) -> Compare:
     return (
         Compare.absent(key) if entry is None else Compare.unchanged_since(key, entry.mod_revision)
     )
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A version's workflow, ready to be written in ``txn``."""
+
+    resource_type: str
+    resource_id: str
+    record: ConfigRecord
+    workflow: Plan
+    after: list[str]
+    txn: Txn
+
+
+def _rounds(
+    versions: Sequence[tuple[str, str, Entry]],
+) -> Iterator[list[tuple[str, str, Entry]]]:
+    """``versions`` in order, cut where one would wait for the jobs of an earlier one in
+    the same round: the same resource, or a resource it references or that references it."""
+    group: list[tuple[str, str, Entry]] = []
+    members: set[tuple[str, str]] = set()
+    referenced: set[tuple[str, str]] = set()
+    for resource_type, resource_id, entry in versions:
+        resource = (resource_type, resource_id)
+        try:
+            refs = _references(resource_type, ConfigRecord.from_value(entry.value).body)
+        except EsiError:
+            refs = set()  # a broken record: refused when it is planned, alone
+        if group and (resource in members or resource in referenced or refs & members):
+            yield group
+            group, members, referenced = [], set(), set()
+        group.append((resource_type, resource_id, entry))
+        members.add(resource)
+        referenced |= refs
+    if group:
+        yield group
 
 
 class _Flight:
@@ -292,8 +329,7 @@ class JobManager:
                     batch.append(more)
                     if more.mod_revision != event.mod_revision:
                         break
-                for item in sorted(batch, key=_planning_order):
-                    self._dispatch(item)
+                self._dispatch_all(sorted(batch, key=_planning_order))
 
     def reconcile(self) -> None:
         """Catch up from the store alone: plan new versions, collect, re-ready orphans."""
@@ -385,6 +421,21 @@ class JobManager:
         if state.version == record.version and state.worker_state == "DELETE_COMPLETED":
             self._forget(*parsed, record.version)
 
+    def _dispatch_all(self, events: Sequence[Event]) -> None:
+        """Handle ``events`` in order; consecutive config versions are planned together."""
+        versions: list[tuple[str, str, Entry]] = []
+        for event in events:
+            parsed = keys.parse_config_key(event.key)
+            if event.kind == "put" and parsed is not None:  # not a template's
+                # The version this event wrote, even if newer ones followed: each version
+                # gets its workflow and its terminal state, in order.
+                versions.append((*parsed, Entry(event.key, event.value, event.mod_revision, 0, 0)))
+                continue
+            self.plan_versions(versions)
+            versions = []
+            self._dispatch(event)
+        self.plan_versions(versions)
+
     def _dispatch(self, event: Event) -> None:
         if event.key.startswith(keys.CONFIG_PREFIX):
             if event.kind == "put":
@@ -436,14 +487,64 @@ class JobManager:
         older version finishes first) and of the resources it references (a gateway waits
         for its HA interface); a delete waits for the resources that reference it.
         """
+        cache_entry = self.store.get(keys.worker_config(resource_type, resource_id))
+        planned = self._prepare(resource_type, resource_id, entry, cache_entry)
+        if planned is None:
+            return False
+        written = self.store.txn(planned.txn.compare, planned.txn.success).succeeded
+        if written:
+            self._landed(planned)
+        return written
+
+    def plan_versions(self, versions: Sequence[tuple[str, str, Entry]]) -> None:
+        """Plan the config versions of a batch of events, in order, in few round trips.
+
+        A burst (a hundred gateways applied at once) is planned a round at a time: each
+        round's caches read at once, its transactions sent at once (each version's still
+        its own, as in :meth:`plan_version`). A round holds no two versions of which one
+        waits for the other's jobs (the same resource, or one referencing the other): a
+        version's dependencies are those in flight when it is planned.
+        """
+        for group in _rounds(versions):
+            try:
+                self._plan_round(group)
+            except TemporaryError:
+                raise
+            except EsiError as exc:
+                # The round as a whole was refused: each version on its own, as usual.
+                log.warning("job manager: planning %d versions at once: %s", len(group), exc)
+                for resource_type, resource_id, entry in group:
+                    with self._guard(entry.key):
+                        self.plan_version(resource_type, resource_id, entry)
+
+    def _plan_round(self, group: Sequence[tuple[str, str, Entry]]) -> None:
+        cache_keys = [keys.worker_config(t, i) for t, i, _ in group]
+        prepared: list[_Planned] = []
+        for (resource_type, resource_id, entry), cache_entry in zip(
+            group, get_many(self.store, cache_keys), strict=True
+        ):
+            with self._guard(entry.key):
+                planned = self._prepare(resource_type, resource_id, entry, cache_entry)
+                if planned is not None:
+                    prepared.append(planned)
+        results = self.store.txns([p.txn for p in prepared])
+        for planned, result in zip(prepared, results, strict=True):
+            if result.succeeded:
+                with self._guard(keys.config(planned.resource_type, planned.resource_id)):
+                    self._landed(planned)
+
+    def _prepare(
+        self, resource_type: str, resource_id: str, entry: Entry, cache_entry: Entry | None
+    ) -> _Planned | None:
+        """The transaction that plans ``entry``'s version (None: it was planned), given
+        the worker cache as read (``cache_entry``)."""
         record = ConfigRecord.from_value(entry.value)
         if entry.mod_revision != self._bodies_revision:
             self._bodies, self._bodies_revision = {}, entry.mod_revision
         cache_key = keys.worker_config(resource_type, resource_id)
-        cache_entry = self.store.get(cache_key)
         cached = None if cache_entry is None else WorkerCache.from_value(cache_entry.value)
         if cached is not None and cached.version >= record.version:
-            return False
+            return None
         try:
             workflow = plan(
                 resource_type, resource_id, record, cached, self._templates, self._lookup
@@ -498,21 +599,23 @@ class JobManager:
                 )
                 queue_key = keys.job_waiting(job.id) if job.dependency else keys.job_ready(job.id)
                 ops.append(Op.put(queue_key, job.handler))
-        written = self.store.txn(compare, ops).succeeded
-        if written:
-            for job in workflow.jobs:
-                self._flight.add(job, waiting=bool(job.dependency))
-            log.info(
-                "planned %s %s version %d: %s%s",
-                resource_type,
-                resource_id,
-                record.version,
-                [j.id for j in workflow.jobs] or workflow.state,
-                f" after {after}" if after and workflow.jobs else "",
-            )
-            if workflow.state is not None and workflow.state.worker_state == "DELETE_COMPLETED":
-                self._forget(resource_type, resource_id, record.version)
-        return written
+        return _Planned(resource_type, resource_id, record, workflow, after, Txn(compare, ops))
+
+    def _landed(self, planned: _Planned) -> None:
+        """After ``planned``'s transaction succeeded."""
+        workflow, record = planned.workflow, planned.record
+        for job in workflow.jobs:
+            self._flight.add(job, waiting=bool(job.dependency))
+        log.info(
+            "planned %s %s version %d: %s%s",
+            planned.resource_type,
+            planned.resource_id,
+            record.version,
+            [j.id for j in workflow.jobs] or workflow.state,
+            f" after {planned.after}" if planned.after and workflow.jobs else "",
+        )
+        if workflow.state is not None and workflow.state.worker_state == "DELETE_COMPLETED":
+            self._forget(planned.resource_type, planned.resource_id, record.version)
 
     def _forget(self, resource_type: str, resource_id: str, version: int) -> None:
         """After ``DELETE_COMPLETED``: the resource's every key goes, in one transaction,

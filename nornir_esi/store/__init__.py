@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from nornir_esi.store.base import Compare, Entry, Event, Lease, Op, Store, TxnResult, Watch
+from nornir_esi.store.base import (
+    Compare,
+    Entry,
+    Event,
+    Lease,
+    Op,
+    Store,
+    Txn,
+    TxnResult,
+    Watch,
+    get_many,
+)
 from nornir_esi.store.etcd import EtcdLease, EtcdStore, EtcdWatch
 from nornir_esi.store.server import EtcdCluster, EtcdServer, EtcdUser
 
@@ -19,6 +30,8 @@ __all__ = [
     "Lease",
     "Op",
     "Store",
+    "Txn",
     "TxnResult",
     "Watch",
+    "get_many",
 ]

@@ -26,9 +26,14 @@ __all__ = [
     "Lease",
     "Op",
     "Store",
+    "Txn",
     "TxnResult",
     "Watch",
+    "get_many",
 ]
+
+# etcd's default --max-txn-ops: the most operations one transaction may carry.
+MAX_TXN_OPS = 128
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,16 @@ class Op:
 
 
 @dataclass(frozen=True)
+class Txn:
+    """One transaction of :meth:`Store.txns`: ``success`` when every ``compare`` holds,
+    else ``failure``."""
+
+    compare: Sequence[Compare]
+    success: Sequence[Op]
+    failure: Sequence[Op] = ()
+
+
+@dataclass(frozen=True)
 class TxnResult:
     """Whether the compares held, and the entries of each ``get`` op that ran, in order."""
 
@@ -170,6 +185,15 @@ class Store(Protocol):
         self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
     ) -> TxnResult: ...
 
+    def txns(self, txns: Sequence[Txn]) -> list[TxnResult]:
+        """Independent transactions in one round trip (per :data:`MAX_TXN_OPS` of them):
+        each succeeds or fails on its own compares, as if sent alone.
+
+        No key may be written by two of them (etcd refuses the request). An answer lost
+        is a StoreUnavailable, as for ``txn``: any of them may have landed.
+        """
+        ...
+
     def lease(self, ttl: int) -> Lease:
         """Grant a new lease of ``ttl`` seconds."""
         ...
@@ -187,3 +211,17 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def get_many(store: Store, keys: Sequence[str]) -> list[Entry | None]:
+    """The entries of ``keys`` (None: absent), in order, read in one round trip per
+    :data:`MAX_TXN_OPS` keys rather than one per key.
+
+    The keys of one round trip are read at one revision; of several, not necessarily.
+    """
+    found: list[Entry | None] = []
+    for start in range(0, len(keys), MAX_TXN_OPS):
+        chunk = keys[start : start + MAX_TXN_OPS]
+        result = store.txn([], [Op.get(key) for key in chunk])
+        found += [entries[0] if entries else None for entries in result.gets]
+    return found

@@ -12,6 +12,7 @@ nowhere else.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -35,7 +36,7 @@ from nornir_esi.exceptions import (
     StoreUnavailable,
     ValidationError,
 )
-from nornir_esi.store.base import Compare, Entry, Event, Op, TxnResult
+from nornir_esi.store.base import MAX_TXN_OPS, Compare, Entry, Event, Op, Txn, TxnResult
 
 __all__ = ["EtcdLease", "EtcdStore", "EtcdWatch"]
 
@@ -132,6 +133,32 @@ def _range(prefix: str) -> tuple[bytes, bytes]:
             return key, bytes(end)
         end.pop()
     return key, b"\0"
+
+
+def _width(txn: Txn) -> int:
+    return max(len(txn.compare), len(txn.success), len(txn.failure))
+
+
+def _nestable(txns: Sequence[Txn]) -> Iterator[Sequence[Txn]]:
+    """``txns`` in runs etcd takes as one request: the count of a run plus the widest of
+    it (compares or ops, the larger) within MAX_TXN_OPS, as etcd counts nested ones."""
+    start, widest = 0, 0
+    for end, txn in enumerate(txns):
+        widest = max(widest, _width(txn))
+        if end > start and (end - start + 1) + widest > MAX_TXN_OPS:
+            yield txns[start:end]
+            start, widest = end, _width(txn)
+    if start < len(txns):
+        yield txns[start:]
+
+
+def _txn_result(rs: Any, revision: int) -> TxnResult:
+    gets = tuple(
+        tuple(_entry(kv) for kv in r.response_range.kvs)
+        for r in rs.responses
+        if r.WhichOneof("response") == "response_range"
+    )
+    return TxnResult(succeeded=bool(rs.succeeded), gets=gets, revision=revision)
 
 
 def _entry(kv: Any) -> Entry:
@@ -471,18 +498,31 @@ class EtcdStore:
     def txn(
         self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
     ) -> TxnResult:
-        rq = etcdrpc.TxnRequest(
-            compare=[self._compare(c) for c in compare],
-            success=[self._op(op) for op in success],
-            failure=[self._op(op) for op in failure],
-        )
+        rq = self._txn_request(Txn(compare, success, failure))
         rs = self._call("txn", lambda: self._unary("kvstub", "Txn", rq))
-        gets = tuple(
-            tuple(_entry(kv) for kv in r.response_range.kvs)
-            for r in rs.responses
-            if r.WhichOneof("response") == "response_range"
+        return _txn_result(rs, int(rs.header.revision))
+
+    def txns(self, txns: Sequence[Txn]) -> list[TxnResult]:
+        # etcd's nested transactions: an outer one with no compares, each of ours inside it
+        # with its own.
+        results: list[TxnResult] = []
+        for chunk in _nestable(txns):
+            rq = etcdrpc.TxnRequest(
+                success=[etcdrpc.RequestOp(request_txn=self._txn_request(t)) for t in chunk]
+            )
+            rs = self._call(
+                f"{len(chunk)} txns", functools.partial(self._unary, "kvstub", "Txn", rq)
+            )
+            revision = int(rs.header.revision)
+            results += [_txn_result(r.response_txn, revision) for r in rs.responses]
+        return results
+
+    def _txn_request(self, txn: Txn) -> Any:
+        return etcdrpc.TxnRequest(
+            compare=[self._compare(c) for c in txn.compare],
+            success=[self._op(op) for op in txn.success],
+            failure=[self._op(op) for op in txn.failure],
         )
-        return TxnResult(succeeded=bool(rs.succeeded), gets=gets, revision=int(rs.header.revision))
 
     def _compare(self, c: Compare) -> Any:
         target = _COMPARE_TARGETS.get(c.target)

@@ -24,7 +24,7 @@ from nornir_esi.exceptions import StoreUnavailable
 from nornir_esi.manager import JobManager
 from nornir_esi.records import JobEntry, State
 from nornir_esi.service import ensure_heat_templates
-from nornir_esi.store.base import Compare, Event, Lease, Op, Store, TxnResult
+from nornir_esi.store.base import Compare, Event, Lease, Op, Store, Txn, TxnResult
 from nornir_esi.store.feed import Feed
 from nornir_esi.store.server import EtcdServer
 from nornir_esi.waiting import wait_for_state
@@ -121,6 +121,24 @@ class Severed:
             self._store.txn(compare, success, failure)
         self.cut.set()
         raise StoreUnavailable("etcd: txn: answer lost (Severed)", delay=0.2)
+
+    def txns(self, txns: Sequence[Txn]) -> list[TxnResult]:
+        """Those before the ``at``-th gateway planned land (an earlier request of the
+        round, as etcd gets a long round in several); then as :meth:`txn`."""
+        self.check()
+        with self._lock:
+            cut_at = None
+            for n, txn in enumerate(txns):
+                if _plans_a_gateway(txn.success):
+                    self._seen += 1
+                    if self._seen == self._at:
+                        cut_at = n
+                        break
+        if cut_at is None:
+            return self._store.txns(txns)
+        self._store.txns(txns[: cut_at + 1] if self._landed else txns[:cut_at])
+        self.cut.set()
+        raise StoreUnavailable("etcd: txns: answer lost (Severed)", delay=0.2)
 
     def lease(self, ttl: int) -> _SeveredLease:
         self.check()

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from nornir_esi.exceptions import LeaseExpired, StoreError
-from nornir_esi.store import Compare, Entry, Event, Op, Store, TxnResult
+from nornir_esi.store import Compare, Entry, Event, Op, Store, Txn, TxnResult, get_many
+from nornir_esi.store.base import MAX_TXN_OPS
 from tests.store.helpers import WatchReader, eventually
 
 # -- keys -------------------------------------------------------------------------------
@@ -165,6 +166,38 @@ def test_txn_delete_ops(store: Store) -> None:
     assert r.succeeded
     assert [e.key for e in store.get_prefix("")] == ["wf/10"]
     assert [e.key for g in r.gets for e in g] == ["wf/10"]
+
+
+def test_txns_each_succeeds_or_fails_on_its_own(store: Store) -> None:
+    store.put("claimed", "w1")
+    results = store.txns(
+        [
+            Txn([Compare.absent("claimed")], [Op.put("claimed", "w2")], [Op.get("claimed")]),
+            Txn([Compare.absent("free")], [Op.put("free", "w2"), Op.get("free")]),
+        ]
+    )
+    assert [r.succeeded for r in results] == [False, True]
+    assert [[e.value for e in g] for g in results[0].gets] == [["w1"]]
+    assert [[e.value for e in g] for g in results[1].gets] == [["w2"]]
+    assert store.get("claimed") == store.get("claimed") and store.get("claimed").value == "w1"  # type: ignore[union-attr]
+    assert results[0].revision == results[1].revision == store.revision()
+
+
+def test_txns_beyond_one_request_and_get_many(store: Store) -> None:
+    count = 2 * MAX_TXN_OPS + 3
+    results = store.txns(
+        [Txn([Compare.absent(f"k/{i}")], [Op.put(f"k/{i}", str(i))]) for i in range(count)]
+    )
+    assert len(results) == count and all(r.succeeded for r in results)
+    names = [f"k/{i}" for i in range(count)] + ["k/none"]
+    found = get_many(store, names)
+    assert [e.value if e else None for e in found] == [str(i) for i in range(count)] + [None]
+
+
+def test_txns_writing_one_key_twice_is_refused_whole(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.txns([Txn([], [Op.put("same", "1")]), Txn([], [Op.put("same", "2")])])
+    assert store.get("same") is None
 
 
 # -- leases -----------------------------------------------------------------------------
