@@ -61,7 +61,17 @@ from nornir_esi.records import (
     utc_now,
 )
 from nornir_esi.resources import RESOURCE_TYPES, dependency_order
-from nornir_esi.store.base import Compare, Entry, Event, Lease, Op, Store, Txn, get_many
+from nornir_esi.store.base import (
+    Compare,
+    Entry,
+    Event,
+    Lease,
+    Op,
+    Store,
+    Txn,
+    TxnResult,
+    get_many,
+)
 from nornir_esi.store.feed import Feed
 
 __all__ = ["JobManager"]
@@ -70,6 +80,7 @@ log = logging.getLogger(__name__)
 
 
 _TYPE_ORDER = {name: n for n, name in enumerate(dependency_order())}
+_MOST_EVENTS = 2000  # events handled in one batch at most
 
 
 def _planning_order(item: Entry | Event) -> tuple[int, int, str]:
@@ -117,6 +128,20 @@ class _Planned:
     record: ConfigRecord
     workflow: Plan
     after: list[str]
+    txn: Txn
+
+
+@dataclass(frozen=True)
+class _Collected:
+    """A finished job's collection, ready to be written in ``txn``: the jobs it removes
+    (``gone``), those it makes ready (``released``), and every job it depends on the index
+    for (``touched``)."""
+
+    job: Job
+    state: State | None
+    gone: set[str]
+    released: list[str]
+    touched: set[str]
     txn: Txn
 
 
@@ -322,13 +347,12 @@ class JobManager:
                 event = feed.get(timeout=0.5)
                 if event is None:
                     continue
-                # A batch written in one transaction arrives as one revision: plan it in
-                # dependency order, so a gateway waits for the HA interface it uses.
+                # What has arrived, in revision order; a batch written in one transaction
+                # (one revision) in dependency order, so a gateway waits for the HA
+                # interface it uses.
                 batch = [event]
-                while (more := feed.get(timeout=0)) is not None:
+                while len(batch) < _MOST_EVENTS and (more := feed.get(timeout=0)) is not None:
                     batch.append(more)
-                    if more.mod_revision != event.mod_revision:
-                        break
                 self._dispatch_all(sorted(batch, key=_planning_order))
 
     def reconcile(self) -> None:
@@ -422,19 +446,45 @@ class JobManager:
             self._forget(*parsed, record.version)
 
     def _dispatch_all(self, events: Sequence[Event]) -> None:
-        """Handle ``events`` in order; consecutive config versions are planned together."""
+        """Handle ``events`` in order; consecutive config versions are planned together,
+        consecutive finished jobs collected together."""
+        finished = {
+            job_id
+            for e in events
+            if e.kind == "put"
+            and e.key.startswith(keys.JOBS_FINISHED)
+            and (job_id := keys.job_id_of(e.key))
+        }
         versions: list[tuple[str, str, Entry]] = []
+        done: list[str] = []
         for event in events:
             parsed = keys.parse_config_key(event.key)
+            job_id = keys.job_id_of(event.key)
             if event.kind == "put" and parsed is not None:  # not a template's
                 # The version this event wrote, even if newer ones followed: each version
                 # gets its workflow and its terminal state, in order.
+                self._collect_now(done)
                 versions.append((*parsed, Entry(event.key, event.value, event.mod_revision, 0, 0)))
                 continue
             self.plan_versions(versions)
             versions = []
-            self._dispatch(event)
+            if event.kind == "put" and event.key.startswith(keys.JOBS_FINISHED) and job_id:
+                done.append(job_id)
+            elif event.key.startswith(keys.JOBS_WORKING) and job_id in finished:
+                continue  # its claim ended with the job, not with its worker
+            else:
+                self._collect_now(done)
+                self._dispatch(event)
         self.plan_versions(versions)
+        self._collect_now(done)
+
+    def _collect_now(self, job_ids: list[str]) -> None:
+        """Collect ``job_ids`` (gathered by :meth:`_dispatch_all`), and empty the list."""
+        if job_ids:
+            try:
+                self.collect_all(job_ids)
+            finally:
+                job_ids.clear()
 
     def _dispatch(self, event: Event) -> None:
         if event.key.startswith(keys.CONFIG_PREFIX):
@@ -651,14 +701,47 @@ class JobManager:
         state), the workflow's later jobs are cancelled; jobs of other workflows that waited
         for them are released. After a delete's last job, the resource's keys go.
         """
-        finished_key = keys.job_finished(job_id)
-        all_entry = self.store.get(keys.job_all(job_id))
-        if all_entry is None:
-            self.store.delete(finished_key)
-            self._flight.remove(job_id)
-            return
-        job = JobEntry.from_value(all_entry.value).job
-        state_entry = self.store.get(keys.state(job.resource_type, job.resource_id))
+        self.collect_all([job_id])
+
+    def collect_all(self, job_ids: Sequence[str]) -> None:
+        """:meth:`collect` each of ``job_ids``, in order, in few round trips: their records
+        read at once, their transactions sent together a round at a time. A round holds
+        no two jobs whose collection touches the same job (one that both release, say):
+        the later one is prepared again once the earlier landed."""
+        flight = self._flight
+        wanted: list[tuple[str, str]] = []
+        for job_id in job_ids:
+            known = flight.jobs.get(job_id)
+            state_key = "" if known is None else keys.state(known.resource_type, known.resource_id)
+            wanted.append((keys.job_all(job_id), state_key))
+        read = get_many(self.store, [k for pair in wanted for k in pair if k])
+        found = {k: e for k, e in zip([k for pair in wanted for k in pair if k], read, strict=True)}
+        round_: list[_Collected] = []
+        touched: set[str] = set()
+        for job_id, (all_key, state_key) in zip(job_ids, wanted, strict=True):
+            with self._guard(keys.job_finished(job_id)):
+                all_entry = found.get(all_key)
+                if all_entry is None:
+                    self.store.delete(keys.job_finished(job_id))
+                    flight.remove(job_id)
+                    continue
+                job = JobEntry.from_value(all_entry.value).job
+                state_entry = (
+                    found.get(state_key)
+                    if state_key == keys.state(job.resource_type, job.resource_id)
+                    else self.store.get(keys.state(job.resource_type, job.resource_id))
+                )
+                collected = self._prepare_collect(job, all_entry, state_entry)
+                if collected.touched & touched:
+                    self._send_collects(round_)
+                    round_, touched = [], set()
+                    collected = self._prepare_collect(job, all_entry, state_entry)
+                round_.append(collected)
+                touched |= collected.touched
+        self._send_collects(round_)
+
+    def _prepare_collect(self, job: Job, all_entry: Entry, state_entry: Entry | None) -> _Collected:
+        finished_key = keys.job_finished(job.id)
         state = None if state_entry is None else State.from_value(state_entry.value)
         failed = (
             job.on_failure == "fail"
@@ -672,7 +755,7 @@ class JobManager:
         ]
         ops = [Op.delete(all_entry.key), Op.delete(finished_key)]
         flight = self._flight
-        gone = {job_id}
+        gone = {job.id}
         if failed:
             for other in flight.of_resource((job.resource_type, job.resource_id)):
                 if other.id in flight.waiting and other.job_name == job.job_name:
@@ -684,7 +767,8 @@ class JobManager:
                         Op.delete(keys.job_waiting(other.id)),
                     ]
         released: list[str] = []
-        for other_id in sorted({d for g in gone for d in flight.waiting_on(g)} - gone):
+        dependents = {d for g in gone for d in flight.waiting_on(g)} - gone
+        for other_id in sorted(dependents):
             other = flight.jobs[other_id]
             pending = [d for d in other.dependency if d not in gone and d in flight.jobs]
             if not pending:
@@ -694,24 +778,39 @@ class JobManager:
                     Op.delete(keys.job_waiting(other_id)),
                     Op.put(keys.job_ready(other_id), other.handler),
                 ]
-        if not self.store.txn(compare, ops).succeeded:
-            log.info("collecting %s raced with another change; retried on the next event", job_id)
-            return
-        for gone_id in gone:
-            flight.remove(gone_id)
-        for other_id in released:
-            flight.waiting.discard(other_id)
-        if (
-            job.is_last
-            and job.action == "logical_delete"
-            and state is not None
-            and state.version == job.version
-            and state.worker_state == "DELETE_COMPLETED"
-        ):
-            self._forget(job.resource_type, job.resource_id, job.version)
+        return _Collected(job, state, gone, released, gone | dependents, Txn(compare, ops))
+
+    def _send_collects(self, round_: Sequence[_Collected]) -> None:
+        results: list[TxnResult] = []
+        with self._guard(f"collecting {len(round_)} jobs"):
+            # Refused whole: left finished, collected again at the next term's reconcile.
+            results = self.store.txns([c.txn for c in round_])
+        for collected, result in zip(round_, results, strict=False):
+            job, state = collected.job, collected.state
+            with self._guard(keys.job_finished(job.id)):
+                if not result.succeeded:
+                    log.info(
+                        "collecting %s raced with another change; retried on the next event",
+                        job.id,
+                    )
+                    continue
+                for gone_id in collected.gone:
+                    self._flight.remove(gone_id)
+                for other_id in collected.released:
+                    self._flight.waiting.discard(other_id)
+                if (
+                    job.is_last
+                    and job.action == "logical_delete"
+                    and state is not None
+                    and state.version == job.version
+                    and state.worker_state == "DELETE_COMPLETED"
+                ):
+                    self._forget(job.resource_type, job.resource_id, job.version)
 
     def _ready_again(self, job_id: str) -> None:
         """A job claimed by a worker that died (no working, no finished) becomes ready again."""
+        if job_id not in self._flight.jobs:
+            return  # collected (the index is this manager's own): not in /jobs/all
         all_entry = self.store.get(keys.job_all(job_id))
         if all_entry is None:
             return

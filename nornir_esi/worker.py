@@ -49,7 +49,7 @@ from nornir_esi.exceptions import (
 )
 from nornir_esi.metrics import JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
 from nornir_esi.records import AuditJob, Job, JobEntry, JobState, State, utc_now
-from nornir_esi.store.base import Compare, Entry, Lease, Op, Store
+from nornir_esi.store.base import Compare, Entry, Lease, Op, Store, Txn
 from nornir_esi.store.feed import Feed
 
 __all__ = ["Handler", "JobContext", "Worker", "terminal_state"]
@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 0.1  # seconds before the first retry, at most; doubled each time
 IDLE_RESCAN = 5.0  # seconds without a queue event before the worker looks at the queue anyway
+CLAIMS_AT_ONCE = 100  # ready jobs claimed in one round trip at most
 _COMPLETED = {
     "create": "CREATE_COMPLETED",
     "modify": "MODIFY_COMPLETED",
@@ -202,9 +203,17 @@ class Worker:
             self._feed = feed
             while not stop.is_set():
                 event = feed.get(timeout=0.5)
-                job_id = None if event is None else keys.job_id_of(event.key)
-                if event is not None and event.kind == "put" and job_id:
-                    self._try_claim(job_id, event.value, pool)
+                if event is not None:
+                    # Every job made ready meanwhile, claimed in one round trip.
+                    events = [event]
+                    while len(events) < CLAIMS_AT_ONCE and (more := feed.get(timeout=0)):
+                        events.append(more)
+                    ready = [
+                        (job_id, e.value)
+                        for e in events
+                        if e.kind == "put" and (job_id := keys.job_id_of(e.key))
+                    ]
+                    self._try_claims(ready, pool)
                 if event is not None:
                     quiet_since = time.monotonic()
                 elif time.monotonic() - quiet_since > IDLE_RESCAN:
@@ -234,17 +243,49 @@ class Worker:
         """Claim what is ready now (at start, and after a slot frees while events passed)."""
         if not self._settle(pool):
             return
-        for entry in self.store.get_prefix(keys.JOBS_READY):
-            job_id = keys.job_id_of(entry.key)
-            if job_id and not self._try_claim(job_id, entry.value, pool):
+        ready = [
+            (job_id, entry.value)
+            for entry in self.store.get_prefix(keys.JOBS_READY)
+            if (job_id := keys.job_id_of(entry.key))
+        ]
+        for start in range(0, len(ready), CLAIMS_AT_ONCE):
+            if not self._try_claims(ready[start : start + CLAIMS_AT_ONCE], pool):
                 return
 
-    def _try_claim(self, job_id: str, handler: str, pool: ThreadPoolExecutor) -> bool:
-        """Claim and start ``job_id``; False when no slot is free (a rescan follows)."""
-        if handler not in self.handlers:
-            return True
-        if not self._free.acquire(blocking=False):
-            return False
+    def _try_claims(self, ready: Sequence[tuple[str, str]], pool: ThreadPoolExecutor) -> bool:
+        """Claim and start the jobs of ``ready`` (``(job id, handler)``) this worker runs,
+        as many as it has free slots for, each claim its own transaction but all of them
+        in one round trip; False when some were left for want of a slot (a rescan
+        follows)."""
+        claims: list[tuple[str, Txn]] = []
+        for job_id, handler in ready:
+            if handler not in self.handlers:
+                continue
+            if not self._free.acquire(blocking=False):
+                break
+            claims.append((job_id, self._claim(job_id)))
+        if not claims:
+            return not any(handler in self.handlers for _, handler in ready)
+        try:
+            results = self.store.txns([txn for _, txn in claims])
+        except BaseException:
+            for job_id, _ in claims:
+                self._free.release()
+                self._unsettled.add(job_id)
+            raise
+        for _claimed, result in zip(claims, results, strict=True):
+            if not result.succeeded or not result.gets or not result.gets[0]:
+                self._free.release()
+                continue
+            job = JobEntry.from_value(result.gets[0][0].value).job
+            audit = result.gets[1] if len(result.gets) > 1 else []
+            planned = _planned_of(audit[0].value) if audit else ""
+            pool.submit(self._execute, job, planned)
+        wanted = sum(handler in self.handlers for _, handler in ready)
+        return len(claims) == wanted
+
+    def _claim(self, job_id: str) -> Txn:
+        """The claim of ``job_id``: ``working`` created, ``ready`` gone, the job read."""
         assert self._lease is not None
         working = keys.job_working(job_id)
         ops = [
@@ -255,22 +296,7 @@ class Worker:
         # The job's audit record too (when it was planned), in the same round trip.
         with contextlib.suppress(ValidationError):
             ops.append(Op.get(keys.audit_job(job_id)))
-        try:
-            result = self.store.txn(
-                [Compare.absent(working), Compare.present(keys.job_ready(job_id))], ops
-            )
-        except BaseException:
-            self._free.release()
-            self._unsettled.add(job_id)
-            raise
-        if not result.succeeded or not result.gets or not result.gets[0]:
-            self._free.release()
-            return True
-        job = JobEntry.from_value(result.gets[0][0].value).job
-        audit = result.gets[1] if len(result.gets) > 1 else []
-        planned = _planned_of(audit[0].value) if audit else ""
-        pool.submit(self._execute, job, planned)
-        return True
+        return Txn([Compare.absent(working), Compare.present(keys.job_ready(job_id))], ops)
 
     def _settle(self, pool: ThreadPoolExecutor) -> bool:
         """Run the jobs whose claim landed though its answer was lost; False while one of

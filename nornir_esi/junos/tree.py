@@ -12,6 +12,7 @@ target is restored from a copy taken before the edit.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Iterator
 
@@ -112,10 +113,17 @@ def entry_key(el: _Element, stmt: Stmt | None) -> str | None:
 
 def find_entry(parent: _Element, tag: str, key_value: str, stmt: Stmt | None) -> _Element | None:
     """The ``tag`` list entry of ``parent`` whose key is ``key_value``."""
-    for c in parent:
-        if c.tag == tag and entry_key(c, stmt) == key_value:
-            return c
-    return None
+    # An XPath search, in C: a list may have thousands of entries, and a load of set
+    # commands looks one up per command.
+    found = _entry_finder(tag, key_tag(stmt))(parent, v=key_value)
+    assert isinstance(found, list)  # a node-set
+    first = found[0] if found else None
+    return first if isinstance(first, etree._Element) else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _entry_finder(tag: str, key: str) -> etree.XPath:
+    return etree.XPath(f"{tag}[{key}[1] = $v]")
 
 
 def _words(el: _Element, stmt: Stmt | None, parent: Stmt | None) -> list[str]:

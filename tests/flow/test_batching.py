@@ -1,8 +1,10 @@
-"""The job manager plans a burst a round at a time (``JobManager.plan_versions``).
+"""A burst costs few round trips to etcd, each job's transactions still its own.
 
-Versions seen together are planned in few round trips: one read of their caches and one
-request of nested transactions per round, each version's transaction still its own. A
-round never holds two versions of which one must wait for the other's jobs.
+The job manager plans the versions it sees together a round at a time
+(``JobManager.plan_versions``: one read of their caches, one request of nested
+transactions per round; a round never holds two versions of which one must wait for the
+other's jobs) and collects finished jobs together; a worker claims the jobs made ready
+together in one request.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from nornir_esi.manager import JobManager, _rounds
 from nornir_esi.records import ConfigRecord, JobEntry
 from nornir_esi.service import ensure_heat_templates
 from nornir_esi.store.base import Compare, Entry, Op, Store, Txn, TxnResult
+from nornir_esi.waiting import wait_for_state
+from nornir_esi.worker import JobContext, Worker
 from tests.store.helpers import eventually
 from tests.synthetic import gateways, resource_graph
 
@@ -117,3 +121,79 @@ def test_a_burst_is_planned_in_few_requests_and_each_waits_for_what_it_uses(
     # At most a round per type of the graph (a type references those before it), one for
     # the 40 gateways: at most 7 requests, where a transaction per version made 48.
     assert counting.requests <= len({t for t, _ in graph}) + 1
+
+
+class Requests:
+    """``store``, counting per kind of write (a key prefix) the transactions and the
+    requests that carried them."""
+
+    def __init__(self, store: Store, prefix: str, kind: str) -> None:
+        self._store = store
+        self._prefix, self._kind = prefix, kind
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.transactions = 0
+
+    def _count(self, txns: Sequence[Txn]) -> None:
+        hits = [
+            t
+            for t in txns
+            if any(op.kind == self._kind and op.key.startswith(self._prefix) for op in t.success)
+        ]
+        with self.lock:
+            self.requests += bool(hits)
+            self.transactions += len(hits)
+
+    def txn(
+        self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
+    ) -> TxnResult:
+        self._count([Txn(compare, success, failure)])
+        return self._store.txn(compare, success, failure)
+
+    def txns(self, txns: Sequence[Txn]) -> list[TxnResult]:
+        self._count(txns)
+        return self._store.txns(txns)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def _noop(ctx: JobContext) -> None:
+    return None
+
+
+def test_a_burst_is_claimed_and_collected_in_few_requests(store: Store) -> None:
+    ensure_heat_templates(store)
+    graph = resource_graph(1)
+    burst = gateways(graph, 40)
+    claims = Requests(store, keys.JOBS_WORKING, "put")
+    collects = Requests(store, keys.JOBS_FINISHED, "delete")
+    handlers = {"heat_worker": _noop, "monitoring_worker": _noop}
+    manager = JobManager(collects, manager_id="manager-batching", lease_ttl=5)  # type: ignore[arg-type]
+    worker = Worker(claims, handlers, slots=128, lease_ttl=5)  # type: ignore[arg-type]
+    with running(manager), running(worker):
+        eventually(manager.leading.is_set, what="the manager leads", timeout=30)
+        desired.apply(store, graph)
+        _settled(store, graph)
+        claimed, collected = claims.transactions, collects.transactions
+        requests = (claims.requests, collects.requests)
+        desired.apply(store, burst)
+        _settled(store, burst)
+        eventually(lambda: store.get_prefix(keys.JOBS_PREFIX) == [], what="no job keys left")
+    # Each gateway's two jobs collected, one transaction each, and claimed (a claim may be
+    # tried again, by a rescan, after another landed: it fails on its compares)...
+    assert collects.transactions - collected == 2 * len(burst)
+    assert claims.transactions - claimed >= 2 * len(burst)
+    # ... carried by far fewer requests: a burst's ready jobs claimed together, its
+    # finished jobs collected together.
+    assert claims.requests - requests[0] <= len(burst)
+    assert collects.requests - requests[1] <= len(burst)
+
+
+def _settled(store: Store, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    for resource_type, body in items:
+        state = wait_for_state(store, resource_type, body["id"], timeout=60)
+        assert state is not None and state.worker_state.endswith(("COMPLETED", "COMPLETE")), (
+            resource_type,
+            state,
+        )
