@@ -21,7 +21,7 @@ __all__ = ["parse_set", "parse_text", "render_set", "render_text"]
 Element = etree._Element
 
 _PUNCT = frozenset(";{}[]")
-_QUOTE_CHARS = frozenset(";{}[]#\"'")
+_NEEDS_QUOTES = re.compile(r"[\s;{}\[\]#\"']")
 # Text prefixes Junos puts before a statement, and the XML attribute each stands for.
 _PREFIXES = {"inactive:": "inactive", "replace:": "replace", "delete:": "delete"}
 _VERBS = ("set", "delete", "insert", "activate", "deactivate")
@@ -38,57 +38,50 @@ class _Tok:
     line: int
 
 
+# One match per token rather than one loop turn per character: a load of a thousand set
+# commands is tokenized whole. Whitespace; a newline; a `#` comment; the start of a block
+# comment or of a quoted string (finished below); punctuation; a word.
+_TOKEN = re.compile(r'[^\S\n]+|(\n)|(#[^\n]*)|(/\*)|([;{}\[\]])|(")|([^\s;{}\[\]"]+)')
+_QUOTED = re.compile(r'"((?:\\.|[^"\\])*)"', re.S)
+_ESCAPED = re.compile(r"\\(.)", re.S)
+
+
 def _tokenize(text: str, first_line: int = 1) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n, line = 0, len(text), first_line
     while i < n:
-        ch = text[i]
-        if ch == "\n":
+        m = _TOKEN.match(text, i)
+        assert m is not None  # every character starts one of the alternatives
+        newline, _comment, block, punct, quote_, word = m.groups()
+        if newline is not None:
             line += 1
-            i += 1
-        elif ch.isspace():
-            i += 1
-        elif ch == "#":  # also the `## Last changed: ...` lines Junos prints
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-        elif text.startswith("/*", i):
+        elif block is not None:
             end = text.find("*/", i + 2)
             if end < 0:
                 raise ConfigSyntaxError("unterminated comment", line=line)
             line += text.count("\n", i, end)
             i = end + 2
-        elif ch in _PUNCT:
-            toks.append(_Tok(ch, ch, line))
-            i += 1
-        elif ch == '"':
-            start, buf = line, []
-            i += 1
-            while True:
-                if i >= n:
-                    raise ConfigSyntaxError("unterminated quoted string", line=start)
-                c = text[i]
-                if c == "\\" and i + 1 < n:
-                    c = text[i + 1]
-                    i += 1
-                elif c == '"':
-                    i += 1
-                    break
-                line += c == "\n"
-                buf.append(c)
-                i += 1
-            toks.append(_Tok("word", "".join(buf), start))
-        else:
-            j = i
-            while j < n and not text[j].isspace() and text[j] not in _PUNCT and text[j] != '"':
-                j += 1
-            toks.append(_Tok("word", text[i:j], line))
-            i = j
+            continue
+        elif punct is not None:
+            toks.append(_Tok(punct, punct, line))
+        elif quote_ is not None:
+            quoted = _QUOTED.match(text, i)
+            if quoted is None:
+                raise ConfigSyntaxError("unterminated quoted string", line=line)
+            body = quoted.group(1)
+            toks.append(_Tok("word", _ESCAPED.sub(r"\1", body), line))
+            line += body.count("\n")
+            i = quoted.end()
+            continue
+        elif word is not None:
+            toks.append(_Tok("word", word, line))
+        i = m.end()
     return toks
 
 
 def quote(value: str) -> str:
     """A value as Junos prints it: quoted when it would not read back as one word."""
-    if value and value[0] != "<" and not any(c.isspace() or c in _QUOTE_CHARS for c in value):
+    if value and value[0] != "<" and not _NEEDS_QUOTES.search(value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -428,11 +428,12 @@ def _place(parent: _Element, node: _Element, *, top: bool) -> None:
                 return
         parent.append(node)
         return
-    same = [c for c in parent if c.tag == node.tag and c is not node]
-    if same:
-        same[-1].addnext(node)
-    else:
-        parent.append(node)
+    # After the last of its kind: looked for from the end, where it usually is.
+    for c in reversed(parent):
+        if c.tag == node.tag and c is not node:
+            c.addnext(node)
+            return
+    parent.append(node)
 
 
 def _insert(
