@@ -49,7 +49,7 @@ from nornir_esi.exceptions import (
 )
 from nornir_esi.metrics import JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
 from nornir_esi.records import AuditJob, Job, JobEntry, JobState, State, utc_now
-from nornir_esi.store.base import Compare, Entry, Lease, Op, Store, Txn
+from nornir_esi.store.base import Compare, Entry, Lease, Op, Store, Txn, get_many
 from nornir_esi.store.feed import Feed
 
 __all__ = ["Handler", "JobContext", "Worker", "terminal_state"]
@@ -453,27 +453,37 @@ class Worker:
         job_state_key = keys.job_state(job.resource_type, job.resource_id)
         if error and job.on_failure == "fail":
             state = State(worker_state=_FAILED[job.action], version=job.version, error=error)
-            compare, ops = self._with_state(compare, ops, state_key, state, job.version)
+            compare, ops = self._with_state(
+                compare, ops, state_key, self.store.get(state_key), state, job.version
+            )
             ops.append(Op.delete(job_state_key))
         elif job.is_last and not error:
-            job_state_entry = self.store.get(job_state_key)
+            job_state_entry, state_entry = get_many(self.store, [job_state_key, state_key])
             job_state = (
                 JobState()
                 if job_state_entry is None
                 else JobState.from_value(job_state_entry.value)
             )
             state = State.from_job_state(terminal_state(job), job.version, job_state)
-            compare, ops = self._with_state(compare, ops, state_key, state, job.version)
+            compare, ops = self._with_state(
+                compare, ops, state_key, state_entry, state, job.version
+            )
             if job_state_entry is not None:
                 compare.append(Compare.unchanged_since(job_state_key, job_state_entry.mod_revision))
                 ops.append(Op.delete(job_state_key))
         if not self.store.txn(compare, ops).succeeded:
             raise ClaimLost(f"job {job.id}: the claim or the job state changed under the worker")
 
+    @staticmethod
     def _with_state(
-        self, compare: list[Compare], ops: list[Op], key: str, state: State, version: int
+        compare: list[Compare],
+        ops: list[Op],
+        key: str,
+        current: Entry | None,
+        state: State,
+        version: int,
     ) -> tuple[list[Compare], list[Op]]:
-        current: Entry | None = self.store.get(key)
+        """``state`` written at ``key`` unless ``current`` (as read) is as new or newer."""
         if current is not None and State.from_value(current.value).version >= version:
             return compare, ops  # a newer version's state stays
         guard = (
