@@ -247,9 +247,11 @@ class JobManager:
         self.leading = threading.Event()
         self._templates: dict[str, HeatTemplate] = {}
         self._flight = _Flight()
-        # The bodies _lookup read, for the revision being planned.
-        self._bodies: dict[tuple[str, str], dict[str, Any] | None] = {}
-        self._bodies_revision = -1
+        # The /config bodies as this manager last saw them: its reconcile's read, then each
+        # event it handled (a record that does not parse: its error). Planning looks the
+        # resources a version references up here, not in etcd.
+        self._bodies: dict[tuple[str, str], dict[str, Any] | EsiError] = {}
+        self._bodies_loaded = False
 
     # -- leadership ------------------------------------------------------------------------
 
@@ -360,6 +362,10 @@ class JobManager:
         self._load_templates()
         self._flight.load(self.store)
         configs = sorted(self.store.get_prefix(keys.CONFIG_PREFIX), key=_planning_order)
+        self._bodies = {}
+        for entry in configs:
+            self._seen(entry.key, entry)
+        self._bodies_loaded = True
         for entry in configs:
             with self._guard(entry.key):
                 self._catch_up(entry)
@@ -458,6 +464,7 @@ class JobManager:
         versions: list[tuple[str, str, Entry]] = []
         done: list[str] = []
         for event in events:
+            self._seen(event.key, event)
             parsed = keys.parse_config_key(event.key)
             job_id = keys.job_id_of(event.key)
             if event.kind == "put" and parsed is not None:  # not a template's
@@ -509,13 +516,30 @@ class JobManager:
             self._templates[template.id] = template
 
     def _lookup(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
-        """A resource's current body; read once per revision planned (a batch of 100
-        gateways on the same routers and interfaces reads those once, not 100 times)."""
+        """A resource's body as this manager last saw it (see ``_bodies``); read from etcd
+        before the manager has read them all."""
         key = (resource_type, resource_id)
         if key not in self._bodies:
-            entry = self.store.get(keys.config(resource_type, resource_id))
-            self._bodies[key] = None if entry is None else ConfigRecord.from_value(entry.value).body
-        return self._bodies[key]
+            if self._bodies_loaded:
+                return None
+            self._seen(keys.config(resource_type, resource_id), self.store.get(keys.config(*key)))
+        body = self._bodies.get(key)
+        if isinstance(body, EsiError):
+            raise body
+        return body
+
+    def _seen(self, key: str, entry: Entry | Event | None) -> None:
+        """Keep ``_bodies`` up to date with ``key``'s value (None, or a delete: gone)."""
+        parsed = keys.parse_config_key(key)
+        if parsed is None:
+            return
+        if entry is None or (isinstance(entry, Event) and entry.kind == "delete"):
+            self._bodies.pop(parsed, None)
+            return
+        try:
+            self._bodies[parsed] = ConfigRecord.from_value(entry.value).body
+        except EsiError as exc:
+            self._bodies[parsed] = exc
 
     # -- planning --------------------------------------------------------------------------
 
@@ -589,8 +613,6 @@ class JobManager:
         """The transaction that plans ``entry``'s version (None: it was planned), given
         the worker cache as read (``cache_entry``)."""
         record = ConfigRecord.from_value(entry.value)
-        if entry.mod_revision != self._bodies_revision:
-            self._bodies, self._bodies_revision = {}, entry.mod_revision
         cache_key = keys.worker_config(resource_type, resource_id)
         cached = None if cache_entry is None else WorkerCache.from_value(cache_entry.value)
         if cached is not None and cached.version >= record.version:

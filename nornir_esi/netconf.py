@@ -22,10 +22,11 @@ from typing import Any
 import ncclient.transport.session
 import paramiko
 from ncclient import manager
+from ncclient.devices.junos import JunosDeviceHandler
 from ncclient.transport.errors import SessionCloseError, TransportError
 from ncclient.transport.session import END_DELIM, MSG_DELIM, NetconfBase
 
-__all__ = ["TICK", "connect", "send_at_once", "tune_ncclient"]
+__all__ = ["TICK", "JunosHandler", "connect", "send_at_once", "tune_ncclient"]
 
 TICK = 0.02
 
@@ -63,12 +64,22 @@ def connect(
         username=username,
         password=password,
         hostkey_verify=hostkey_verify,
-        device_params={"name": "junos" if junos else "default"},
+        device_params={"name": "junos", "handler": JunosHandler} if junos else {"name": "default"},
         timeout=timeout,
         **options,
     )
     send_at_once(connected._session)
     return connected
+
+
+class JunosHandler(JunosDeviceHandler):  # type: ignore[misc]
+    """ncclient's Junos device handler without its reply transform: that runs an XSLT over
+    every reply to drop the namespaces, and serialises and parses the reply once more
+    around it. Our reading of replies names elements in any namespace (``{*}``), so the
+    reply ncclient has parsed already is used as it is (``tasks._rpc.call``)."""
+
+    def transform_reply(self) -> bool:
+        return False
 
 
 def send_at_once(session: Any) -> None:

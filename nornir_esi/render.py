@@ -48,7 +48,10 @@ _TEMPLATES = {
     "replace": "internet_gateway.replace.j2",
 }
 # Characters that end a Junos word or start a comment/string: a value holding one is quoted.
-_SPECIAL = frozenset(";{}[]#\"'")
+# What makes a value more than one bare word, and what no value may hold (a value is
+# quoted once per set line it appears in: thousands per batch).
+_SPECIAL = re.compile(r"[\s;{}\[\]#\"']")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNDEFINED = re.compile(r"'([^']+)' is undefined")
 
 
@@ -73,9 +76,9 @@ def junos_quote(value: object) -> str:
     param = value.param if isinstance(value, _Value) else "value"
     if not text:
         raise ValidationError(OBJ, param, "is empty")
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if _CONTROL.search(text):
         raise ValidationError(OBJ, param, f"{text!r} contains a line break or control character")
-    if text[0] != "<" and not any(c.isspace() or c in _SPECIAL for c in text):
+    if text[0] != "<" and not _SPECIAL.search(text):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

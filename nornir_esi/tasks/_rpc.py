@@ -123,8 +123,12 @@ def call(task: Task, step: str, rpc: etree._Element) -> etree._Element:
             plugin.locks += 1
         elif rpc.tag == "unlock-configuration":
             plugin.locks = max(0, plugin.locks - 1)
-    # The junos device handler returns an NCElement (str() is the XML), the default one
-    # an RPCReply (.xml is the XML).
+    # An RPCReply, which ncclient has parsed to look for errors (``netconf.JunosHandler``
+    # keeps the Junos handler from transforming it): that tree is the answer. Another
+    # handler's NCElement: str() is the XML.
+    root = getattr(reply, "_root", None)
+    if isinstance(root, etree._Element):
+        return root
     raw = getattr(reply, "xml", None) or str(reply)
     return etree.fromstring(raw.encode(), _PARSER)
 
