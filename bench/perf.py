@@ -49,6 +49,7 @@ from bench.perf_common import Figure, Section
 from bench.perf_engine import engine_section
 from bench.perf_flow import coalescing_section, latency_section, throughput_section
 from bench.perf_netconf import netconf_section
+from nornir_esi.devices import DEFAULT_BATCH
 
 RESULTS = Path(__file__).parent / "results" / "perf.json"
 SECTIONS = ("latency", "throughput", "memory", "coalescing", "engine", "netconf")
@@ -92,7 +93,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--batch",
         type=int,
-        default=50,
+        default=DEFAULT_BATCH,
         help="most gateways per pair transaction (1: no coalescing)",
     )
     parser.add_argument(

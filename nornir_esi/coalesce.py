@@ -53,7 +53,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 
-from nornir_esi.devices import Change
+from nornir_esi.devices import DEFAULT_BATCH, Change
 from nornir_esi.exceptions import DeviceBusyError, PairError, PermanentError
 from nornir_esi.pair import ROLES, PairResult, Verifier, combine
 
@@ -109,7 +109,7 @@ class Coalescer:
         self,
         apply: Apply,
         *,
-        max_batch: int = 50,
+        max_batch: int = DEFAULT_BATCH,
         busy_for: float = 15.0,
         turn: Callable[[Hashable], AbstractContextManager[object]] | None = None,
     ) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nornir_esi import keys
-from nornir_esi.devices import NornirDevices
+from nornir_esi.devices import DEFAULT_BATCH, NornirDevices
 from nornir_esi.handlers import HANDLERS
 from nornir_esi.heat import EmbeddedHeat, Heat
 from nornir_esi.manager import JobManager
@@ -49,7 +49,7 @@ class Service:
         inventory: str | None = None,
         workers: int = 1,
         slots: int = 64,
-        batch: int = 50,
+        batch: int = DEFAULT_BATCH,
         manager: bool = True,
         heat: Heat | None = None,
         manager_lease_ttl: int = 65,

@@ -20,6 +20,7 @@ from nornir_esi.cli.common import (
     open_store,
 )
 from nornir_esi.cli.netbox import LOGIN_OPTION, PASSWORD_ENV_OPTION, netbox_api, sync_options
+from nornir_esi.devices import DEFAULT_BATCH
 from nornir_esi.exceptions import EsiError
 
 __all__ = ["run", "serve"]
@@ -40,7 +41,7 @@ __all__ = ["run", "serve"]
 @click.option(
     "--batch",
     type=click.IntRange(1),
-    default=50,
+    default=DEFAULT_BATCH,
     show_default=True,
     help="Most gateway changes one pair transaction carries (commit coalescing; 1: one "
     "transaction per change).",
