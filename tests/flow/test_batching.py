@@ -28,28 +28,26 @@ from .test_takeover import running
 GW = "internet_gateway"
 
 
-class Counting:
-    """``store``, counting the transactions that plan a version and the requests that
-    carried them."""
+class Requests:
+    """``store``, counting per kind of write (a key prefix) the transactions and the
+    requests that carried them."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, prefix: str, kind: str) -> None:
         self._store = store
+        self._prefix, self._kind = prefix, kind
         self.lock = threading.Lock()
         self.requests = 0
-        self.planned = 0  # transactions that wrote a worker cache (one per version planned)
+        self.transactions = 0
 
     def _count(self, txns: Sequence[Txn]) -> None:
-        planning = [
+        hits = [
             t
             for t in txns
-            if any(
-                op.kind == "put" and op.key.startswith(keys.WORKER_CONFIG_PREFIX)
-                for op in t.success
-            )
+            if any(op.kind == self._kind and op.key.startswith(self._prefix) for op in t.success)
         ]
         with self.lock:
-            self.requests += bool(planning)
-            self.planned += len(planning)
+            self.requests += bool(hits)
+            self.transactions += len(hits)
 
     def txn(
         self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
@@ -104,14 +102,14 @@ def test_a_burst_is_planned_in_few_requests_and_each_waits_for_what_it_uses(
     ensure_heat_templates(store)
     graph = resource_graph(1)
     burst = gateways(graph, 40)
-    counting = Counting(store)
+    counting = Requests(store, keys.WORKER_CONFIG_PREFIX, "put")  # one per version planned
     manager = JobManager(counting, manager_id="manager-rounds", lease_ttl=5)  # type: ignore[arg-type]
     with running(manager):
         eventually(manager.leading.is_set, what="the manager leads", timeout=30)
         # The pair's resources and the burst in one transaction: one revision.
         desired.apply(store, [*graph, *burst])
         total = len(graph) + len(burst)
-        eventually(lambda: counting.planned == total, what="every version planned", timeout=30)
+        eventually(lambda: counting.transactions == total, what="every version planned", timeout=30)
     jobs = [JobEntry.from_value(e.value).job for e in store.get_prefix(keys.JOBS_ALL)]
     by_resource = {(j.resource_type, j.resource_id): j for j in jobs if j.is_first}
     ha_interface = next(b for t, b in graph if t == "ha_interface")
@@ -123,71 +121,42 @@ def test_a_burst_is_planned_in_few_requests_and_each_waits_for_what_it_uses(
     assert counting.requests <= len({t for t, _ in graph}) + 1
 
 
-class Requests:
-    """``store``, counting per kind of write (a key prefix) the transactions and the
-    requests that carried them."""
-
-    def __init__(self, store: Store, prefix: str, kind: str) -> None:
-        self._store = store
-        self._prefix, self._kind = prefix, kind
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.transactions = 0
-
-    def _count(self, txns: Sequence[Txn]) -> None:
-        hits = [
-            t
-            for t in txns
-            if any(op.kind == self._kind and op.key.startswith(self._prefix) for op in t.success)
-        ]
-        with self.lock:
-            self.requests += bool(hits)
-            self.transactions += len(hits)
-
-    def txn(
-        self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
-    ) -> TxnResult:
-        self._count([Txn(compare, success, failure)])
-        return self._store.txn(compare, success, failure)
-
-    def txns(self, txns: Sequence[Txn]) -> list[TxnResult]:
-        self._count(txns)
-        return self._store.txns(txns)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
-def _noop(ctx: JobContext) -> None:
-    return None
-
-
 def test_a_burst_is_claimed_and_collected_in_few_requests(store: Store) -> None:
     ensure_heat_templates(store)
     graph = resource_graph(1)
     burst = gateways(graph, 40)
-    claims = Requests(store, keys.JOBS_WORKING, "put")
-    collects = Requests(store, keys.JOBS_FINISHED, "delete")
-    handlers = {"heat_worker": _noop, "monitoring_worker": _noop}
+    heat_jobs = "create:heat_worker:internet_gateway:"
+    claims = Requests(store, keys.JOBS_WORKING + heat_jobs, "put")
+    collects = Requests(store, keys.JOBS_FINISHED + heat_jobs, "delete")
+    release = threading.Event()
+
+    def heat(ctx: JobContext) -> None:
+        # Each heat job holds its slot until all of them are claimed: the claims are not
+        # spread by slots coming free, and they all finish at once.
+        assert release.wait(30)
+
+    handlers = {"heat_worker": heat, "monitoring_worker": lambda ctx: None}
     manager = JobManager(collects, manager_id="manager-batching", lease_ttl=5)  # type: ignore[arg-type]
     worker = Worker(claims, handlers, slots=128, lease_ttl=5)  # type: ignore[arg-type]
     with running(manager), running(worker):
         eventually(manager.leading.is_set, what="the manager leads", timeout=30)
         desired.apply(store, graph)
         _settled(store, graph)
-        claimed, collected = claims.transactions, collects.transactions
-        requests = (claims.requests, collects.requests)
         desired.apply(store, burst)
+        eventually(
+            lambda: len(store.get_prefix(keys.JOBS_WORKING + heat_jobs)) == len(burst),
+            what="every heat job claimed",
+        )
+        release.set()
         _settled(store, burst)
         eventually(lambda: store.get_prefix(keys.JOBS_PREFIX) == [], what="no job keys left")
-    # Each gateway's two jobs collected, one transaction each, and claimed (a claim may be
-    # tried again, by a rescan, after another landed: it fails on its compares)...
-    assert collects.transactions - collected == 2 * len(burst)
-    assert claims.transactions - claimed >= 2 * len(burst)
-    # ... carried by far fewer requests: a burst's ready jobs claimed together, its
-    # finished jobs collected together.
-    assert claims.requests - requests[0] <= len(burst)
-    assert collects.requests - requests[1] <= len(burst)
+    # Each heat job claimed and collected, one transaction each, in fewer requests: the
+    # jobs made ready together are claimed together (a handful of requests), the jobs
+    # finished at about the same moment collected together (one request per job before;
+    # how many arrive together here depends on the threads' timing).
+    assert claims.transactions >= collects.transactions == len(burst)
+    assert claims.requests <= len(burst) // 4
+    assert collects.requests <= len(burst) * 3 // 4
 
 
 def _settled(store: Store, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
