@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from nornir_esi.exceptions import StoreUnavailable, TemporaryError
 from nornir_esi.store import Event, Watch
-from nornir_esi.store.base import Compare, Op, Store, TxnResult
+from nornir_esi.store.base import Compare, Op, Store, Txn, TxnResult
 from nornir_esi.store.feed import Feed
 
 T = TypeVar("T")
@@ -133,19 +133,55 @@ class LossyStore:
     def txn(
         self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
     ) -> TxnResult:
+        return self._request([Txn(compare, success, failure)], single=True)[0]
+
+    def txns(self, txns: Sequence[Txn]) -> list[TxnResult]:
+        """As :meth:`txn`, for a request of several: one of them picked loses the request
+        whole (etcd applies all of it or none)."""
+        return self._request(txns, single=False)
+
+    def _request(self, txns: Sequence[Txn], *, single: bool) -> list[TxnResult]:
+        # The reads of a transaction (``get_many``) are reads too: ``lose_get`` picks them.
+        read = next(
+            (
+                op.key
+                for t in txns
+                for op in t.success
+                if op.kind == "get" and self._lose_get is not None and self._lose_get(op.key)
+            ),
+            None,
+        )
         with self._lock:
-            hit = self._left > 0 and self._lose(success)
+            picked = (
+                None
+                if read is not None
+                else next((t.success for t in txns if self._lose(t.success)), None)
+            )
+            hit = self._left > 0 and (read is not None or picked is not None)
             if hit:
                 self._left -= 1
+        if hit and read is not None:
+            self.lost_gets.append(read)
+            raise StoreUnavailable(f"etcd: get {read}: no answer (LossyStore)", delay=0.1)
+        send = (
+            (lambda: [self._store.txn(*_parts(txns[0]))])
+            if single
+            else (lambda: self._store.txns(txns))
+        )
         if not hit:
-            return self._store.txn(compare, success, failure)
+            return send()
         if self._landed:
-            self._store.txn(compare, success, failure)
-        self.lost.append(success)
+            send()
+        assert picked is not None
+        self.lost.append(picked)
         raise StoreUnavailable("etcd: txn: answer lost (LossyStore)", delay=0.1)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
+
+
+def _parts(txn: Txn) -> tuple[Sequence[Compare], Sequence[Op], Sequence[Op]]:
+    return txn.compare, txn.success, txn.failure
 
 
 class InterposingStore:
