@@ -30,6 +30,7 @@ from typing import Any
 import jinja2
 
 from nornir_esi.exceptions import ValidationError
+from nornir_esi.junos.text import brace_problem
 
 __all__ = [
     "OBJ",
@@ -208,30 +209,6 @@ def gateway_prune_policies(params: Mapping[str, Any]) -> list[str]:
 
 
 def _check_braces(text: str) -> None:
-    depth = 0
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-            if i >= n:
-                raise ValidationError(OBJ, "jinja_vrf_config", "has an unterminated string")
-        elif ch == "#":
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            if end < 0:
-                raise ValidationError(OBJ, "jinja_vrf_config", "has an unterminated comment")
-            i = end + 1
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth < 0:
-                raise ValidationError(OBJ, "jinja_vrf_config", "closes a brace it did not open")
-        i += 1
-    if depth:
-        raise ValidationError(OBJ, "jinja_vrf_config", "leaves a brace open")
+    problem = brace_problem(text)
+    if problem is not None:
+        raise ValidationError(OBJ, "jinja_vrf_config", problem)

@@ -16,7 +16,7 @@ from lxml import etree
 from nornir_esi.exceptions import ConfigSyntaxError
 from nornir_esi.junos.schema import ROOT, Stmt, child, infer
 
-__all__ = ["parse_set", "parse_text", "render_set", "render_text"]
+__all__ = ["brace_problem", "parse_set", "parse_text", "quote", "render_set", "render_text"]
 
 Element = etree._Element
 
@@ -77,6 +77,28 @@ def _tokenize(text: str, first_line: int = 1) -> list[_Tok]:
             toks.append(_Tok("word", word, line))
         i = m.end()
     return toks
+
+
+def brace_problem(text: str) -> str | None:
+    """What keeps the braces of curly ``text`` from balancing, read as the parser reads it
+    (strings and comments skipped); None when they balance."""
+    try:
+        toks = _tokenize(text)
+    except ConfigSyntaxError as exc:
+        return (
+            "has an unterminated comment"
+            if "comment" in exc.message
+            else ("has an unterminated string")
+        )
+    depth = 0
+    for tok in toks:
+        if tok.kind == "{":
+            depth += 1
+        elif tok.kind == "}":
+            depth -= 1
+            if depth < 0:
+                return "closes a brace it did not open"
+    return "leaves a brace open" if depth else None
 
 
 def quote(value: str) -> str:

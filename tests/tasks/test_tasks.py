@@ -208,6 +208,23 @@ def test_vrf_config_wraps_into_the_instance_and_must_balance() -> None:
         render_vrf_config({**PARAMS, "jinja_vrf_config": "a {"})
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("} system { host-name x; ", "closes a brace it did not open"),
+        ("a { b;", "leaves a brace open"),
+        ('a { description "}', "has an unterminated string"),
+        ("a { /* } ", "has an unterminated comment"),
+    ],
+)
+def test_vrf_config_braces_are_read_as_the_parser_reads_them(text: str, problem: str) -> None:
+    with pytest.raises(ValidationError, match=f"jinja_vrf_config.*{problem}"):
+        render_vrf_config({**PARAMS, "jinja_vrf_config": text})
+    # Braces in strings and comments do not count.
+    quiet = 'a { description "} {"; /* } */ # }\n}'
+    assert render_vrf_config({**PARAMS, "jinja_vrf_config": quiet})
+
+
 # -- inventory -------------------------------------------------------------------------------
 
 
