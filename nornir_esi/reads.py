@@ -2,18 +2,19 @@
 
 Monitoring jobs of many gateways on the same routers each want a few interfaces and
 counters; the router answers one interface listing and one read per filter whatever
-their number. So, as with the group commit of :mod:`nornir_esi.coalesce`: the first
-caller for a router reads; callers that arrive while it reads wait, and the next read
-(done by that same first caller) asks for all of them at once. Each caller gets the part
-it asked for, or the read's error. Calls one after the other each read on their own.
+their number. So (:mod:`nornir_esi.grouping`): the first caller for a router reads;
+callers that arrive while it reads wait, and the next read asks for all of them at once.
+Each caller gets the part it asked for, or the read's error. Calls one after the other
+each read on their own.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from nornir_esi.grouping import Group
 
 __all__ = ["GroupReads", "StateRead"]
 
@@ -21,24 +22,17 @@ __all__ = ["GroupReads", "StateRead"]
 StateRead = Callable[[Any, list[str], list[tuple[str, str]]], dict[str, Any]]
 
 
-@dataclass
-class _Call:
+@dataclass(frozen=True)
+class _Ask:
+    router: Any
     interfaces: list[str]
     counters: list[tuple[str, str]]
-    done: threading.Event = field(default_factory=threading.Event)
-    result: dict[str, Any] | None = None
-    error: BaseException | None = None
 
-    def answer(self, state: dict[str, Any]) -> None:
-        self.result = {
+    def part(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {
             "interfaces": {name: state["interfaces"][name] for name in self.interfaces},
             "counters": {f"{f}/{c}": state["counters"][f"{f}/{c}"] for f, c in self.counters},
         }
-        self.done.set()
-
-    def fail(self, error: BaseException) -> None:
-        self.error = error
-        self.done.set()
 
 
 class GroupReads:
@@ -46,10 +40,12 @@ class GroupReads:
 
     def __init__(self, read: StateRead) -> None:
         self._read = read
-        self._lock = threading.Lock()
-        self._waiting: dict[Hashable, list[_Call]] = {}
-        self._reading: set[Hashable] = set()
-        self.reads = 0  # how many reads were made (for tests and the benchmark)
+        self._group: Group[_Ask, dict[str, Any]] = Group(self._read_for)
+
+    @property
+    def reads(self) -> int:
+        """How many reads were made (for tests and the benchmark)."""
+        return self._group.runs
 
     def __call__(
         self,
@@ -59,39 +55,14 @@ class GroupReads:
         counters: Sequence[tuple[str, str]] = (),
     ) -> dict[str, Any]:
         """``router``'s state (``key``: its name) for ``interfaces`` and ``counters``."""
-        mine = _Call(list(interfaces), list(counters))
-        with self._lock:
-            self._waiting.setdefault(key, []).append(mine)
-            lead = key not in self._reading
-            self._reading.add(key)
-        if lead:
-            self._lead(key, router)
-        mine.done.wait()
-        if mine.error is not None:
-            raise mine.error
-        assert mine.result is not None
-        return mine.result
+        return self._group(key, _Ask(router, list(interfaces), list(counters)))
 
     def waiting(self, key: Hashable) -> int:
         """How many calls for ``key`` wait for the next read."""
-        with self._lock:
-            return len(self._waiting.get(key, ()))
+        return self._group.waiting(key)
 
-    def _lead(self, key: Hashable, router: Any) -> None:
-        while True:
-            with self._lock:
-                group = self._waiting.pop(key, [])
-                if not group:
-                    self._reading.discard(key)
-                    return
-            interfaces = sorted({name for call in group for name in call.interfaces})
-            counters = sorted({pair for call in group for pair in call.counters})
-            self.reads += 1
-            try:
-                state = self._read(router, interfaces, counters)
-            except BaseException as exc:  # each caller gets it, as its own read would
-                for call in group:
-                    call.fail(exc)
-            else:
-                for call in group:
-                    call.answer(state)
+    def _read_for(self, key: Hashable, asks: list[_Ask]) -> list[dict[str, Any]]:
+        interfaces = sorted({name for ask in asks for name in ask.interfaces})
+        counters = sorted({pair for ask in asks for pair in ask.counters})
+        state = self._read(asks[0].router, interfaces, counters)
+        return [ask.part(state) for ask in asks]

@@ -51,6 +51,7 @@ from nornir_esi.metrics import JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
 from nornir_esi.records import AuditJob, Job, JobEntry, JobState, State, utc_now
 from nornir_esi.store.base import Compare, Entry, Lease, Op, Store, Txn, get_many
 from nornir_esi.store.feed import Feed
+from nornir_esi.store.grouped import GroupedGets
 
 __all__ = ["Handler", "JobContext", "Worker", "terminal_state"]
 
@@ -137,6 +138,8 @@ class Worker:
         backoff_cap: float = 5.0,
     ) -> None:
         self.store = store
+        # The handlers' store: their reads, many at once, share round trips.
+        self.handler_store = GroupedGets(store)
         self.handlers = dict(handlers)
         self.slots = slots
         self.lease_ttl = lease_ttl
@@ -322,7 +325,7 @@ class Worker:
         ``retries`` times when set): under a burst, jobs on one router pair wait for each
         other's locks, which is no reason to fail.
         """
-        context = JobContext(job, self.store, self.id, self.services)
+        context = JobContext(job, self.handler_store, self.id, self.services)
         deadline = time.monotonic() + self.retry_for
         attempt = 0
         while True:
