@@ -747,7 +747,9 @@ class JobManager:
                     self.store.delete(keys.job_finished(job_id))
                     flight.remove(job_id)
                     continue
-                job = JobEntry.from_value(all_entry.value).job
+                # A job's record never changes once planned (a retry counts its tries
+                # beside it): the one this manager planned or loaded is the one read.
+                job = flight.jobs.get(job_id) or JobEntry.from_value(all_entry.value).job
                 state_entry = (
                     found.get(state_key)
                     if state_key == keys.state(job.resource_type, job.resource_id)
