@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -31,8 +32,7 @@ _LEAF_LIST = Stmt("leaf-list", known=False)
 # --- tokens -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):
     kind: str  # "word" or one of ; { } [ ]
     text: str
     line: int
@@ -46,7 +46,14 @@ _QUOTED = re.compile(r'"((?:\\.|[^"\\])*)"', re.S)
 _ESCAPED = re.compile(r"\\(.)", re.S)
 
 
+# What only the full tokenizer reads: a quote, a comment, punctuation, a line break.
+_NOT_PLAIN = re.compile(r'["#;{}\[\]\n]|/\*')
+
+
 def _tokenize(text: str, first_line: int = 1) -> list[_Tok]:
+    if not _NOT_PLAIN.search(text):
+        # Words and blanks only (most set commands): the words are the tokens.
+        return [_Tok("word", word, first_line) for word in text.split()]
     toks: list[_Tok] = []
     i, n, line = 0, len(text), first_line
     while i < n:

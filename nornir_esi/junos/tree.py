@@ -171,13 +171,21 @@ def _configuration(el: _Element) -> _Element:
 
 
 def edit_config(
-    target: _Element, config: _Element, *, default_operation: str = "merge", atomic: bool = True
+    target: _Element,
+    config: _Element,
+    *,
+    default_operation: str = "merge",
+    atomic: bool = True,
+    stripped: bool = False,
 ) -> None:
     """Apply an edit-config ``config`` to ``target`` (RFC 6241 section 7.2, plus Junos attributes).
 
     All or nothing: on error ``target`` is unchanged. ``atomic=False``: the caller works on
     a copy it throws away on error, so no backup of ``target`` is taken (a whole
-    configuration per call: a load of many set commands was quadratic).
+    configuration per call: a load of many set commands was quadratic). ``stripped``:
+    ``config`` has no namespaces, comments or padding to strip (the fragments of
+    ``text.parse_set``, whose values are taken as written): read as it is, not copied
+    first. ``config`` is only read either way.
     """
     if default_operation not in _DEFAULT_OPERATIONS:
         raise NetsimRpcError(
@@ -186,7 +194,7 @@ def edit_config(
             error_type="protocol",
             bad_element="default-operation",
         )
-    src = _configuration(strip(config))
+    src = _configuration(config if stripped else strip(config))
     if src.get("operation") == "replace":
         default_operation = "replace"
     backup = copy.deepcopy(target) if atomic else None

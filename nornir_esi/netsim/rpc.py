@@ -295,7 +295,7 @@ async def _load_configuration(session: Session, rpc: etree._Element) -> list[etr
 
             def apply_set(config: etree._Element) -> None:
                 for fragment in commands:
-                    tree.edit_config(config, fragment, atomic=False)
+                    tree.edit_config(config, fragment, atomic=False, stripped=True)
 
             router.modify_candidate(session, apply_set)
         elif text_el is not None or fmt == "text":

@@ -9,6 +9,7 @@ import pytest
 from lxml import etree
 
 from nornir_esi.exceptions import ConfigSyntaxError
+from nornir_esi.junos import tree
 from nornir_esi.junos.text import parse_set, parse_text, render_set, render_text
 
 DAY0 = files("nornir_esi.netsim").joinpath("day0.conf").read_text()
@@ -460,3 +461,18 @@ def test_keywords_that_are_no_xml_name_map_to_junos_xml_names() -> None:
 def test_a_keyword_that_cannot_be_a_statement_is_a_syntax_error() -> None:
     with pytest.raises(ConfigSyntaxError, match="'9bad' is not a statement name"):
         parse_text("system { 9bad x; }")
+
+
+def test_set_fragments_apply_as_written_and_are_only_read() -> None:
+    # The simulator applies parse_set's fragments without stripping a copy first: a value
+    # keeps its padding, as Junos keeps it, and the fragment itself is left as it was.
+    fragments = parse_set(
+        'set interfaces ae0 description " inet gw "\nset interfaces ae0 unit 1025 vlan-id 1025\n'
+    )
+    before = [etree.tostring(f) for f in fragments]
+    config = etree.Element("configuration")
+    for fragment in fragments:
+        tree.edit_config(config, fragment, atomic=False, stripped=True)
+    assert config.findtext("interfaces/interface/description") == " inet gw "
+    assert config.findtext("interfaces/interface/unit/vlan-id") == "1025"
+    assert [etree.tostring(f) for f in fragments] == before
