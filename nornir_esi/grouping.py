@@ -73,7 +73,7 @@ class Group(Generic[T, R]):
     def _send(self, key: Hashable) -> None:
         with self._lock:
             group = self._waiting.pop(key, [])
-        self.runs += 1
+            self.runs += 1
         try:
             answers = list(self._run(key, [call.item for call in group]))
             if len(answers) != len(group):

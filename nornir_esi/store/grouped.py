@@ -34,6 +34,10 @@ class GroupedGets:
         """Reads sent for ``get`` (for tests and the benchmark)."""
         return self._gets.runs
 
+    def waiting(self) -> int:
+        """Gets waiting for the next round trip (the one in flight excluded)."""
+        return self._gets.waiting("get")
+
     def get(self, key: str) -> Entry | None:
         return self._gets("get", key)
 

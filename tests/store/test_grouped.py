@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from nornir_esi.store import Compare, Op, Store, TxnResult
+from nornir_esi.store import Compare, Entry, Op, Store, TxnResult
 from nornir_esi.store.grouped import GroupedGets
 from tests.store.helpers import eventually
 
@@ -46,21 +46,29 @@ class Held:
         return getattr(self._store, name)
 
 
-def test_gets_in_flight_together_share_the_next_round_trip(store: Store) -> None:
-    for n in range(4):
-        store.put(f"/cfg/{n}", f"v{n}")
+def _first_get_held(
+    store: Store, pool: ThreadPoolExecutor, key: str
+) -> tuple[Held, GroupedGets, Future[Entry | None]]:
+    """Grouped gets on ``store``, and a first get of ``key`` whose answer is held."""
     held = Held(store)
     grouped = GroupedGets(held)  # type: ignore[arg-type]
     held.hold()
+    first = pool.submit(grouped.get, key)
+    assert held.in_flight.wait(30)
+    return held, grouped, first
+
+
+def test_gets_in_flight_together_share_the_next_round_trip(store: Store) -> None:
+    for n in range(4):
+        store.put(f"/cfg/{n}", f"v{n}")
     with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(grouped.get, "/cfg/0")
-        assert held.in_flight.wait(30)
+        held, grouped, first = _first_get_held(store, pool, "/cfg/0")
         # While the first read is held: six more, two keys asked twice, one absent.
         asked = ["/cfg/1", "/cfg/2", "/cfg/1", "/cfg/3", "/cfg/absent", "/cfg/2"]
         later = []
         for n, key in enumerate(asked, 1):
             later.append(pool.submit(grouped.get, key))
-            eventually(lambda n=n: grouped._gets.waiting("get") == n, what=f"{n} waiting")  # type: ignore[misc]
+            eventually(lambda n=n: grouped.waiting() == n, what=f"{n} waiting")  # type: ignore[misc]
         held.release()
         first_entry = first.result(30)
         entries = [f.result(30) for f in later]
@@ -77,16 +85,12 @@ def test_a_get_waiting_for_the_next_round_trip_sees_a_write_made_meanwhile(
     store: Store,
 ) -> None:
     store.put("/cfg/a", "old")
-    held = Held(store)
-    grouped = GroupedGets(held)  # type: ignore[arg-type]
-    held.hold()
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(grouped.get, "/cfg/a")
-        assert held.in_flight.wait(30)
+        held, grouped, first = _first_get_held(store, pool, "/cfg/a")
         # The first read is on its way; a write lands, then a second get is called.
         store.put("/cfg/a", "new")
         second = pool.submit(grouped.get, "/cfg/a")
-        eventually(lambda: grouped._gets.waiting("get") == 1, what="the second waiting")
+        eventually(lambda: grouped.waiting() == 1, what="the second waiting")
         held.release()
         first_entry, second_entry = first.result(30), second.result(30)
     assert first_entry is not None and second_entry is not None
