@@ -21,12 +21,14 @@ system:
 	scripts/system-packages
 
 test: $(STAMP) system
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check nornir_esi tests bench lab tasks
 	$(BIN)/ruff format --check nornir_esi tests bench lab tasks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 
 # The figures of issue 9 beside their goals (bench/perf.py); the other benches run as
 # `$(BIN)/python -m bench.<name>`.

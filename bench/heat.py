@@ -21,9 +21,10 @@ from typing import Any
 
 import yaml
 
-from nornir_esi.heat import EmbeddedHeat, Heat, Pushed
-from nornir_esi.heat_server import HeatServer
-from nornir_esi.openstack_heat import OpenStackHeat
+from nornir_esi.heat.base import Heat, Pushed
+from nornir_esi.heat.embedded import EmbeddedHeat
+from nornir_esi.heat.openstack import OpenStackHeat
+from nornir_esi.testing.heat import HeatServer
 
 RESULTS = Path(__file__).parent / "results" / "heat.json"
 TEMPLATE = Path(__file__).parent.parent / "nornir_esi/templates/heat/internet_gateway.yaml"

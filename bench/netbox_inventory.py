@@ -38,11 +38,11 @@ from typing import Any
 import pynetbox
 from nornir_netbox.plugins.inventory.netbox import NetBoxInventory2
 
-from nornir_esi.inventory.netbox import NetBoxRouterInventory
-from nornir_esi.inventory.nornir import ResourceInventory
+from nornir_esi.device.inventory import ResourceInventory
+from nornir_esi.netbox.inventory import NetBoxRouterInventory
 from nornir_esi.netbox.schema import EDGE_ROUTER_ROLE, NETCONF_SERVICE
 from nornir_esi.netbox.seed import DEVICE_TYPE, SITE, seed
-from nornir_esi.netbox.server import NetBoxServer
+from nornir_esi.testing.netbox import NetBoxServer
 
 RESULTS = Path(__file__).parent / "results" / "netbox_inventory.json"
 CHUNK = 250  # objects per bulk request

@@ -49,7 +49,7 @@ from bench.perf_common import Figure, Section
 from bench.perf_engine import engine_section
 from bench.perf_flow import coalescing_section, latency_section, throughput_section
 from bench.perf_netconf import netconf_section
-from nornir_esi.devices import DEFAULT_BATCH
+from nornir_esi.pair.coalesce import DEFAULT_BATCH
 
 RESULTS = Path(__file__).parent / "results" / "perf.json"
 SECTIONS = ("latency", "throughput", "memory", "coalescing", "engine", "netconf")

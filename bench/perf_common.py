@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nornir_esi.known_hosts import FILE_ENV
+from nornir_esi.device.known_hosts import FILE_ENV
 
 __all__ = [
     "PASSWORD_ENV",

@@ -4,7 +4,7 @@ Local etcd (``EtcdServer``, as the tests run it). ``jobs`` synthetic jobs are wr
 ``/jobs`` as the job manager writes them (``/jobs/all/<id>`` with the job entry, the
 job's audit record with its planning time, ``/jobs/ready/<id>`` with the handler name;
 no dependencies, not the last job of a workflow, so no ``/state`` write), then one
-``Worker`` (``nornir_esi.worker``) starts in a process of its own, with one handler,
+``Worker`` (``nornir_esi.jobs.worker``) starts in a process of its own, with one handler,
 ``noop``, that returns no writes. Per job the worker does what it does for a real one: the
 claim transaction, the read of the planning time, the finish transaction
 (``/jobs/finished``, the claim removed, the audit record).
@@ -30,13 +30,13 @@ import time
 import uuid
 
 from bench.perf_common import Figure, Section
-from nornir_esi import keys
-from nornir_esi.records import AuditJob, Job, JobEntry, utc_now
+from nornir_esi.contract import keys
+from nornir_esi.contract.records import AuditJob, Job, JobEntry, utc_now
+from nornir_esi.jobs.worker import JobContext, Worker
 from nornir_esi.store.base import Op, Store
 from nornir_esi.store.etcd import EtcdStore
 from nornir_esi.store.feed import Feed
-from nornir_esi.store.server import EtcdServer
-from nornir_esi.worker import JobContext, Worker
+from nornir_esi.testing.etcd import EtcdServer
 
 __all__ = ["engine_section", "worker_main"]
 

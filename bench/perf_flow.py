@@ -34,14 +34,14 @@ from typing import Any
 from bench.perf_common import Figure, RssSampler, Section, bench_env, median, p95
 from bench.perf_plain import per_host, plain_nornir, run_push
 from bench.soak import Processes
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import State
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import State
 from nornir_esi.service import Service
 from nornir_esi.store.base import Store
 from nornir_esi.store.feed import Feed
-from nornir_esi.store.server import EtcdServer
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.etcd import EtcdServer
 from tests.synthetic import (
     Item,
     carried,

@@ -6,7 +6,7 @@ each:
 
 - ``ncclient defaults`` (the baseline): ``ncclient.manager.connect`` as shipped, its I/O
   thread polling every 0.1 s (``TICK``), paramiko's socket without TCP_NODELAY;
-- ``nornir_esi.netconf.connect``: our client settings (each RPC written by the calling
+- ``nornir_esi.device.netconf.connect``: our client settings (each RPC written by the calling
   thread, ``netconf.send_at_once``; ``TICK`` lowered for the hello; TCP_NODELAY);
 - the workers' Nornir path: ``nornir_for`` over the router's resource body (host key
   verified against ``$ESI_KNOWN_HOSTS``, password a reference) and the ``collect_state``
@@ -30,8 +30,8 @@ import ncclient.transport.session
 
 from bench.netsim import _ncclient
 from bench.perf_common import PASSWORD_ENV, Figure, Section, bench_env, median, p95
-from nornir_esi import netconf
-from nornir_esi.inventory.nornir import nornir_for
+from nornir_esi.device import netconf
+from nornir_esi.device.inventory import nornir_for
 from nornir_esi.netsim.server import RouterSpec, Simulator
 from nornir_esi.tasks import collect_state
 
@@ -132,7 +132,10 @@ def netconf_section(*, rounds: int) -> Section:
         "rounds": rounds,
         "rpc": RPC,
         "baseline": f"ncclient defaults: TICK {NCCLIENT_TICK}, no TCP_NODELAY",
-        "ours": f"nornir_esi.netconf.connect: RPCs sent at once, TICK {netconf.TICK}, TCP_NODELAY",
+        "ours": (
+            f"nornir_esi.device.netconf.connect: RPCs sent at once, TICK {netconf.TICK},"
+            " TCP_NODELAY"
+        ),
         "nornir": "nornir_for + collect_state (the workers' path)",
     }
     ms = 1e3

@@ -31,9 +31,10 @@ from nornir.core import Nornir
 from nornir.core.task import Result, Task
 from nornir_netconf.plugins.tasks import netconf_commit, netconf_lock, netconf_rpc
 
-from nornir_esi.gateway import changes, params_for, template_of
-from nornir_esi.inventory.graph import pair_of
+from nornir_esi.contract.graph import pair_of
+from nornir_esi.contract.mapping import params_for, template_of
 from nornir_esi.netsim.server import Simulator
+from nornir_esi.services.internet_gateway.changes import changes
 from tests.synthetic import Item
 
 __all__ = ["PerHost", "per_host", "plain_nornir", "push_gateways", "run_push"]

@@ -32,11 +32,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nornir_esi.connections import POOL
-from nornir_esi.devices import NornirDevices
-from nornir_esi.known_hosts import ACCEPT_ENV, FILE_ENV, record
+from nornir_esi.device.connections import POOL
+from nornir_esi.device.known_hosts import ACCEPT_ENV, FILE_ENV, record
 from nornir_esi.netsim.hostkeys import known_hosts_line
 from nornir_esi.netsim.server import RouterSpec, Simulator
+from nornir_esi.pair.devices import NornirDevices
 
 RESULTS = Path(__file__).parent / "results" / "safety.json"
 NAME = "MX-bench"
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--known", type=int, default=1000, help="lines in the known-hosts file")
     args = parser.parse_args()
     # The baseline's "not verified" warning, once per session, is not what is measured.
-    logging.getLogger("nornir_esi.known_hosts").setLevel(logging.ERROR)
+    logging.getLogger("nornir_esi.device.known_hosts").setLevel(logging.ERROR)
     with (
         tempfile.TemporaryDirectory() as tmp,
         Simulator([RouterSpec(NAME, "127.0.0.1", 0)], users={"esi": PASSWORD}) as sim,

@@ -56,13 +56,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from nornir_esi import desired, keys
-from nornir_esi.known_hosts import FILE_ENV
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import ConfigRecord, State
+from nornir_esi.device.known_hosts import FILE_ENV
 from nornir_esi.netsim.device import Router
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import ConfigRecord, State
 from nornir_esi.store.base import Store
-from nornir_esi.store.server import EtcdServer
+from nornir_esi.testing.etcd import EtcdServer
 from tests.store.helpers import history, retry
 from tests.synthetic import (
     FIRST_VLAN,

@@ -23,14 +23,14 @@ from typing import Any
 
 import yaml
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.device.known_hosts import FILE_ENV
 from nornir_esi.junos.diff import diff_text
-from nornir_esi.known_hosts import FILE_ENV
 from nornir_esi.netsim.server import RouterSpec, Simulator
 from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store
 from nornir_esi.store.feed import Feed
-from nornir_esi.store.server import EtcdServer
+from nornir_esi.testing.etcd import EtcdServer
 
 ROUTERS = {"vMX-router-02": "primary", "vMX-router-01": "secondary"}
 INVENTORY = Path(__file__).resolve().parent.parent / "inventory"

@@ -1,7 +1,7 @@
 """Grouping: concurrent calls of the same kind share one request.
 
-The pattern of the group commit (:mod:`nornir_esi.coalesce`) for requests that carry
-many items at no more cost than one: a router's interface listing (:mod:`nornir_esi.reads`),
+The pattern of the group commit (:mod:`nornir_esi.pair.coalesce`) for requests that carry
+many items at no more cost than one: a router's interface listing (:mod:`nornir_esi.device.reads`),
 a read of many etcd keys in one round trip (:mod:`nornir_esi.store.grouped`).
 
 Per key: a call that finds no request in flight sends one with its item at once (no

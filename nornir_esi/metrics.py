@@ -1,4 +1,5 @@
-"""Prometheus metrics of the workers (prometheus_client), served by ``run --metrics-port``.
+"""Prometheus metrics of the workers (prometheus_client), served by ``run --metrics-port``
+(:func:`~nornir_esi.jobs.queue_metrics.serve_metrics`, which also adds ``esi_jobs``).
 
 =====================================  ==================================================
 metric                                 what
@@ -19,18 +20,7 @@ action,outcome}``                      (``completed``/``failed``)
 
 from __future__ import annotations
 
-import threading
-from collections import Counter as Tally
-from collections.abc import Iterator
-from typing import Any
-
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
-
-from nornir_esi import keys
-from nornir_esi.exceptions import EsiError
-from nornir_esi.store.base import Store
+from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "COMMIT_SECONDS",
@@ -39,9 +29,6 @@ __all__ = [
     "JOBS_FINISHED",
     "JOB_RETRIES",
     "JOB_SECONDS",
-    "QUEUES",
-    "QueueCollector",
-    "serve_metrics",
 ]
 
 JOBS_FINISHED = Counter(
@@ -70,47 +57,3 @@ GATEWAY_BYTES = Gauge(
     "A gateway's firewall counter (bytes), as last read",
     ["gateway", "router", "direction"],
 )
-
-_QUEUES = {"waiting": keys.JOBS_WAITING, "ready": keys.JOBS_READY, "working": keys.JOBS_WORKING}
-
-
-class QueueCollector(Collector):
-    """``esi_jobs{queue,handler}`` from etcd at scrape time (none before a store is set)."""
-
-    def __init__(self) -> None:
-        self.store: Store | None = None
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "esi_jobs", "Jobs in each queue now", labels=["queue", "handler"]
-        )
-        if self.store is None:
-            yield family
-            return
-        for queue, prefix in _QUEUES.items():
-            try:
-                entries = self.store.get_prefix(prefix)
-            except EsiError:
-                continue  # etcd away: the scrape shows no queue rather than failing
-            tally = Tally(
-                keys.parse_job_id(job_id).handler
-                for e in entries
-                if (job_id := keys.job_id_of(e.key))
-            )
-            for handler, count in sorted(tally.items()):
-                family.add_metric([queue, handler], count)
-        yield family
-
-
-QUEUES = QueueCollector()
-REGISTRY.register(QUEUES)
-_lock = threading.Lock()
-
-
-def serve_metrics(port: int, store: Store, host: str = "127.0.0.1") -> Any:
-    """Serve ``/metrics`` on ``host:port`` (0: a free port), the queues read from ``store``;
-    returns the HTTP server (``server_address``, ``shutdown()``)."""
-    with _lock:
-        QUEUES.store = store
-        server, _thread = start_http_server(port, addr=host)
-        return server

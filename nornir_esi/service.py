@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 from typing import Any
 
-from nornir_esi import keys
-from nornir_esi.devices import DEFAULT_BATCH, NornirDevices
+from nornir_esi.contract import keys
+from nornir_esi.contract.records import shipped_heat_templates
 from nornir_esi.handlers import HANDLERS
-from nornir_esi.heat import EmbeddedHeat, Heat
-from nornir_esi.manager import JobManager
-from nornir_esi.operations import DriftChecker
-from nornir_esi.records import shipped_heat_templates
+from nornir_esi.handlers.common import Services
+from nornir_esi.heat.base import Heat
+from nornir_esi.heat.embedded import EmbeddedHeat
+from nornir_esi.jobs.manager import JobManager
+from nornir_esi.jobs.worker import Worker
+from nornir_esi.pair.coalesce import DEFAULT_BATCH
+from nornir_esi.pair.devices import NornirDevices
+from nornir_esi.services.internet_gateway.operations import DriftChecker
 from nornir_esi.store.base import Compare, Op, Store
 from nornir_esi.store.mutex import EtcdMutex
-from nornir_esi.worker import Worker
 
 __all__ = ["Service", "ensure_heat_templates"]
 
@@ -60,7 +62,7 @@ class Service:
         self.store = store
         devices = NornirDevices(overrides=inventory, max_batch=batch, turns=EtcdMutex(store))
         heat = heat or EmbeddedHeat()
-        services: Mapping[str, Any] = {"devices": devices, "heat": heat}
+        services = Services(devices=devices, heat=heat)
         self.manager = JobManager(store, lease_ttl=manager_lease_ttl) if manager else None
         self.drift = (
             DriftChecker(store, devices, drift_interval, self.manager.leading, heat)

@@ -18,13 +18,13 @@ from __future__ import annotations
 from nornir import InitNornir
 from nornir_utils.plugins.functions import print_result  # type: ignore[import-untyped]
 
-from nornir_esi import fleet, runbooks
-from nornir_esi.inventory.etcd import etcd_store, in_ha_router
+from nornir_esi.runbooks import command, fleet
+from nornir_esi.runbooks.inventory import etcd_store, in_ha_router
 from nornir_esi.tasks.check_drift import check_drift
 
 
 def main() -> int:
-    parser = runbooks.parser(__doc__)
+    parser = command.parser(__doc__)
     parser.add_argument("--ha-router", metavar="ID|NAME", help="only this pair")
     parser.add_argument("--workers", type=int, default=20, help="routers checked at once")
     args = parser.parse_args()
@@ -32,7 +32,7 @@ def main() -> int:
         expected = fleet.expected_by_router(store)
         pair = fleet.ha_router(store, args.ha_router) if args.ha_router else None
     nr = InitNornir(
-        inventory={"plugin": "EtcdRouterInventory", "options": runbooks.inventory_options(args)},
+        inventory={"plugin": "EtcdRouterInventory", "options": command.inventory_options(args)},
         runner={"plugin": "threaded", "options": {"num_workers": args.workers}},
         logging={"enabled": False},
     )
@@ -40,8 +40,8 @@ def main() -> int:
         nr = nr.filter(filter_func=in_ha_router(pair["id"]))
     result = nr.run(task=check_drift, gateways=expected)
     print_result(result)
-    return runbooks.exit_code(result, found=runbooks.drifted)
+    return command.exit_code(result, found=command.drifted)
 
 
 if __name__ == "__main__":
-    runbooks.run("check_drift", main)
+    command.run("check_drift", main)

@@ -17,20 +17,20 @@ from __future__ import annotations
 from nornir import InitNornir
 from nornir_utils.plugins.functions import print_result  # type: ignore[import-untyped]
 
-from nornir_esi import fleet, runbooks
-from nornir_esi.inventory.etcd import etcd_store, in_ha_router
+from nornir_esi.runbooks import command, fleet
+from nornir_esi.runbooks.inventory import etcd_store, in_ha_router
 from nornir_esi.tasks.collect_counters import collect_counters
 
 
 def main() -> int:
-    parser = runbooks.parser(__doc__)
+    parser = command.parser(__doc__)
     parser.add_argument("--ha-router", required=True, metavar="ID|NAME", help="the pair")
     args = parser.parse_args()
     with etcd_store(args.etcd) as store:
         pair = fleet.ha_router(store, args.ha_router)
         gateways = fleet.counters_by_router(store, ha_router_id=pair["id"])
     nr = InitNornir(
-        inventory={"plugin": "EtcdRouterInventory", "options": runbooks.inventory_options(args)},
+        inventory={"plugin": "EtcdRouterInventory", "options": command.inventory_options(args)},
         runner={"plugin": "threaded", "options": {"num_workers": 2}},
         logging={"enabled": False},
     )
@@ -38,8 +38,8 @@ def main() -> int:
         task=collect_counters, gateways=gateways
     )
     print_result(result)
-    return runbooks.exit_code(result, found=runbooks.missing_counter)
+    return command.exit_code(result, found=command.missing_counter)
 
 
 if __name__ == "__main__":
-    runbooks.run("collect_counters", main)
+    command.run("collect_counters", main)

@@ -23,18 +23,19 @@ import sys
 from nornir import InitNornir
 from nornir_utils.plugins.functions import print_result  # type: ignore[import-untyped]
 
-from nornir_esi import desired, fleet, runbooks
-from nornir_esi.inventory.etcd import etcd_store
+from nornir_esi.contract import desired
+from nornir_esi.doors.waiting import wait_for_state
+from nornir_esi.runbooks import command, fleet
+from nornir_esi.runbooks.inventory import etcd_store
 from nornir_esi.tasks.check_drift import check_drift
 from nornir_esi.tasks.collect_counters import collect_counters
-from nornir_esi.waiting import wait_for_state
 
 GATEWAY = "internet_gateway"
 DONE = ("CREATE_COMPLETED", "MODIFY_COMPLETED")
 
 
 def main() -> int:
-    parser = runbooks.parser(__doc__)
+    parser = command.parser(__doc__)
     parser.add_argument("file", help="resources (YAML or JSON) with internet gateways")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per gateway")
     args = parser.parse_args()
@@ -61,7 +62,7 @@ def main() -> int:
         expected = fleet.expected_by_router(store, gateway_ids=ids)
         counters = fleet.counters_by_router(store, gateway_ids=ids)
     nr = InitNornir(
-        inventory={"plugin": "EtcdRouterInventory", "options": runbooks.inventory_options(args)},
+        inventory={"plugin": "EtcdRouterInventory", "options": command.inventory_options(args)},
         runner={"plugin": "threaded", "options": {"num_workers": 2}},
         logging={"enabled": False},
     )
@@ -71,10 +72,10 @@ def main() -> int:
     print_result(configured)
     print_result(measured)
     return max(
-        runbooks.exit_code(configured, found=runbooks.drifted),
-        runbooks.exit_code(measured, found=runbooks.missing_counter),
+        command.exit_code(configured, found=command.drifted),
+        command.exit_code(measured, found=command.missing_counter),
     )
 
 
 if __name__ == "__main__":
-    runbooks.run("provision_gateway", main)
+    command.run("provision_gateway", main)

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from nornir_esi.known_hosts import ACCEPT_ENV, FILE_ENV
-from nornir_esi.store import EtcdServer, EtcdStore, Store
+from nornir_esi.device.known_hosts import ACCEPT_ENV, FILE_ENV
+from nornir_esi.store import EtcdStore, Store
+from nornir_esi.testing.etcd import EtcdServer
 
 # The store backends the backend-agnostic suites run against (kopf's ALL_STORAGES idea):
 # a test that takes ``store`` runs once per backend.

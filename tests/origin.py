@@ -46,7 +46,7 @@ def template_records() -> dict[str, dict[str, Any]]:
 
 def config_bodies() -> dict[tuple[str, str], dict[str, Any]]:
     """``(resource_type, id)`` -> body of every resource the scenario creates."""
-    from nornir_esi import keys
+    from nornir_esi.contract import keys
 
     out = {}
     for step in scenario_steps():

@@ -23,9 +23,9 @@ from typing import Any
 
 import yaml
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import State
 from nornir_esi.netsim.server import RouterSpec, Simulator
-from nornir_esi.records import State
 from nornir_esi.store.base import Store
 
 __all__ = [

@@ -27,14 +27,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from nornir_esi import desired, keys
-from nornir_esi.api import ApiServer, create_app
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import ConfigRecord, State
+from nornir_esi.doors.api import ApiServer, create_app
+from nornir_esi.doors.northbound import load_tokens
+from nornir_esi.doors.views import api_status
 from nornir_esi.exceptions import ValidationError
-from nornir_esi.northbound import load_tokens
-from nornir_esi.records import ConfigRecord, State
-from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
-from nornir_esi.views import api_status
+from nornir_esi.testing.etcd import EtcdServer
 from tests.store.helpers import InterposingStore
 
 INVENTORY = Path(__file__).parent.parent / "inventory"

@@ -1,4 +1,4 @@
-"""The coalescer's scheduling (``nornir_esi.coalesce``), with a scripted transaction.
+"""The coalescer's scheduling (``nornir_esi.pair.coalesce``), with a scripted transaction.
 
 The transaction here is a stand-in for ``apply_pair`` that records what it was given and
 answers as each test scripts it: what is tested is who shares a transaction and who gets
@@ -15,8 +15,6 @@ from typing import Any
 
 import pytest
 
-from nornir_esi.coalesce import Coalescer
-from nornir_esi.devices import Change
 from nornir_esi.exceptions import (
     DeviceBusyError,
     DeviceRejectedError,
@@ -26,7 +24,8 @@ from nornir_esi.exceptions import (
     PairUnavailableError,
     StoreUnavailable,
 )
-from nornir_esi.pair import PairResult
+from nornir_esi.pair.change import Change, PairResult
+from nornir_esi.pair.coalesce import Coalescer
 from tests.store.helpers import eventually
 
 KEY = ("r1", "r2")

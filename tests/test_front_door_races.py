@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import ConfigRecord
 from nornir_esi.exceptions import TemporaryError, ValidationError
-from nornir_esi.records import ConfigRecord
 from nornir_esi.store.base import Compare, Op, Store, TxnResult
 
 INVENTORY = Path(__file__).resolve().parents[1] / "inventory"

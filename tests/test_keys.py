@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from nornir_esi import keys
+from nornir_esi.contract import keys
 from nornir_esi.exceptions import ValidationError
 from tests.origin import scenario_steps, seed_entries
 

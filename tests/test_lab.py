@@ -20,7 +20,7 @@ import pytest
 import yaml
 from lxml import etree
 
-from nornir_esi.inventory.nornir import load_overrides
+from nornir_esi.device.inventory import load_overrides
 from nornir_esi.junos.text import parse_text
 
 REPO = Path(__file__).resolve().parent.parent

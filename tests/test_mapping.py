@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import mapping
+from nornir_esi.contract import mapping
+from nornir_esi.contract.records import ResourceRef
 from nornir_esi.exceptions import ValidationError
-from nornir_esi.records import ResourceRef
 from tests.origin import Graph, config_bodies, scenario_steps, strict, template_records
 
 GW = "429e24b5-a2f0-4fb8-b467-e335857e9476"

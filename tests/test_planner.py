@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import keys
-from nornir_esi.planner import Plan, plan
-from nornir_esi.records import ConfigRecord, HeatTemplate, Job, WorkerCache
-from nornir_esi.worker import terminal_state
+from nornir_esi.contract import keys
+from nornir_esi.contract.records import ConfigRecord, HeatTemplate, Job, WorkerCache
+from nornir_esi.jobs.planner import Plan, plan
+from nornir_esi.jobs.worker import terminal_state
 from tests.origin import Graph, config_bodies, scenario_steps, strict, template_records
 
 GW = "internet_gateway"

@@ -1,4 +1,4 @@
-"""Group reads (``nornir_esi.reads``): calls that arrive while a router is read share the
+"""Group reads (``nornir_esi.device.reads``): calls that arrive while a router is read share the
 next read; each gets its own part, or the read's error.
 
 The read is scripted (it records what it was asked and can be held), so the grouping is
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from nornir_esi.device.reads import GroupReads
 from nornir_esi.exceptions import DeviceUnavailableError
-from nornir_esi.reads import GroupReads
 from tests.store.helpers import eventually
 
 

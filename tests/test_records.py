@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import keys, records
-from nornir_esi.exceptions import ValidationError
-from nornir_esi.records import (
+from nornir_esi.contract import keys, records
+from nornir_esi.contract.records import (
     ConfigRecord,
     HeatStack,
     HeatTemplate,
@@ -22,6 +21,7 @@ from nornir_esi.records import (
     State,
     WorkerCache,
 )
+from nornir_esi.exceptions import ValidationError
 from tests.origin import scenario_steps, seed_entries, strict, template_records
 
 Record = (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import keys, resources
+from nornir_esi.contract import keys, resources
 from nornir_esi.exceptions import ValidationError
 from tests.origin import Graph, config_bodies, seed_entries
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import mapping, secrets
+from nornir_esi.contract import mapping, secrets
+from nornir_esi.contract.records import Param
+from nornir_esi.contract.resources import secret_fields, validate
 from nornir_esi.exceptions import SecretError, ValidationError
-from nornir_esi.records import Param
-from nornir_esi.resources import secret_fields, validate
 from tests.origin import Graph, config_bodies, template_records
 
 SECRET = "s3cret-value"

@@ -8,10 +8,10 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from nornir_esi import desired
-from nornir_esi.inventory.nornir import ResourceInventory, load_overrides
-from nornir_esi.records import shipped_heat_templates
-from nornir_esi.render import _ENV
+from nornir_esi.contract import desired
+from nornir_esi.contract.records import shipped_heat_templates
+from nornir_esi.device.inventory import ResourceInventory, load_overrides
+from nornir_esi.services.internet_gateway.render import _ENV
 
 ROOT = Path(__file__).parent.parent
 INVENTORY = ROOT / "inventory"

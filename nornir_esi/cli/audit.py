@@ -1,4 +1,4 @@
-"""``nornir-esi audit``: a resource's audit trail (gathered by :mod:`nornir_esi.audit`) as
+"""``nornir-esi audit``: a resource's audit trail (gathered by :mod:`nornir_esi.doors.audit`) as
 a tree, or ``--json``."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def audit(
     NetBox user and request id), the jobs and the workers that ran them, on each router
     the commits of each job (comment names the job id) and their rollback index, and the stack.
     The routers are read live; one that cannot be reached says so."""
-    from nornir_esi.audit import gather
+    from nornir_esi.doors.audit import gather
 
     try:
         trail = gather(
@@ -64,7 +64,7 @@ def _print_audit(trail: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.tree import Tree
 
-    from nornir_esi.planner import HEAT_WORKER
+    from nornir_esi.jobs.planner import HEAT_WORKER
 
     current = trail["current"]
     if current is None:

@@ -56,7 +56,7 @@ def cli_requester() -> Any:
     """The audit trail's requester of a change made here: the OS user."""
     import getpass
 
-    from nornir_esi.desired import Requester
+    from nornir_esi.contract.desired import Requester
 
     try:
         user = getpass.getuser()
@@ -89,7 +89,7 @@ INVENTORY_OPTION = click.option(
 
 
 def open_devices(inventory: str | None) -> Any:
-    from nornir_esi.devices import NornirDevices
+    from nornir_esi.pair.devices import NornirDevices
 
     return NornirDevices(overrides=inventory)
 

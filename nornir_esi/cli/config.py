@@ -26,7 +26,7 @@ __all__ = ["apply", "delete", "get", "wait"]
 )
 def apply(file: str, endpoints: str | None, plaintext_secrets: bool) -> None:
     """Validate the resources in FILE (YAML or JSON) and write them to /config."""
-    from nornir_esi import desired
+    from nornir_esi.contract import desired
 
     try:
         store = open_store(endpoints)
@@ -59,7 +59,7 @@ def delete(target: tuple[str, ...], file: str | None, endpoints: str | None) -> 
     A resource something else still references is refused, unless that referrer is
     deleted in the same command; the order of the resources does not matter.
     """
-    from nornir_esi import desired
+    from nornir_esi.contract import desired
 
     if file is not None and target:
         raise click.UsageError("delete takes TYPE ID pairs or --file, not both")
@@ -123,7 +123,7 @@ def wait(
     endpoints: str | None,
 ) -> None:
     """Exit 0 when /state of the resource reaches WORKER_STATE; 1 with the state otherwise."""
-    from nornir_esi.waiting import wait_for_state
+    from nornir_esi.doors.waiting import wait_for_state
 
     try:
         state = wait_for_state(

@@ -1,5 +1,5 @@
 """``nornir-esi gateway create|show|list|delete``: internet gateways from an operator's
-choices, each change followed through its workflow (:mod:`nornir_esi.progress`)."""
+choices, each change followed through its workflow (:mod:`nornir_esi.doors.progress`)."""
 
 from __future__ import annotations
 
@@ -63,8 +63,8 @@ def _gateway_body(store: EtcdStore, file: str | None, chosen: dict[str, Any]) ->
 
     import yaml
 
-    from nornir_esi import desired
-    from nornir_esi.gateway_request import GATEWAY, derive
+    from nornir_esi.contract import desired
+    from nornir_esi.services.internet_gateway.request import GATEWAY, derive
 
     if file is not None:
         try:
@@ -96,7 +96,7 @@ def _await_workflow(
     as_json: bool,
 ) -> None:
     """Follow the version written (live, or quietly for --json), print, exit."""
-    from nornir_esi.progress import Progress, follow, render
+    from nornir_esi.doors.progress import Progress, follow, render
 
     progress = Progress(change.resource_type, change.resource_id, change.version, deleting)
     if wait and not as_json and sys.stdout.isatty():
@@ -174,8 +174,8 @@ def gateway_create(
     endpoints: str | None,
     **choices: str | None,
 ) -> None:
-    from nornir_esi import desired
-    from nornir_esi.gateway_request import GATEWAY
+    from nornir_esi.contract import desired
+    from nornir_esi.services.internet_gateway.request import GATEWAY
 
     chosen: dict[str, Any] = {k: v for k, v in choices.items() if v is not None}
     if id_ is not None:
@@ -215,8 +215,8 @@ def gateway_create(
 def gateway_delete(
     resource_id: str, no_wait: bool, timeout: float, as_json: bool, endpoints: str | None
 ) -> None:
-    from nornir_esi import desired
-    from nornir_esi.gateway_request import GATEWAY
+    from nornir_esi.contract import desired
+    from nornir_esi.services.internet_gateway.request import GATEWAY
 
     try:
         store = open_store(endpoints)
@@ -242,10 +242,10 @@ def gateway_delete(
 def gateway_show(resource_id: str, as_json: bool, endpoints: str | None) -> None:
     """A gateway: its body, version, state, monitoring, stack and queued jobs (exit 1 when
     its workflow failed, 2 when there is no such gateway)."""
-    from nornir_esi import keys
-    from nornir_esi.gateway_request import GATEWAY
-    from nornir_esi.records import ConfigRecord, HeatStack, Monitoring, State
-    from nornir_esi.views import FAILED, api_status, job_rows, monitoring_status
+    from nornir_esi.contract import keys
+    from nornir_esi.contract.records import ConfigRecord, HeatStack, Monitoring, State
+    from nornir_esi.doors.views import FAILED, api_status, job_rows, monitoring_status
+    from nornir_esi.services.internet_gateway.request import GATEWAY
 
     try:
         store = open_store(endpoints)
@@ -308,8 +308,8 @@ def _print_gateway(shown: dict[str, Any], state: Any) -> None:
 @ETCD_OPTION
 def gateway_list(as_json: bool, endpoints: str | None) -> None:
     """Every gateway: version, worker_state, monitoring, error (exit 1 when one failed)."""
-    from nornir_esi.gateway_request import GATEWAY
-    from nornir_esi.views import resource_rows
+    from nornir_esi.doors.views import resource_rows
+    from nornir_esi.services.internet_gateway.request import GATEWAY
 
     try:
         rows = resource_rows(open_store(endpoints), GATEWAY)

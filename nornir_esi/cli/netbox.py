@@ -36,7 +36,7 @@ PASSWORD_ENV_OPTION = click.option(
 
 
 def sync_options(login: str, password_env: str) -> Any:
-    from nornir_esi import secrets
+    from nornir_esi.contract import secrets
     from nornir_esi.netbox.sync import SyncOptions
 
     if secrets.plaintext_allowed():  # the compatibility switch: the value, as before
@@ -86,7 +86,7 @@ def netbox_setup(
 def netbox_seed(file: str, netbox_url: str, netbox_token: str) -> None:
     """Create the NetBox objects of a resource file (routers, interfaces, pairs, HA
     interfaces), each carrying its resource id: moving an inventory into NetBox."""
-    from nornir_esi import desired
+    from nornir_esi.contract import desired
     from nornir_esi.netbox.seed import seed
 
     try:

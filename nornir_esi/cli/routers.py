@@ -46,7 +46,8 @@ def plan(target: tuple[str, ...], endpoints: str | None, inventory: str | None) 
     FILE: resources as `apply` takes them, validated, not written. TYPE ID: the resource's
     current /config version (pending or not).
     """
-    from nornir_esi import desired, operations
+    from nornir_esi.contract import desired
+    from nornir_esi.services.internet_gateway import operations
 
     try:
         store, devices = open_store(endpoints), open_devices(inventory)
@@ -94,8 +95,8 @@ def check(
 ) -> None:
     """Drift: what differs on each router, and in the Heat stack's record, from what the
     resource should have (exit 1)."""
-    from nornir_esi import operations
-    from nornir_esi.heat import heat_from
+    from nornir_esi.heat.factory import heat_from
+    from nornir_esi.services.internet_gateway import operations
 
     _gateway_only(resource_type)
     try:
@@ -129,8 +130,8 @@ def repair(
 ) -> None:
     """Re-apply the resource's current version to both routers, as one pair transaction,
     and bring its Heat stack back in line."""
-    from nornir_esi import operations
-    from nornir_esi.heat import heat_from
+    from nornir_esi.heat.factory import heat_from
+    from nornir_esi.services.internet_gateway import operations
 
     _gateway_only(resource_type)
     try:

@@ -20,8 +20,8 @@ from nornir_esi.cli.common import (
     open_store,
 )
 from nornir_esi.cli.netbox import LOGIN_OPTION, PASSWORD_ENV_OPTION, netbox_api, sync_options
-from nornir_esi.devices import DEFAULT_BATCH
 from nornir_esi.exceptions import EsiError
+from nornir_esi.pair.coalesce import DEFAULT_BATCH
 
 __all__ = ["run", "serve"]
 
@@ -98,7 +98,7 @@ def run(
     ~/.ssh/known_hosts); a router whose key is not there fails its jobs, unless
     ESI_ACCEPT_UNKNOWN_HOST_KEYS=1.
     """
-    from nornir_esi.heat import heat_from
+    from nornir_esi.heat.factory import heat_from
     from nornir_esi.service import Service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(message)s")
@@ -123,7 +123,7 @@ def run(
             heat=heat_from(heat_url, project=heat_project),
         )
         if metrics_port is not None:
-            from nornir_esi.metrics import serve_metrics
+            from nornir_esi.jobs.queue_metrics import serve_metrics
 
             bound = serve_metrics(metrics_port, store, metrics_host).server_address[1]
             click.echo(f"nornir-esi: metrics on http://{metrics_host}:{bound}/metrics", err=True)
@@ -180,8 +180,8 @@ def serve(
     SIGINT/SIGTERM."""
     import uvicorn
 
-    from nornir_esi.api import NetBoxDoor, create_app
-    from nornir_esi.northbound import load_tokens
+    from nornir_esi.doors.api import NetBoxDoor, create_app
+    from nornir_esi.doors.northbound import load_tokens
 
     host, _, port = listen.rpartition(":")
     if keyfile and not certfile:

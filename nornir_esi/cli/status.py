@@ -1,5 +1,5 @@
 """``nornir-esi status`` and ``jobs``: the resources and the queued jobs as etcd holds them
-now (rows from :mod:`nornir_esi.views`)."""
+now (rows from :mod:`nornir_esi.doors.views`)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ def monitoring_text(status: Mapping[str, Any]) -> str:
 def show_resources(
     title: str, rows: list[dict[str, Any]], *, as_json: bool, with_type: bool
 ) -> NoReturn:
-    """Resource rows (:func:`nornir_esi.views.resource_rows`) as JSON or a table; exit 1
+    """Resource rows (:func:`nornir_esi.doors.views.resource_rows`) as JSON or a table; exit 1
     when one's workflow failed."""
-    from nornir_esi.views import FAILED
+    from nornir_esi.doors.views import FAILED
 
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -57,7 +57,7 @@ def show_resources(
 @ETCD_OPTION
 def status(resource_type: str | None, as_json: bool, endpoints: str | None) -> None:
     """Per resource: version, worker_state, monitoring, error (exit 1 when one failed)."""
-    from nornir_esi.views import resource_rows
+    from nornir_esi.doors.views import resource_rows
 
     try:
         rows = resource_rows(open_store(endpoints), resource_type)
@@ -72,7 +72,7 @@ def status(resource_type: str | None, as_json: bool, endpoints: str | None) -> N
 def jobs(as_json: bool, endpoints: str | None) -> None:
     """Jobs waiting, ready and working: age (since planned), handler, resource, version,
     worker, attempts."""
-    from nornir_esi.views import job_rows
+    from nornir_esi.doors.views import job_rows
 
     try:
         rows = job_rows(open_store(endpoints))

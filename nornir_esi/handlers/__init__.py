@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nornir_esi.handlers.heat_worker import heat_worker
 from nornir_esi.handlers.monitoring_worker import monitoring_worker
-from nornir_esi.worker import Handler
+from nornir_esi.jobs.worker import Handler
 
 __all__ = ["HANDLERS", "heat_worker", "monitoring_worker"]
 

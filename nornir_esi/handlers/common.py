@@ -1,38 +1,35 @@
-"""Helpers the handlers share: reading the graph and merging the job state."""
+"""What the handlers share: the services they are given, and merging the job state."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from nornir_esi import keys
+from nornir_esi.contract import keys
+from nornir_esi.contract.records import JobState
 from nornir_esi.exceptions import ClaimLost, EsiError
-from nornir_esi.records import ConfigRecord, JobState
-from nornir_esi.store.base import Compare, Op, Store
+from nornir_esi.heat.base import Heat
+from nornir_esi.jobs.worker import JobContext
+from nornir_esi.pair.devices import NornirDevices
+from nornir_esi.store.base import Compare, Op
 
-if TYPE_CHECKING:
-    from nornir_esi.worker import JobContext
-
-__all__ = ["lookup_in", "update_job_state"]
-
-
-def lookup_in(store: Store) -> Callable[[str, str], Mapping[str, Any] | None]:
-    """``lookup(type, id)``: the body of a resource in ``/config``, each read once by
-    this lookup. Make one per job or operation: the walks to a gateway's routers and to
-    its member interfaces pass the same HA interface and routers."""
-    read: dict[tuple[str, str], Mapping[str, Any] | None] = {}
-
-    def lookup(resource_type: str, resource_id: str) -> Mapping[str, Any] | None:
-        if (resource_type, resource_id) not in read:
-            entry = store.get(keys.config(resource_type, resource_id))
-            body = None if entry is None else ConfigRecord.from_value(entry.value).body
-            read[(resource_type, resource_id)] = body
-        return read[(resource_type, resource_id)]
-
-    return lookup
+__all__ = ["Context", "Services", "update_job_state"]
 
 
-def update_job_state(ctx: JobContext, change: Callable[[JobState], None]) -> JobState:
+@dataclass(frozen=True)
+class Services:
+    """What the handlers work with: the routers (``devices``) and Heat (``heat``)."""
+
+    devices: NornirDevices
+    heat: Heat
+
+
+# What a handler is given.
+Context = JobContext[Services]
+
+
+def update_job_state(ctx: JobContext[Any], change: Callable[[JobState], None]) -> JobState:
     """Read-modify-write of the workflow's job state, retried when it moved meanwhile.
 
     Only while the job is still this worker's: a run whose claim went (its lease expired in

@@ -10,7 +10,7 @@ For an internet gateway (the only type with a heat template in the contract):
    on the master, both confirmed only when both verified; any failure leaves both routers
    on their previous configuration); the job id is the commit comment. Jobs of this
    process for the same pair at the same moment share a transaction
-   (:mod:`nornir_esi.coalesce`); each keeps its own outcome;
+   (:mod:`nornir_esi.pair.coalesce`); each keeps its own outcome;
 3. create, update or delete the resource's Heat stack and record it under
    ``/esi-worker/heat_stacks/...`` and in the job state's ``heat_outputs``;
 4. remember what was applied (or forget it, after a delete), and keep the stack's id and
@@ -26,23 +26,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from nornir_esi import keys
+from nornir_esi.contract import keys
+from nornir_esi.contract.config import lookup_in
+from nornir_esi.contract.graph import pair_of
+from nornir_esi.contract.records import Applied, AuditStack, JobState
 from nornir_esi.exceptions import PermanentError
-from nornir_esi.gateway import Action, changes, pushed
-from nornir_esi.handlers.common import lookup_in, update_job_state
-from nornir_esi.heat import Heat
-from nornir_esi.inventory.graph import pair_of
-from nornir_esi.pair import gateway_verifier
-from nornir_esi.records import Applied, AuditStack, JobState
+from nornir_esi.handlers.common import Context, update_job_state
+from nornir_esi.services import service_for
+from nornir_esi.services.base import Action
 from nornir_esi.store.base import Op
-from nornir_esi.worker import JobContext
 
 __all__ = ["heat_worker"]
 
 
-def heat_worker(ctx: JobContext) -> list[Op]:
+def heat_worker(ctx: Context) -> list[Op]:
+    """Change the resource on its router pair, then its stack; see the module."""
     job = ctx.job
-    if job.resource_type != "internet_gateway":
+    service = service_for(job.resource_type)
+    if service is None:
         raise PermanentError(
             f"{job.resource_type} {job.resource_id}: heat_worker has no device "
             "configuration for this type"
@@ -62,14 +63,14 @@ def heat_worker(ctx: JobContext) -> list[Op]:
     pair = pair_of(lookup_in(store), job.resource_type, job.resource_input)
     deleting = action == "delete"
     verified_params = (applied or params) if deleting else params
-    ctx.services["devices"].push_pair(
-        changes(params, pair, action=action, applied=applied),
+    ctx.services.devices.push_pair(
+        service.changes(params, pair, action=action, applied=applied),
         comment=job.id,
-        verify=gateway_verifier(verified_params, present=not deleting),
+        verify=service.verifier(verified_params, present=not deleting),
         subject=(job.resource_type, job.resource_id),
     )
 
-    heat: Heat = ctx.services["heat"]
+    heat = ctx.services.heat
     tenant = str(job.resource_input.get("tenant_id", ""))
     if deleting:
         stack = heat.delete(job.resource_type, job.resource_id, tenant_id=tenant)
@@ -82,7 +83,7 @@ def heat_worker(ctx: JobContext) -> list[Op]:
             parameters=params,
             timeout_mins=int(params.get("heat_timeout") or 60),
             exists=job.action == "modify",
-            pushed=pushed(params, pair),
+            pushed=service.pushed(params, pair),
         )
     store.put(keys.heat_stack(job.resource_type, job.resource_id), stack.to_json())
     outputs: list[Any] = list(stack.output)

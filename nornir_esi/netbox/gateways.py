@@ -2,10 +2,10 @@
 
 The script sends what an operator chose in NetBox (the HA interface, VLAN id, name,
 tenant, internet service and QoS option); the rest of the body is derived by
-:func:`nornir_esi.gateway_request.derive`, as for ``nornir-esi gateway create``.
+:func:`nornir_esi.services.internet_gateway.request.derive`, as for ``nornir-esi gateway create``.
 
 A dry run validates and returns each router's native Junos diff (computed by the
-routers, nothing written); otherwise the change goes through :mod:`nornir_esi.desired`
+routers, nothing written); otherwise the change goes through :mod:`nornir_esi.contract.desired`
 and the answer carries the version written and the ids of the jobs the job manager
 planned for it (when it did so within ``jobs_timeout``).
 """
@@ -17,11 +17,12 @@ import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from nornir_esi import desired, keys, operations
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import ConfigRecord
 from nornir_esi.exceptions import ValidationError
-from nornir_esi.gateway_request import CHOSEN as _CHOSEN
-from nornir_esi.gateway_request import GATEWAY, derive
-from nornir_esi.records import ConfigRecord
+from nornir_esi.services.internet_gateway import operations
+from nornir_esi.services.internet_gateway.request import CHOSEN as _CHOSEN
+from nornir_esi.services.internet_gateway.request import GATEWAY, derive
 from nornir_esi.store.base import Store
 
 __all__ = ["GATEWAY", "derive", "handle", "planned_jobs"]

@@ -39,6 +39,7 @@ __all__ = [
     "CUSTOM_FIELDS",
     "EDGE_ROUTER_ROLE",
     "NETCONF_SERVICE",
+    "OBJECT_TYPES",
     "PLATFORM",
     "CustomField",
     "ensure_event_rule",
@@ -185,13 +186,23 @@ def ensure_schema(nb: Any) -> list[str]:
 
 
 WEBHOOK_NAME = "nornir-esi"
+# The NetBox object types the mapping reads: what the event rule installed by
+# `nornir-esi netbox setup` fires on, and what the receiver acts on.
+OBJECT_TYPES = (
+    "dcim.device",
+    "dcim.interface",
+    "dcim.virtualchassis",
+    "ipam.vlangroup",
+    "tenancy.tenant",
+    "ipam.service",
+    "ipam.ipaddress",
+    "ipam.asn",
+)
 
 
 def ensure_event_rule(nb: Any, url: str, secret: str) -> list[str]:
     """A webhook to ``url`` signed with ``secret`` and an event rule firing it on changes
     to the models the mapping reads; an existing one gets the new URL and secret."""
-    from nornir_esi.netbox.webhook import OBJECT_TYPES
-
     created: list[str] = []
     hook = nb.extras.webhooks.get(name=WEBHOOK_NAME)
     if hook is None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nornir_esi.contract.resources import parse_vlan_ranges
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.netbox.schema import EDGE_ROUTER_ROLE, NETCONF_SERVICE, PLATFORM, ensure_schema
-from nornir_esi.resources import parse_vlan_ranges
 
 __all__ = ["seed"]
 

@@ -1,5 +1,5 @@
 """NetBox -> ``/config``: the routers, interfaces, pairs and HA interfaces NetBox holds,
-written as ``/config`` versions through :func:`nornir_esi.desired.apply`.
+written as ``/config`` versions through :func:`nornir_esi.contract.desired.apply`.
 
 Idempotent: an object NetBox did not change writes nothing. Fields NetBox has no place
 for are kept from the current ``/config`` body (a router's login and password, the
@@ -24,11 +24,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import ConfigRecord
+from nornir_esi.contract.resources import dependency_order
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.netbox.schema import DEFAULT_NETCONF_PORT, EDGE_ROUTER_ROLE, NETCONF_SERVICE
-from nornir_esi.records import ConfigRecord
-from nornir_esi.resources import dependency_order
 from nornir_esi.store.base import Op, Store
 
 __all__ = [
@@ -63,7 +63,7 @@ class SyncOptions:
 
     ``password`` is a secret reference (``{"ref": "env:ESI_ROUTER_PASSWORD"}``: the workers
     resolve it) or, with ``plaintext_secrets`` (the compatibility switch, see
-    :func:`nornir_esi.desired.apply`), the password itself, written as the original did.
+    :func:`nornir_esi.contract.desired.apply`), the password itself, written as the original did.
     """
 
     login: str = "esi"

@@ -23,26 +23,15 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from nornir_esi.desired import Requester
+from nornir_esi.contract.desired import Requester
 from nornir_esi.exceptions import EsiError, ValidationError
+from nornir_esi.netbox.schema import OBJECT_TYPES
 
-__all__ = ["OBJECT_TYPES", "SyncLoop", "folded", "relevant", "requester", "sign", "verify"]
+__all__ = ["SyncLoop", "folded", "relevant", "requester", "sign", "verify"]
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hook-Signature"
-# The NetBox object types the mapping reads: what the event rule installed by
-# `nornir-esi netbox setup` fires on, and what the receiver acts on.
-OBJECT_TYPES = (
-    "dcim.device",
-    "dcim.interface",
-    "dcim.virtualchassis",
-    "ipam.vlangroup",
-    "tenancy.tenant",
-    "ipam.service",
-    "ipam.ipaddress",
-    "ipam.asn",
-)
 
 
 def relevant(payload: dict[str, Any]) -> str | None:

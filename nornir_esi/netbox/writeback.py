@@ -27,11 +27,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from nornir_esi import keys
+from nornir_esi.contract import keys
+from nornir_esi.contract.records import ConfigRecord, State
 from nornir_esi.exceptions import EsiError, TemporaryError
 from nornir_esi.netbox.schema import EDGE_ROUTER_ROLE
 from nornir_esi.netbox.sync import resource_id
-from nornir_esi.records import ConfigRecord, State
 from nornir_esi.store.base import Store
 
 __all__ = ["WritebackLoop", "write_back"]

@@ -36,8 +36,8 @@ from typing import Any, TypeVar
 import asyncssh
 from lxml import etree
 
+from nornir_esi.device.known_hosts import FILE_ENV, record
 from nornir_esi.exceptions import NetsimError
-from nornir_esi.known_hosts import FILE_ENV, record
 from nornir_esi.netsim.device import Faults, Role, Router, Session, SessionDropped, Settings
 from nornir_esi.netsim.hostkeys import host_key, known_hosts_line
 from nornir_esi.netsim.rpc import BASE_NS, CloseSession, handle_rpc

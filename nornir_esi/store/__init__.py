@@ -1,4 +1,6 @@
-"""The desired-state store: the contract (``base``), its etcd adapter and local servers."""
+"""The desired-state store: the contract (``base``), its etcd adapter (``etcd``), feeds,
+grouped reads and the fair mutex. The etcd server the tests start is
+:mod:`nornir_esi.testing.etcd`."""
 
 from __future__ import annotations
 
@@ -15,16 +17,12 @@ from nornir_esi.store.base import (
     get_many,
 )
 from nornir_esi.store.etcd import EtcdLease, EtcdStore, EtcdWatch
-from nornir_esi.store.server import EtcdCluster, EtcdServer, EtcdUser
 
 __all__ = [
     "Compare",
     "Entry",
-    "EtcdCluster",
     "EtcdLease",
-    "EtcdServer",
     "EtcdStore",
-    "EtcdUser",
     "EtcdWatch",
     "Event",
     "Lease",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nornir.core.task import Result, Task
 
-from nornir_esi.tasks._config import commit_history
+from nornir_esi.device.candidate import commit_history
 
 __all__ = ["collect_commits"]
 

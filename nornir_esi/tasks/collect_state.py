@@ -9,8 +9,8 @@ from lxml import etree
 from ncclient.operations.rpc import RPCError
 from nornir.core.task import Result, Task
 
+from nornir_esi.device.rpc import call, leaf, sub
 from nornir_esi.exceptions import DeviceRejectedError
-from nornir_esi.tasks._rpc import call, leaf, sub
 
 __all__ = ["collect_state"]
 

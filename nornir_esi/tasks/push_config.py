@@ -8,8 +8,7 @@ from contextlib import contextmanager
 
 from nornir.core.task import Result, Task
 
-from nornir_esi.exceptions import DeviceError, ValidationError
-from nornir_esi.tasks._config import (
+from nornir_esi.device.candidate import (
     commit_rpc,
     diff,
     discard,
@@ -19,7 +18,8 @@ from nornir_esi.tasks._config import (
     prune_policy,
     unlock,
 )
-from nornir_esi.tasks._rpc import CONNECTION, call
+from nornir_esi.device.rpc import CONNECTION, call
+from nornir_esi.exceptions import DeviceError, ValidationError
 
 __all__ = ["push_config"]
 
@@ -39,7 +39,8 @@ def push_config(
     """Load ``commands`` (``set``/``delete``/``insert`` lines) and commit them with ``comment``.
 
     Under an exclusive lock (``lock-configuration``): load the commands, then ``text``
-    (curly text, ``load merge``; e.g. :func:`nornir_esi.render.render_vrf_config`), then
+    (curly text, ``load merge``; e.g.
+    :func:`nornir_esi.services.internet_gateway.render.render_vrf_config`), then
     remove each of ``prune_policies`` that the load left without terms; take the
     ``show | compare`` diff. No diff: nothing is committed. ``dry_run`` (default: Nornir's
     global dry-run): the candidate is discarded and the diff returned. Otherwise

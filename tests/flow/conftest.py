@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nornir_esi import desired
+from nornir_esi.contract import desired
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.netsim.server import RouterSpec, Simulator
 from nornir_esi.service import Service
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
 
 INVENTORY = Path(__file__).parent.parent.parent / "inventory"
 # The origin's routers: vMX-router-02 (10.79.5.185) is the HA pair's primary.

@@ -18,17 +18,17 @@ import requests
 import yaml
 from click.testing import CliRunner, Result
 
-from nornir_esi import desired, keys
-from nornir_esi.api import ApiServer, create_app
 from nornir_esi.cli import main
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import AuditJob, AuditRequest, AuditRouter, AuditStack
+from nornir_esi.doors.api import ApiServer, create_app
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.netbox import gateways, webhook
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import AuditJob, AuditRequest, AuditRouter, AuditStack
 from nornir_esi.service import Service
-from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.etcd import EtcdServer
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS

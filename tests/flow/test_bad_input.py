@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.junos.tree import canonical_bytes
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.service import Service
 from nornir_esi.store.base import Entry, Store
-from nornir_esi.store.server import EtcdServer
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.etcd import EtcdServer
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS, write_overrides

@@ -13,13 +13,13 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from nornir_esi import desired, keys
-from nornir_esi.manager import JobManager, _rounds
-from nornir_esi.records import ConfigRecord, JobEntry
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import ConfigRecord, JobEntry
+from nornir_esi.doors.waiting import wait_for_state
+from nornir_esi.jobs.manager import JobManager, _rounds
+from nornir_esi.jobs.worker import JobContext, Worker
 from nornir_esi.service import ensure_heat_templates
 from nornir_esi.store.base import Compare, Entry, Op, Store, Txn, TxnResult
-from nornir_esi.waiting import wait_for_state
-from nornir_esi.worker import JobContext, Worker
 from tests.store.helpers import eventually
 from tests.synthetic import gateways, resource_graph
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from nornir_esi import keys
-from nornir_esi.records import shipped_heat_templates
+from nornir_esi.contract import keys
+from nornir_esi.contract.records import shipped_heat_templates
 from nornir_esi.service import Service
 from nornir_esi.store.base import Store
 from tests.origin import strict, template_records

@@ -20,13 +20,14 @@ from typing import Any
 import pytest
 import yaml
 
-from nornir_esi import desired, keys, netconf
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import AuditJob, ConfigRecord, State
+from nornir_esi.device import netconf
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.junos.tree import canonical_bytes
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import AuditJob, ConfigRecord, State
-from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.etcd import EtcdServer
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS

@@ -43,12 +43,13 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from nornir_esi import desired, keys, resources
 from nornir_esi.cli import main
-from nornir_esi.records import AuditRequest, ConfigRecord, State
+from nornir_esi.contract import desired, keys, resources
+from nornir_esi.contract.records import AuditRequest, ConfigRecord, State
 from nornir_esi.service import ensure_heat_templates
-from nornir_esi.store import EtcdServer, EtcdStore
+from nornir_esi.store import EtcdStore
 from nornir_esi.store.base import Entry, Store
+from nornir_esi.testing.etcd import EtcdServer
 
 from .conftest import INVENTORY
 

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import State
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.exceptions import TemporaryError
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import State
 from nornir_esi.store.base import Store
-from nornir_esi.store.server import EtcdCluster
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.etcd import EtcdCluster
 from tests.store.helpers import eventually, retry
 from tests.synthetic import (
     CommitLog,

@@ -32,11 +32,11 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.store.base import Store
-from nornir_esi.store.server import EtcdServer
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.etcd import EtcdServer
 from tests.store.helpers import eventually, history
 from tests.synthetic import carried, expected, qos_inputs
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import ConfigRecord, State
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import ConfigRecord, State
-from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.etcd import EtcdServer
 from tests.store.helpers import eventually
 
 from .test_cli import GATEWAY_FILE, RESOURCES_FILE, _words, cli

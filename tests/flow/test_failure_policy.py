@@ -19,17 +19,17 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import desired, keys
-from nornir_esi import worker as worker_module
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import AuditJob, HeatStack, JobEntry, State
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.exceptions import DeviceRejectedError, PermanentError, TemporaryError
 from nornir_esi.handlers import HANDLERS
-from nornir_esi.manager import JobManager
+from nornir_esi.jobs import worker as worker_module
+from nornir_esi.jobs.manager import JobManager
+from nornir_esi.jobs.worker import Handler, JobContext, Worker
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import AuditJob, HeatStack, JobEntry, State
 from nornir_esi.service import Service, ensure_heat_templates
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
-from nornir_esi.worker import Handler, JobContext, Worker
 from tests.store.helpers import eventually, history
 
 from .conftest import INVENTORY

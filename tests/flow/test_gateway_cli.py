@@ -17,14 +17,14 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from nornir_esi import desired, keys
 from nornir_esi.cli import main
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import AuditRequest, ConfigRecord, State
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import AuditRequest, ConfigRecord, State
 from nornir_esi.service import Service
-from nornir_esi.store import EtcdServer
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.etcd import EtcdServer
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS

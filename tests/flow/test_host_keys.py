@@ -12,14 +12,14 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from nornir_esi import desired
-from nornir_esi.devices import NornirDevices
+from nornir_esi.contract import desired
+from nornir_esi.device.known_hosts import ACCEPT_ENV, FILE_ENV, HostKeyPolicy, record
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.exceptions import HostKeyError
-from nornir_esi.known_hosts import ACCEPT_ENV, FILE_ENV, HostKeyPolicy, record
 from nornir_esi.netsim.hostkeys import host_key, known_hosts_line
 from nornir_esi.netsim.server import Simulator
+from nornir_esi.pair.devices import NornirDevices
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
 
 from .conftest import INVENTORY, ROUTERS
 

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import JobEntry, State
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import JobEntry, State
 from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store
 from nornir_esi.store.feed import Feed
-from nornir_esi.waiting import wait_for_state
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS

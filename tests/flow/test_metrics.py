@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from nornir_esi import desired, keys
-from nornir_esi.metrics import serve_metrics
+from nornir_esi.contract import desired, keys
+from nornir_esi.doors.waiting import wait_for_state
+from nornir_esi.jobs.queue_metrics import serve_metrics
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
 
 from .conftest import INVENTORY, ROUTERS
 

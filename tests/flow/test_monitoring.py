@@ -19,19 +19,21 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import desired, keys, netconf
-from nornir_esi.devices import NornirDevices
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import State
+from nornir_esi.device import netconf
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.handlers import HANDLERS
-from nornir_esi.heat import EmbeddedHeat
+from nornir_esi.handlers.common import Services
+from nornir_esi.heat.embedded import EmbeddedHeat
+from nornir_esi.jobs.worker import Worker
 from nornir_esi.netsim.sample import VRF
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import State
+from nornir_esi.pair.devices import NornirDevices
 from nornir_esi.service import Service
 from nornir_esi.store.base import Store
 from nornir_esi.store.feed import Feed
 from nornir_esi.store.mutex import EtcdMutex
-from nornir_esi.waiting import wait_for_state
-from nornir_esi.worker import Worker
 
 from .conftest import INVENTORY, ROUTERS
 
@@ -61,10 +63,10 @@ def _ae0_of(router: str) -> dict[str, Any]:
 @contextmanager
 def _worker(store: Store, overrides: Path, *handlers: str) -> Iterator[Worker]:
     """A worker of ``handlers`` only, in a thread, until the block ends."""
-    services = {
-        "devices": NornirDevices(overrides=str(overrides), turns=EtcdMutex(store)),
-        "heat": EmbeddedHeat(),
-    }
+    services = Services(
+        devices=NornirDevices(overrides=str(overrides), turns=EtcdMutex(store)),
+        heat=EmbeddedHeat(),
+    )
     worker = Worker(store, {h: HANDLERS[h] for h in handlers}, lease_ttl=5, services=services)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), name=worker.id, daemon=True)

@@ -11,17 +11,19 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from nornir_esi import desired, keys, netconf, operations
-from nornir_esi.devices import NornirDevices
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import ConfigRecord
+from nornir_esi.device import netconf
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.junos.diff import diff_text
 from nornir_esi.junos.tree import canonical_bytes
 from nornir_esi.netsim.device import FAULT_HOLDER
 from nornir_esi.netsim.sample import VRF
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import ConfigRecord
+from nornir_esi.pair.devices import NornirDevices
 from nornir_esi.service import Service
+from nornir_esi.services.internet_gateway import operations
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS

@@ -18,14 +18,14 @@ from contextlib import contextmanager
 
 import pytest
 
-from nornir_esi import desired, keys
-from nornir_esi.manager import JobManager
-from nornir_esi.records import ConfigRecord, HeatStack, State, WorkerCache
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import ConfigRecord, HeatStack, State, WorkerCache
+from nornir_esi.doors.waiting import wait_for_state
+from nornir_esi.jobs.manager import JobManager
+from nornir_esi.jobs.worker import JobContext, Worker
 from nornir_esi.service import Service, ensure_heat_templates
 from nornir_esi.store.base import Store
 from nornir_esi.store.feed import Feed
-from nornir_esi.waiting import wait_for_state
-from nornir_esi.worker import JobContext, Worker
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY
@@ -229,11 +229,11 @@ def test_versions_written_while_no_manager_led_each_get_their_workflow(store: St
 
 
 def test_a_run_whose_claim_went_leaves_the_job_state_alone(store: Store) -> None:
+    from nornir_esi.contract.records import HeatTemplate, JobState, shipped_heat_templates
     from nornir_esi.exceptions import ClaimLost
     from nornir_esi.handlers.common import update_job_state
-    from nornir_esi.planner import plan
-    from nornir_esi.records import HeatTemplate, JobState, shipped_heat_templates
-    from nornir_esi.worker import JobContext
+    from nornir_esi.jobs.planner import plan
+    from nornir_esi.jobs.worker import JobContext
 
     templates = {
         t.id: t
@@ -249,9 +249,9 @@ def test_a_run_whose_claim_went_leaves_the_job_state_alone(store: Store) -> None
     # Its claim gone (the lease expired, another worker ran the job, the workflow ended and
     # removed the job state): the late run must not bring the job state back.
     with pytest.raises(ClaimLost):
-        update_job_state(JobContext(job, store, "worker-late"), measured)
+        update_job_state(JobContext(job, store, "worker-late", None), measured)
     assert store.get(key) is None
     # Held: written.
     store.put(keys.job_working(job.id), "worker-now")
-    assert update_job_state(JobContext(job, store, "worker-now"), measured).state_monitoring
+    assert update_job_state(JobContext(job, store, "worker-now", None), measured).state_monitoring
     assert store.get(key) is not None

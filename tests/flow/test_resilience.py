@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.exceptions import StoreUnavailable
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.service import Service
 from nornir_esi.store.base import Op, Store
-from nornir_esi.store.server import EtcdServer
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.etcd import EtcdServer
 from tests.store.helpers import LossyStore, eventually
 
 from .conftest import INVENTORY

@@ -19,15 +19,17 @@ import pytest
 from nornir import InitNornir
 from nornir.core.inventory import Host
 
-from nornir_esi import desired, fleet, keys, netconf
-from nornir_esi.inventory.etcd import EtcdRouterInventory, in_ha_router
-from nornir_esi.inventory.nornir import ResourceInventory
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import ConfigRecord
+from nornir_esi.device import netconf
+from nornir_esi.device.inventory import ResourceInventory
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.netsim.sample import VRF
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import ConfigRecord
-from nornir_esi.store import EtcdServer
+from nornir_esi.runbooks import fleet
+from nornir_esi.runbooks.inventory import EtcdRouterInventory, in_ha_router
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.etcd import EtcdServer
 
 from .conftest import INVENTORY, ROUTERS
 

@@ -8,12 +8,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import JobEntry
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import JobEntry
 from nornir_esi.store.base import Event, Store
-from nornir_esi.store.server import EtcdServer
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.etcd import EtcdServer
 from tests.store.helpers import eventually, history
 
 from .conftest import INVENTORY

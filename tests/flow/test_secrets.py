@@ -15,17 +15,17 @@ import pytest
 import requests
 from nornir import InitNornir
 
-from nornir_esi import desired, keys
-from nornir_esi.api import ApiServer, create_app
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import ConfigRecord, JobEntry
+from nornir_esi.doors.api import ApiServer, create_app
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.exceptions import PermanentError, SecretError, ValidationError
 from nornir_esi.netsim.server import RouterSpec, Simulator
-from nornir_esi.records import ConfigRecord, JobEntry
 from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store
 from nornir_esi.store.etcd import EtcdStore
 from nornir_esi.store.feed import Feed
 from nornir_esi.tasks.collect_state import collect_state
-from nornir_esi.waiting import wait_for_state
 from tests.flow.test_cli import cli
 
 from .conftest import INVENTORY, ROUTERS, write_overrides

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.service import Service
 from nornir_esi.store.base import Event, Store
 from nornir_esi.store.feed import Feed
-from nornir_esi.waiting import wait_for_state
 from tests.store.helpers import history
 
 from .conftest import INVENTORY, ROUTERS

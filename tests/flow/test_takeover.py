@@ -19,16 +19,16 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import desired, keys
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import JobEntry, State
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.exceptions import StoreUnavailable
-from nornir_esi.manager import JobManager
-from nornir_esi.records import JobEntry, State
+from nornir_esi.jobs.manager import JobManager
+from nornir_esi.jobs.worker import JobContext, Worker
 from nornir_esi.service import ensure_heat_templates
 from nornir_esi.store.base import Compare, Event, Lease, Op, Store, Txn, TxnResult
 from nornir_esi.store.feed import Feed
-from nornir_esi.store.server import EtcdServer
-from nornir_esi.waiting import wait_for_state
-from nornir_esi.worker import JobContext, Worker
+from nornir_esi.testing.etcd import EtcdServer
 from tests.store.helpers import eventually, history
 from tests.synthetic import gateway_states, gateways, resource_graph
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from nornir_esi.exceptions import SetupError
-from nornir_esi.heat_server import HeatServer, heat_venv
+from nornir_esi.testing.heat import HeatServer, heat_venv
 from tests.flow.conftest import pair
 
 __all__ = ["heat_server", "pair"]  # `pair`: the simulated router pair of the flow tests

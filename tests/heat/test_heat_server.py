@@ -13,7 +13,7 @@ from heatclient import client as heat_client
 from heatclient import exc as heat_exc
 from keystoneauth1 import noauth, session
 
-from nornir_esi.heat_server import PROJECT, HeatServer
+from nornir_esi.testing.heat import PROJECT, HeatServer
 from tests.store.helpers import eventually
 
 TEMPLATE = """\

@@ -10,17 +10,18 @@ from typing import Any
 import pytest
 import yaml
 
-from nornir_esi import desired, keys, operations
-from nornir_esi.devices import NornirDevices
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import HeatStack, State
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.exceptions import PermanentError
-from nornir_esi.heat import Pushed, stack_name
-from nornir_esi.heat_server import HeatServer
+from nornir_esi.heat.base import Pushed, stack_name
+from nornir_esi.heat.openstack import OpenStackHeat
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.openstack_heat import OpenStackHeat
-from nornir_esi.records import HeatStack, State
+from nornir_esi.pair.devices import NornirDevices
 from nornir_esi.service import Service
+from nornir_esi.services.internet_gateway import operations
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.heat import HeatServer
 from tests.flow.conftest import ROUTERS, write_overrides
 from tests.store.helpers import eventually
 

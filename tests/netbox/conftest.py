@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from nornir_esi.exceptions import SetupError
-from nornir_esi.netbox.server import NetBoxServer
+from nornir_esi.testing.netbox import NetBoxServer
 from tests.flow.conftest import pair
 
 __all__ = ["netbox_server", "pair"]  # `pair`: the simulated router pair of the flow tests

@@ -21,14 +21,14 @@ from lxml import etree
 from nornir import InitNornir
 from nornir_netconf.plugins.tasks import netconf_rpc
 
-from nornir_esi import desired
+from nornir_esi.contract import desired
 from nornir_esi.exceptions import ValidationError
-from nornir_esi.inventory.netbox import NetBoxRouterInventory
+from nornir_esi.netbox.inventory import NetBoxRouterInventory
 from nornir_esi.netbox.schema import EDGE_ROUTER_ROLE, NETCONF_SERVICE
 from nornir_esi.netbox.seed import DEVICE_TYPE, SITE, seed
-from nornir_esi.netbox.server import NetBoxServer
 from nornir_esi.netbox.sync import resource_id
 from nornir_esi.netsim.server import Simulator
+from nornir_esi.testing.netbox import NetBoxServer
 from tests.netsim.conftest import sim
 
 __all__ = ["sim"]

@@ -15,19 +15,19 @@ import pynetbox
 import pytest
 import requests
 
-from nornir_esi import desired, keys
-from nornir_esi.api import ApiServer, NetBoxDoor, create_app
-from nornir_esi.devices import NornirDevices
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import AuditRequest, ConfigRecord
+from nornir_esi.doors.api import ApiServer, NetBoxDoor, create_app
+from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.netbox.schema import ensure_event_rule, ensure_scripts
 from nornir_esi.netbox.seed import seed
-from nornir_esi.netbox.server import ADMIN_USER, NetBoxServer
 from nornir_esi.netbox.sync import SyncOptions, sync
 from nornir_esi.netbox.webhook import SIGNATURE_HEADER, sign
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.records import AuditRequest, ConfigRecord
+from nornir_esi.pair.devices import NornirDevices
 from nornir_esi.service import Service
 from nornir_esi.store.base import Store
-from nornir_esi.waiting import wait_for_state
+from nornir_esi.testing.netbox import ADMIN_USER, NetBoxServer
 from tests.flow.conftest import ROUTERS, write_overrides
 from tests.store.helpers import eventually
 from tests.synthetic import carried

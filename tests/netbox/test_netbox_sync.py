@@ -15,14 +15,14 @@ from typing import Any
 import pynetbox
 import pytest
 
-from nornir_esi import desired, keys, secrets
+from nornir_esi.contract import desired, keys, secrets
+from nornir_esi.contract.records import ConfigRecord
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.netbox.seed import seed
-from nornir_esi.netbox.server import NetBoxServer
 from nornir_esi.netbox.sync import NETBOX_PREFIX, SyncOptions, sync
-from nornir_esi.records import ConfigRecord
 from nornir_esi.store.base import Store
 from nornir_esi.store.etcd import EtcdStore
+from nornir_esi.testing.netbox import NetBoxServer
 from tests.flow.test_cli import cli
 
 INVENTORY = Path(__file__).parent.parent.parent / "inventory"

@@ -13,15 +13,15 @@ from typing import Any
 import pynetbox
 import pytest
 
-from nornir_esi import desired, keys
-from nornir_esi.api import ApiServer, NetBoxDoor, create_app
+from nornir_esi.contract import desired, keys
+from nornir_esi.contract.records import AuditRequest, ConfigRecord
+from nornir_esi.doors.api import ApiServer, NetBoxDoor, create_app
 from nornir_esi.netbox.schema import ensure_event_rule
 from nornir_esi.netbox.seed import seed
-from nornir_esi.netbox.server import ADMIN_USER, NetBoxServer
 from nornir_esi.netbox.sync import SyncOptions, sync
 from nornir_esi.netbox.webhook import SIGNATURE_HEADER, sign
-from nornir_esi.records import AuditRequest, ConfigRecord
 from nornir_esi.store.base import Store
+from nornir_esi.testing.netbox import ADMIN_USER, NetBoxServer
 from tests.store.helpers import eventually
 
 INVENTORY = Path(__file__).parent.parent.parent / "inventory"

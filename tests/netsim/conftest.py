@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from nornir_esi import netconf
+from nornir_esi.device import netconf
 from nornir_esi.netsim.sample import VRF, gateway_set, gateway_text
 from nornir_esi.netsim.server import RouterSpec, Simulator
 

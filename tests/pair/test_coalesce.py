@@ -1,5 +1,5 @@
 """Commit coalescing on the simulated pair: changes that wait for the pair at the same
-moment share one transaction, and each keeps its own outcome (``nornir_esi.coalesce``).
+moment share one transaction, and each keeps its own outcome (``nornir_esi.pair.coalesce``).
 
 The first change's transaction is held at a gate until the others are queued behind it,
 so which changes share the second transaction is known, not a matter of timing.
@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from nornir_esi.devices import Change, NornirDevices
 from nornir_esi.exceptions import PairRejectedError
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.pair import PairResult, gateway_verifier
+from nornir_esi.pair.change import Change, PairResult
+from nornir_esi.pair.devices import NornirDevices
+from nornir_esi.services.internet_gateway.verify import gateway_verifier
 from tests.pair.test_pair import PARAMS, assert_left_as, changes, history, on, running
 from tests.store.helpers import eventually
 from tests.tasks.conftest import SIM_NAME
@@ -217,7 +218,7 @@ def test_batch_of_one_applies_each_change_alone(routers: Simulator, overrides: s
 
 
 def test_the_merged_change_loads_every_part(routers: Simulator) -> None:
-    from nornir_esi.coalesce import merge
+    from nornir_esi.pair.coalesce import merge
 
     one, two = changes("create", gateway(1501)), changes("delete", gateway(1502))
     merged = merge([one, two])

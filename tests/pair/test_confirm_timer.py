@@ -19,7 +19,8 @@ from nornir.core.task import Task
 
 from nornir_esi.exceptions import PairError
 from nornir_esi.netsim.server import RouterSpec, Simulator
-from nornir_esi.pair import Role, apply_pair
+from nornir_esi.pair.change import Role
+from nornir_esi.pair.transaction import apply_pair
 from tests.pair.test_pair import NAMES, SIM_NAME, assert_left_as, changes, on, running
 from tests.store.helpers import eventually
 from tests.tasks.conftest import write_overrides

@@ -11,8 +11,8 @@ import pytest
 from lxml import etree
 from nornir.core.task import Task
 
-from nornir_esi.connections import POOL
-from nornir_esi.devices import Change, NornirDevices
+from nornir_esi.device.connections import POOL
+from nornir_esi.device.inventory import nornir_for
 from nornir_esi.exceptions import (
     DeviceRejectedError,
     DeviceUnavailableError,
@@ -20,17 +20,19 @@ from nornir_esi.exceptions import (
     PairRejectedError,
     PairUnavailableError,
 )
-from nornir_esi.inventory.nornir import nornir_for
 from nornir_esi.junos import tree
 from nornir_esi.junos.diff import diff_text
 from nornir_esi.netsim.device import FAULT_HOLDER, Router
 from nornir_esi.netsim.server import RouterSpec, Simulator
-from nornir_esi.pair import PairResult, Role, apply_pair, gateway_verifier
-from nornir_esi.render import (
+from nornir_esi.pair.change import Change, PairResult, Role
+from nornir_esi.pair.devices import NornirDevices
+from nornir_esi.pair.transaction import apply_pair
+from nornir_esi.services.internet_gateway.render import (
     gateway_prune_policies,
     render_gateway,
     render_vrf_config,
 )
+from nornir_esi.services.internet_gateway.verify import gateway_verifier
 from nornir_esi.tasks import push_config
 from tests.store.helpers import eventually
 from tests.tasks.conftest import PRIMARY, SECONDARY, SIM_NAME, write_overrides

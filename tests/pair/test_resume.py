@@ -7,8 +7,8 @@ the second does not carry it. The re-run has no diff on the first and one on the
 
 from __future__ import annotations
 
+from nornir_esi.device.inventory import nornir_for
 from nornir_esi.exceptions import DeviceBusyError, PairUnavailableError
-from nornir_esi.inventory.nornir import nornir_for
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.tasks import push_config
 from tests.pair.test_pair import (

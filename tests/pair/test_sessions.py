@@ -1,4 +1,4 @@
-"""NETCONF sessions kept per router across jobs (``nornir_esi.connections``)."""
+"""NETCONF sessions kept per router across jobs (``nornir_esi.device.connections``)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 from lxml import etree
 from ncclient.transport.errors import TransportError
 
-from nornir_esi.connections import POOL
-from nornir_esi.devices import NornirDevices
+from nornir_esi.device.candidate import lock
+from nornir_esi.device.connections import POOL
+from nornir_esi.device.inventory import nornir_for
 from nornir_esi.exceptions import DeviceUnavailableError, PairUnavailableError
-from nornir_esi.inventory.nornir import nornir_for
 from nornir_esi.netsim.device import Router
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.tasks._config import lock
+from nornir_esi.pair.devices import NornirDevices
 from tests.pair.test_pair import apply
 from tests.tasks.conftest import PRIMARY, SECONDARY, SIM_NAME
 
@@ -121,7 +121,7 @@ def test_parallel_jobs_keep_at_most_per_router_sessions(
 @pytest.fixture
 def one_session(monkeypatch: pytest.MonkeyPatch) -> Any:
     """A pool that lets one session per router be in use at once (and waits 1 s at most)."""
-    from nornir_esi import connections
+    from nornir_esi.device import connections
 
     small = connections.SessionPool(per_router=1, open_max=1, wait=1.0)
     monkeypatch.setattr(connections, "POOL", small)
@@ -167,7 +167,7 @@ def test_an_rpc_goes_out_at_once_not_at_the_io_threads_next_poll(
 ) -> None:
     import ncclient.transport.session
 
-    from nornir_esi import netconf
+    from nornir_esi.device import netconf
 
     host, port = routers.address(SIM_NAME[PRIMARY["name"]])
     manager = netconf.connect(host, port, username="esi", password="x", timeout=30)
@@ -188,7 +188,7 @@ def test_a_session_the_router_ended_under_a_write_is_a_closed_session(
 ) -> None:
     from ncclient.transport.errors import SessionCloseError
 
-    from nornir_esi import netconf
+    from nornir_esi.device import netconf
 
     host, port = routers.address(SIM_NAME[PRIMARY["name"]])
     manager = netconf.connect(host, port, username="esi", password="x", timeout=30)

@@ -14,7 +14,8 @@ from nornir_esi.exceptions import (
     TemporaryError,
     ValidationError,
 )
-from nornir_esi.store import EtcdCluster, EtcdServer, EtcdStore, Event
+from nornir_esi.store import EtcdStore, Event
+from nornir_esi.testing.etcd import EtcdCluster, EtcdServer
 from tests.store.helpers import WatchReader, eventually, retry
 
 

@@ -21,9 +21,9 @@ import pytest
 from pyetcd import etcdrpc  # type: ignore[import-untyped]
 
 from nornir_esi.exceptions import StoreError, StoreUnavailable, ValidationError
-from nornir_esi.store import EtcdServer, EtcdUser
 from nornir_esi.store.etcd import EtcdStore
-from nornir_esi.store.tls import TlsFiles, make_ca, make_client_cert
+from nornir_esi.testing.etcd import EtcdServer, EtcdUser
+from nornir_esi.testing.tls import TlsFiles, make_ca, make_client_cert
 from tests.store.helpers import WatchReader, eventually, retry
 
 ROOT_PASSWORD = "root-secret"

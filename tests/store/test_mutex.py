@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nornir_esi import keys
+from nornir_esi.contract import keys
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.store.base import Store
 from nornir_esi.store.mutex import EtcdMutex

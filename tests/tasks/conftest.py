@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from nornir.core import Nornir
 
-from nornir_esi.inventory.nornir import nornir_for
+from nornir_esi.device.inventory import nornir_for
 from nornir_esi.netsim.server import Simulator
 from tests.netsim.conftest import routers, sim
 

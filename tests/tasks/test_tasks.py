@@ -13,14 +13,14 @@ from nornir.core import Nornir
 from nornir.core.task import AggregatedResult, Result, Task
 from nornir_netconf.plugins.tasks import netconf_rpc
 
+from nornir_esi.device.inventory import ResourceInventory, load_overrides, nornir_for
 from nornir_esi.exceptions import DeviceError, DeviceRejectedError, ValidationError
-from nornir_esi.inventory.nornir import ResourceInventory, load_overrides, nornir_for
 from nornir_esi.junos import tree
 from nornir_esi.junos.text import parse_text
 from nornir_esi.netsim.device import Router
 from nornir_esi.netsim.sample import VRF, gateway_set
 from nornir_esi.netsim.server import Simulator
-from nornir_esi.render import (
+from nornir_esi.services.internet_gateway.render import (
     gateway_prune_policies,
     params_by_name,
     render_gateway,
@@ -509,16 +509,16 @@ def test_unreachable_router_is_temporary(tmp_path: Path) -> None:
 def test_a_batch_of_new_terms_reads_each_filter_once(
     nr: Nornir, routers: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nornir_esi.tasks import _config
+    from nornir_esi.device import candidate
 
     reads: list[str] = []
-    real = _config._order
+    real = candidate._order
 
     def order(task: Any, step: str, entry: Any) -> list[str] | None:
         reads.append(str(entry.path[-1][1]))  # the filter's name
         return real(task, step, entry)
 
-    monkeypatch.setattr(_config, "_order", order)
+    monkeypatch.setattr(candidate, "_order", order)
     batch = [
         {
             **PARAMS,

@@ -1,0 +1,2 @@
+"""One router: NETCONF sessions, the connection pool, host keys, the Nornir inventory, RPC
+calls and the steps on its candidate configuration."""

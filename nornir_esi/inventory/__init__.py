@@ -1,1 +1,0 @@
-"""Where resources live: the resource graph (graph) and the Nornir inventory (nornir)."""

@@ -1,0 +1,2 @@
+"""The job engine: the job manager (``manager``), the planner (``planner``), the worker
+(``worker``)."""

@@ -1,0 +1,3 @@
+"""Two routers as one transaction: the change (``change``), the transaction
+(``transaction``), commit coalescing (``coalesce``), and the routers as the jobs see them
+(``devices``)."""

@@ -1,0 +1,22 @@
+"""What is specific to each service: what it derives from a request, how it renders, what it
+verifies on the routers, how it is monitored, its operations. One package per service,
+each named in :data:`SERVICES` (:class:`~nornir_esi.services.base.DeviceService`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from nornir_esi.services import internet_gateway
+from nornir_esi.services.base import DeviceService
+
+__all__ = ["SERVICES", "service_for"]
+
+SERVICES: Mapping[str, DeviceService] = {
+    service.resource_type: service for service in (internet_gateway.SERVICE,)
+}
+
+
+def service_for(resource_type: str) -> DeviceService | None:
+    """The service that configures routers for ``resource_type``, None for a type that
+    configures none."""
+    return SERVICES.get(resource_type)
