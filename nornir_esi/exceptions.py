@@ -27,10 +27,11 @@ Third-party errors are wrapped with ``raise ... from exc``.
     │       ├── PairRejectedError      ... because the router refused (also DeviceRejected)
     │       └── PairUnavailableError   ... because it was unusable (also DeviceUnavailable)
     ├── StoreError                     the desired-state store (etcd) refused or failed
-    │   ├── StoreUnavailable           unreachable, no leader, timed out (also TemporaryError)
-    │   ├── StoreCompacted             a watch asked for history etcd compacted away
-    │   ├── LeaseExpired               a put named a lease that expired or was revoked
-    │   └── ClaimLost                  a job's end not written: its claim is not ours now
+    │   ├── StoreUnavailableError      unreachable, no leader, timed out (also
+    │   │                              TemporaryError)
+    │   ├── StoreCompactedError        a watch asked for history etcd compacted away
+    │   ├── LeaseExpiredError          a put named a lease that expired or was revoked
+    │   └── ClaimLostError             a job's end not written: its claim is not ours now
     ├── NetsimError                    the router simulator itself
     │   └── NetsimRpcError             an <rpc-error> a simulated router answers with
     └── SetupError                     a local server (NetBox, Heat, their databases and
@@ -43,7 +44,7 @@ outside 1-4094``.
 from __future__ import annotations
 
 __all__ = [
-    "ClaimLost",
+    "ClaimLostError",
     "ConfigSyntaxError",
     "ConflictError",
     "DeviceBusyError",
@@ -52,7 +53,7 @@ __all__ = [
     "DeviceUnavailableError",
     "EsiError",
     "HostKeyError",
-    "LeaseExpired",
+    "LeaseExpiredError",
     "NetsimError",
     "NetsimRpcError",
     "PairError",
@@ -61,9 +62,9 @@ __all__ = [
     "PermanentError",
     "SecretError",
     "SetupError",
-    "StoreCompacted",
+    "StoreCompactedError",
     "StoreError",
-    "StoreUnavailable",
+    "StoreUnavailableError",
     "TemporaryError",
     "ValidationError",
 ]
@@ -227,14 +228,14 @@ class StoreError(EsiError):
     """The store (etcd) refused a request or answered with an error."""
 
 
-class StoreUnavailable(StoreError, TemporaryError):
+class StoreUnavailableError(StoreError, TemporaryError):
     """etcd cannot be reached, has no leader or did not answer in time.
 
     For a write that timed out the outcome is unknown: it may have been applied.
     """
 
 
-class StoreCompacted(StoreError):
+class StoreCompactedError(StoreError):
     """A watch asked for revisions that etcd has compacted away.
 
     The caller re-reads the current state and watches again from its revision.
@@ -245,11 +246,11 @@ class StoreCompacted(StoreError):
         self.compact_revision = compact_revision
 
 
-class LeaseExpired(StoreError):
+class LeaseExpiredError(StoreError):
     """The lease of a put does not exist any more (expired or revoked)."""
 
 
-class ClaimLost(StoreError):
+class ClaimLostError(StoreError):
     """A job's end was not written: its claim is no longer the worker's (its lease expired
     and the job went to another) or its job state changed meanwhile."""
 

@@ -22,7 +22,7 @@ from nornir_esi.exceptions import (
     PairError,
     PairRejectedError,
     PairUnavailableError,
-    StoreUnavailable,
+    StoreUnavailableError,
 )
 from nornir_esi.pair.change import Change, PairResult
 from nornir_esi.pair.coalesce import Coalescer
@@ -267,10 +267,10 @@ def test_no_turn_for_the_pair_fails_the_changes_waiting_for_it() -> None:
     script = Script(lambda n, comment: None)
 
     def turn(key: object) -> contextlib.AbstractContextManager[None]:
-        raise StoreUnavailable("etcd: no leader")
+        raise StoreUnavailableError("etcd: no leader")
 
     coalescer = Coalescer(script, turn=turn)
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(StoreUnavailableError):
         coalescer.submit(KEY, change("a"), comment="a")
     assert script.comments == []
     assert coalescer.waiting() == 0

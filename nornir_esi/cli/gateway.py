@@ -243,16 +243,14 @@ def gateway_show(resource_id: str, as_json: bool, endpoints: str | None) -> None
     """A gateway: its body, version, state, monitoring, stack and queued jobs (exit 1 when
     its workflow failed, 2 when there is no such gateway)."""
     from nornir_esi.contract import keys
-    from nornir_esi.contract.records import ConfigRecord, HeatStack, Monitoring, State
+    from nornir_esi.contract.config import require_config
+    from nornir_esi.contract.records import HeatStack, Monitoring, State
     from nornir_esi.doors.views import FAILED, api_status, job_rows, monitoring_status
     from nornir_esi.services.internet_gateway.request import GATEWAY
 
     try:
         store = open_store(endpoints)
-        entry = store.get(keys.config(GATEWAY, resource_id))
-        if entry is None:
-            raise ValidationError(f"{GATEWAY} {resource_id}", "id", "is not in /config")
-        record = ConfigRecord.from_value(entry.value)
+        record = require_config(store, GATEWAY, resource_id)
         state_entry = store.get(keys.state(GATEWAY, resource_id))
         state = None if state_entry is None else State.from_value(state_entry.value)
         monitoring_entry = store.get(keys.monitoring(GATEWAY, resource_id))

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import yaml
 
 from nornir_esi.contract import keys, secrets
+from nornir_esi.contract.config import ConfigLookup, configs_of
 from nornir_esi.contract.records import AUDIT_VIAS, AuditRequest, ConfigRecord, utc_now
 from nornir_esi.contract.resources import (
     RESOURCE_TYPES,
@@ -164,20 +165,9 @@ def validate_batch(
             pending[(resource_type, rid)] = body
 
     # Each resource read once per batch (a hundred gateways share their routers and
-    # options): the writer's transaction requires that none changed since anyway.
-    read: dict[tuple[str, str], Mapping[str, Any] | None] = {}
-
-    def lookup(resource_type: str, resource_id: str) -> Mapping[str, Any] | None:
-        if (resource_type, resource_id) in pending:
-            return pending[(resource_type, resource_id)]
-        if (resource_type, resource_id) not in read:
-            entry = store.get(keys.config(resource_type, resource_id))
-            record = None if entry is None else ConfigRecord.from_value(entry.value)
-            # Being deleted: a new reference to it would dangle once it is gone.
-            if record is not None and record.marked_for_deletion:
-                record = None
-            read[(resource_type, resource_id)] = None if record is None else record.body
-        return read[(resource_type, resource_id)]
+    # options): the writer's transaction requires that none changed since anyway. One
+    # being deleted is not there: a new reference to it would dangle once it is gone.
+    lookup = ConfigLookup(store, pending=pending, live_only=True)
 
     clean = [
         (t, validate(t, dict(body) if isinstance(body, Mapping) else body, lookup))
@@ -348,11 +338,7 @@ def _refuse_referenced(
 
     def config_of(type_name: str) -> list[tuple[str, ConfigRecord]]:
         if type_name not in configs:
-            configs[type_name] = []
-            for entry in store.get_prefix(keys.type_prefix(keys.CONFIG_PREFIX, type_name)):
-                parsed = keys.parse_config_key(entry.key)
-                if parsed is not None:
-                    configs[type_name].append((parsed[1], ConfigRecord.from_value(entry.value)))
+            configs[type_name] = configs_of(store, type_name)
         return configs[type_name]
 
     for target_type, target_id in marking:

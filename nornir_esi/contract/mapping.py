@@ -47,9 +47,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from nornir_esi.contract import keys
+from nornir_esi.contract.config import heat_template_of
 from nornir_esi.contract.records import (
-    ConfigRecord,
     HeatTemplate,
     Param,
     ResourceRef,
@@ -265,9 +264,9 @@ class _Evaluation:
 def template_of(store: Store | None, resource_type: str) -> HeatTemplate:
     """The resource type's heat template record: from ``/config`` when there, else shipped."""
     if store is not None:
-        entry = store.get(keys.heat_template(resource_type))
-        if entry is not None:
-            return HeatTemplate.from_value(ConfigRecord.from_value(entry.value).body)
+        template = heat_template_of(store, resource_type)
+        if template is not None:
+            return template
     shipped = shipped_heat_templates().get(resource_type)
     if shipped is None:
         raise ValidationError(resource_type, "type", "has no heat template: nothing to push")

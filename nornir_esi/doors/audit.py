@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from nornir_esi.contract import keys
-from nornir_esi.contract.config import lookup_in
+from nornir_esi.contract.config import lookup_in, read_config
 from nornir_esi.contract.graph import pair_of
 from nornir_esi.contract.records import (
     AuditJob,
@@ -110,8 +110,7 @@ def gather(
     for slot in versions.values():
         slot["jobs"].sort(key=lambda j: (j["started"] or "~", j["job"]))
 
-    config_entry = store.get(keys.config(resource_type, resource_id))
-    config = None if config_entry is None else ConfigRecord.from_value(config_entry.value)
+    config = read_config(store, resource_type, resource_id)
     # Oldest version first, so that a router keeps the role its newest job recorded.
     by_id = {r.id: r for v in sorted(recorded) for r in recorded[v]}
     routers, note = _routers(store, resource_type, config, list(by_id.values()), devices)
@@ -185,15 +184,15 @@ def _routers(
     else:
         note = "its /config is gone: these are the routers its jobs recorded"
         for router in recorded:
-            entry = store.get(keys.config("edge_router", router.id))
-            if entry is None:
+            record = read_config(store, "edge_router", router.id)
+            if record is None:
                 gone[(router.name, router.role)] = ValidationError(
                     f"edge_router {router.id} ({router.name})",
                     "",
                     "is gone from /config: its commits cannot be read",
                 )
             else:
-                found.append((router.role, ConfigRecord.from_value(entry.value).body))
+                found.append((router.role, record.body))
     read = devices.commits([body for _, body in found]) if found else {}
     routers = {(str(b["name"]), role): read.get(str(b["name"]), []) for role, b in found}
     return routers | gone, note

@@ -282,21 +282,21 @@ class Error(BaseModel):
 # --- refusals --------------------------------------------------------------------------
 
 
-class _Malformed(ValidationError):
+class _MalformedError(ValidationError):
     """400: the request is not the shape of one (no JSON, no wrapping)."""
 
 
-class _NotFound(ValidationError):
+class _NotFoundError(ValidationError):
     """404."""
 
 
-class _Conflict(ConflictError):
+class _ConflictError(ConflictError):
     """409: the request contradicts what is stored (the id exists, still referenced)."""
 
 
 _STATUS_OF: list[tuple[type[ValidationError], int]] = [
-    (_Malformed, 400),
-    (_NotFound, 404),
+    (_MalformedError, 400),
+    (_NotFoundError, 404),
     (ConflictError, 409),
     (ValidationError, 422),
 ]
@@ -352,7 +352,7 @@ def _from_request_errors(
 ) -> ValidationError:
     """The first problem FastAPI found, as the ValidationError our validation would raise."""
     if isinstance(exc.body, bytes | bytearray):
-        return _Malformed("request body", "", "must be JSON (Content-Type: application/json)")
+        return _MalformedError("request body", "", "must be JSON (Content-Type: application/json)")
     # An unknown field first, as resources.validate reports it first.
     errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
     wrapped = exc.body.get(type_name) if isinstance(exc.body, dict) else None
@@ -371,13 +371,13 @@ def _from_request_errors(
             return ValidationError("query", str(loc[-1]), str(error.get("msg", "is not valid")))
         if kind == "json_invalid":
             reason = f"is not JSON: {error.get('ctx', {}).get('error', 'cannot be decoded')}"
-            return _Malformed("request body", "", reason)
+            return _MalformedError("request body", "", reason)
         if len(loc) <= 2 or loc[1] != type_name:
             # The body itself, or the wrapping around the resource, is wrong.
-            return _Malformed("request body", "", shape)
+            return _MalformedError("request body", "", shape)
         if inner is None:
             inner = _field_error(obj, type_name, loc[2:], kind, error)
-    return inner if inner is not None else _Malformed("request body", "", shape)
+    return inner if inner is not None else _MalformedError("request body", "", shape)
 
 
 def _field_error(
@@ -435,7 +435,7 @@ def _existing(store: Store, type_name: str, resource_id: str) -> tuple[str, Conf
     """The resource's name in errors, its ``/config`` record and that key's revision."""
     entry = store.get(keys.config(type_name, resource_id))
     if entry is None:
-        raise _NotFound(f"{type_name} {resource_id}", "", "does not exist")
+        raise _NotFoundError(f"{type_name} {resource_id}", "", "does not exist")
     return f"{type_name} {resource_id}", _config_of(entry), entry.mod_revision
 
 
@@ -453,7 +453,7 @@ class _Operations:
     def _answer(self, resource_id: str, status_code: int) -> JSONResponse:
         view = _view(self.store, self.type, resource_id)
         if view is None:  # really deleted in between: it is gone
-            raise _NotFound(f"{self.type} {resource_id}", "", "does not exist")
+            raise _NotFoundError(f"{self.type} {resource_id}", "", "does not exist")
         return JSONResponse({self.type: view}, status_code=status_code)
 
     def create(self, body: BaseModel, request: Request) -> JSONResponse:
@@ -463,7 +463,7 @@ class _Operations:
         obj = object_name(self.type, fields)
         # keys.config refuses an id that is no key part, as a 422 naming `id`.
         if self.store.get(keys.config(self.type, str(resource_id))) is not None:
-            raise _Conflict(obj, "id", "already exists")
+            raise _ConflictError(obj, "id", "already exists")
         # Checked again in the write's transaction: a POST of the same id that lands in
         # between is not overwritten (409 here too).
         expected = {(self.type, str(resource_id)): 0}
@@ -499,7 +499,7 @@ class _Operations:
         who = _requester(request)
         obj, record, revision = self._require(id)
         if record.marked_for_deletion:
-            raise _Conflict(obj, "", "is being deleted")
+            raise _ConflictError(obj, "", "is being deleted")
         given = getattr(body, self.type).model_dump(exclude_unset=True)
         if given.get("id", id) != id:
             raise ValidationError(obj, "id", "cannot change")
@@ -522,7 +522,7 @@ class _Operations:
             desired.delete(self.store, [(self.type, id)], requested_by=who)
         except ValidationError as exc:
             # It exists (checked above): what refuses is a resource that refers to it.
-            raise _Conflict(exc.obj, exc.field, exc.reason) from exc
+            raise _ConflictError(exc.obj, exc.field, exc.reason) from exc
         return _tagged(self._answer(id, 202), who)
 
     def _require(self, resource_id: str) -> tuple[str, ConfigRecord, int]:

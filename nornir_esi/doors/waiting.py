@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from nornir_esi.contract import keys
-from nornir_esi.contract.records import ConfigRecord, State
+from nornir_esi.contract.config import read_config
+from nornir_esi.contract.records import State
 from nornir_esi.store.base import Store
 from nornir_esi.store.feed import Feed
 
@@ -26,8 +27,8 @@ def wait_for_state(
     """
     deadline = time.monotonic() + timeout
     if version is None:
-        config = store.get(keys.config(resource_type, resource_id))
-        version = 1 if config is None else ConfigRecord.from_value(config.value).version
+        config = read_config(store, resource_type, resource_id)
+        version = 1 if config is None else config.version
     key = keys.state(resource_type, resource_id)
     revision = store.revision()
     current = store.get(key)

@@ -8,7 +8,7 @@ from typing import Any
 
 from nornir_esi.contract import keys
 from nornir_esi.contract.records import JobState
-from nornir_esi.exceptions import ClaimLost, EsiError
+from nornir_esi.exceptions import ClaimLostError, EsiError
 from nornir_esi.heat.base import Heat
 from nornir_esi.jobs.worker import JobContext
 from nornir_esi.pair.devices import NornirDevices
@@ -34,7 +34,7 @@ def update_job_state(ctx: JobContext[Any], change: Callable[[JobState], None]) -
 
     Only while the job is still this worker's: a run whose claim went (its lease expired in
     an etcd outage and another worker ran the job) must not write the state of a workflow
-    that may have ended meanwhile, which would leave it behind. Such a run gets ClaimLost.
+    that may have ended meanwhile, which would leave it behind. Such a run gets ClaimLostError.
     """
     job = ctx.job
     key = keys.job_state(job.resource_type, job.resource_id)
@@ -53,7 +53,7 @@ def update_job_state(ctx: JobContext[Any], change: Callable[[JobState], None]) -
             return state
         holder = ctx.store.get(working)
         if holder is None or holder.value != ctx.worker_id:
-            raise ClaimLost(f"job {job.id}: no longer this worker's; its job state left alone")
+            raise ClaimLostError(f"job {job.id}: no longer this worker's; its job state left alone")
     raise EsiError(
         f"{job.resource_type} {job.resource_id}: job state kept changing; gave up merging"
     )

@@ -55,9 +55,9 @@ from nornir_esi.contract.resources import RESOURCE_TYPES, dependency_order
 from nornir_esi.exceptions import (
     EsiError,
     PermanentError,
-    StoreCompacted,
+    StoreCompactedError,
     StoreError,
-    StoreUnavailable,
+    StoreUnavailableError,
     TemporaryError,
 )
 from nornir_esi.jobs.planner import Plan, plan, unplannable
@@ -408,12 +408,12 @@ class JobManager:
                     while True:
                         event = feed.get(timeout=10)
                         if event is None:
-                            raise StoreUnavailable(f"etcd: the history of {entry.key} stalled")
+                            raise StoreUnavailableError(f"etcd: the history of {entry.key} stalled")
                         if event.mod_revision >= entry.mod_revision:
                             return found
                         if event.key == entry.key and event.kind == "put":
                             found.append(Entry(event.key, event.value, event.mod_revision, 0, 0))
-            except StoreCompacted as exc:
+            except StoreCompactedError as exc:
                 log.warning(
                     "job manager: %s: versions before revision %d are compacted away: not planned",
                     entry.key,

@@ -41,9 +41,9 @@ from typing import Any, Generic, TypeVar
 from nornir_esi.contract import keys
 from nornir_esi.contract.records import AuditJob, Job, JobEntry, JobState, State, utc_now
 from nornir_esi.exceptions import (
-    ClaimLost,
+    ClaimLostError,
     EsiError,
-    LeaseExpired,
+    LeaseExpiredError,
     StoreError,
     TemporaryError,
     ValidationError,
@@ -185,7 +185,7 @@ class Worker:
                         if not keeper.is_alive():
                             keeper.start()
                     self._follow(pool, stop)
-                except LeaseExpired as exc:
+                except LeaseExpiredError as exc:
                     # Claimed with a lease that expired before the keeper noticed: its
                     # claims are gone (ready again); new ones need a new lease.
                     log.error("worker %s: %s; taking a new lease", self.id, exc)
@@ -443,7 +443,7 @@ class Worker:
                     raise
                 log.warning("%s: finishing %s: %s; trying again", self.id, job.id, exc)
                 unsure = True
-            except ClaimLost:
+            except ClaimLostError:
                 if not unsure:
                     raise
                 log.info("%s: %s: finished by the try whose answer was lost", self.id, job.id)
@@ -484,7 +484,9 @@ class Worker:
                 compare.append(Compare.unchanged_since(job_state_key, job_state_entry.mod_revision))
                 ops.append(Op.delete(job_state_key))
         if not self.store.txn(compare, ops).succeeded:
-            raise ClaimLost(f"job {job.id}: the claim or the job state changed under the worker")
+            raise ClaimLostError(
+                f"job {job.id}: the claim or the job state changed under the worker"
+            )
 
     @staticmethod
     def _with_state(

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from nornir_esi.contract import desired, keys
+from nornir_esi.contract.config import require_config
 from nornir_esi.contract.records import ConfigRecord
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.services.internet_gateway import operations
@@ -31,10 +32,7 @@ _UPDATABLE = ("name", "description", "qos_option_id", "internet_service_id")
 
 
 def _current(store: Store, resource_id: str) -> ConfigRecord:
-    entry = store.get(keys.config(GATEWAY, resource_id))
-    if entry is None:
-        raise ValidationError(f"{GATEWAY} {resource_id}", "id", "is not in /config")
-    return ConfigRecord.from_value(entry.value)
+    return require_config(store, GATEWAY, resource_id)
 
 
 def planned_jobs(store: Store, resource_id: str, version: int, timeout: float) -> list[str]:

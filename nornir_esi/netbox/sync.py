@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nornir_esi.contract import desired, keys
-from nornir_esi.contract.records import ConfigRecord
+from nornir_esi.contract.config import configs_of
 from nornir_esi.contract.resources import dependency_order
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.netbox.schema import DEFAULT_NETCONF_PORT, EDGE_ROUTER_ROLE, NETCONF_SERVICE
@@ -355,13 +355,9 @@ def read_graph(
 def _current(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for resource_type in _MAPPED_TYPES:
-        for entry in store.get_prefix(keys.type_prefix(keys.CONFIG_PREFIX, resource_type)):
-            parsed = keys.parse_config_key(entry.key)
-            if parsed is None:
-                continue
-            record = ConfigRecord.from_value(entry.value)
+        for resource_id, record in configs_of(store, resource_type):
             if not record.marked_for_deletion:
-                out[parsed] = record.body
+                out[(resource_type, resource_id)] = record.body
     return out
 
 

@@ -28,7 +28,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from nornir_esi.contract import keys
-from nornir_esi.contract.records import ConfigRecord, State
+from nornir_esi.contract.config import read_config
+from nornir_esi.contract.records import State
 from nornir_esi.exceptions import EsiError, TemporaryError
 from nornir_esi.netbox.schema import EDGE_ROUTER_ROLE
 from nornir_esi.netbox.sync import resource_id
@@ -48,8 +49,8 @@ def _by_resource_id(records: Any, model: str) -> dict[str, Any]:
 
 
 def _body(store: Store, resource_type: str, rid: str) -> Mapping[str, Any] | None:
-    entry = store.get(keys.config(resource_type, rid))
-    return None if entry is None else ConfigRecord.from_value(entry.value).body
+    record = read_config(store, resource_type, rid)
+    return None if record is None else record.body
 
 
 def _set(record: Any, changes: Mapping[str, Any]) -> None:
@@ -71,13 +72,13 @@ def _set(record: Any, changes: Mapping[str, Any]) -> None:
 
 def write_back(nb: Any, store: Store, gateway_id: str) -> str:
     """Reflect one gateway in NetBox; returns what was done ("active", "removed", ...)."""
-    config = store.get(keys.config(GATEWAY, gateway_id))
+    config = read_config(store, GATEWAY, gateway_id)
     state_entry = store.get(keys.state(GATEWAY, gateway_id))
     state = None if state_entry is None else State.from_value(state_entry.value)
     vlans = list(nb.ipam.vlans.filter(cf_esi_id=gateway_id))
     if config is None or (state is not None and state.worker_state in _GONE):
         return _remove(nb, vlans)
-    body = ConfigRecord.from_value(config.value).body
+    body = config.body
     worker_state = state.worker_state if state is not None else "PENDING_CREATE"
     ha = _body(store, "ha_interface", str(body["downlink_interface_id"]))
     if ha is None:

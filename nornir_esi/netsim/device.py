@@ -343,7 +343,7 @@ class Router:
             return
         errors = checks.check(config)
         if errors:
-            raise CommitCheckFailed(errors)
+            raise CommitCheckError(errors)
         self._valid = fingerprint
 
     async def commit(
@@ -387,7 +387,7 @@ class Router:
                 self.faults.drop_on_commit -= 1
                 if not self.faults.drop_after_apply:
                     session.drop()
-                    raise SessionDropped
+                    raise SessionDroppedError
             self._apply(
                 candidate, user=session.user, client="netconf", comment=comment, confirmed=confirmed
             )
@@ -400,7 +400,7 @@ class Router:
                 self._arm_confirm(confirm_seconds if confirm_seconds is not None else 600.0)
             if drop:
                 session.drop()
-                raise SessionDropped
+                raise SessionDroppedError
             return 0
 
     def _apply(
@@ -504,7 +504,7 @@ class Router:
         return "master" if self.settings.role == "primary" else "backup"
 
 
-class CommitCheckFailed(NetsimRpcError):
+class CommitCheckError(NetsimRpcError):
     """The candidate fails the commit checks; ``errors`` has one entry per problem."""
 
     def __init__(self, errors: list[NetsimRpcError]) -> None:
@@ -512,7 +512,7 @@ class CommitCheckFailed(NetsimRpcError):
         self.errors = errors
 
 
-class SessionDropped(Exception):
+class SessionDroppedError(Exception):
     """The session's transport was dropped on purpose (a fault); no reply is sent."""
 
 

@@ -25,10 +25,10 @@ from nornir_esi.junos.diff import diff_text
 from nornir_esi.junos.text import parse_set, parse_text, render_set, render_text
 from nornir_esi.netsim.device import (
     JUNOS_VERSION,
-    CommitCheckFailed,
+    CommitCheckError,
     Router,
     Session,
-    SessionDropped,
+    SessionDroppedError,
 )
 
 __all__ = ["BASE_NS", "JUNOS_NS", "handle_rpc"]
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Session, etree._Element], Awaitable[list[etree._Element]]]
 
 
-class CloseSession(Exception):
+class CloseSession(Exception):  # noqa: N818 (a request to end the session, not an error)
     """The client asked to end the session; the reply is sent first."""
 
     def __init__(self, reply: bytes) -> None:
@@ -645,7 +645,7 @@ async def handle_rpc(session: Session, rpc: etree._Element) -> bytes:
                 bad_element=name,
             )
         body = await handler(session, operation)
-    except CommitCheckFailed as exc:
+    except CommitCheckError as exc:
         errors = [_error_element(e) for e in exc.errors]
         errors.append(_error_element(NetsimRpcError("configuration check-out failed")))
         if name == "commit-configuration":
@@ -655,7 +655,7 @@ async def handle_rpc(session: Session, rpc: etree._Element) -> bytes:
         return _reply(rpc, errors)
     except NetsimRpcError as exc:
         return _reply(rpc, [_error_element(exc)])
-    except (CloseSession, SessionDropped):
+    except (CloseSession, SessionDroppedError):
         raise
     except Exception as exc:  # a bug of ours must not hang the client: answer, log, go on
         log.exception("router %s: <%s> failed", session.router.name, name)

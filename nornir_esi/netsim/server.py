@@ -38,7 +38,7 @@ from lxml import etree
 
 from nornir_esi.device.known_hosts import FILE_ENV, record
 from nornir_esi.exceptions import NetsimError
-from nornir_esi.netsim.device import Faults, Role, Router, Session, SessionDropped, Settings
+from nornir_esi.netsim.device import Faults, Role, Router, Session, SessionDroppedError, Settings
 from nornir_esi.netsim.hostkeys import host_key, known_hosts_line
 from nornir_esi.netsim.rpc import BASE_NS, CloseSession, handle_rpc
 
@@ -255,7 +255,7 @@ class _NetconfSession(asyncssh.SSHServerSession[bytes]):
                 self._write(close.reply)
                 self._abort(graceful=True)
                 return
-            except SessionDropped:
+            except SessionDroppedError:
                 return
             self._write(reply)
 

@@ -100,7 +100,7 @@ class _Router:
     logs: set[str] = field(default_factory=set)
 
 
-class _Failed(Exception):
+class _StepError(Exception):
     """A step failed; the transaction is to be undone and ``error`` raised (``also``: the
     other router's failure in the same step)."""
 
@@ -196,7 +196,7 @@ class _Transaction:
                     self._step([router], "verify", self._verify)
             # Both verified: both confirmed at once (a failure undoes both, as any other).
             self._step(pending, "confirm", self._confirm)
-        except _Failed as failed:
+        except _StepError as failed:
             rollback, clean = self._undo()
             raise PairError.of(
                 failed.error, rollback, clean=clean, also=failed.also
@@ -204,7 +204,7 @@ class _Transaction:
         for router in both:
             try:
                 self._step([router], "unlock", self._unlock)
-            except _Failed as failed:
+            except _StepError as failed:
                 # Both are committed and confirmed: the change stands. The lock goes with
                 # the session, which the caller closes next.
                 log.warning("after the pair transaction: %s", failed.error)
@@ -306,12 +306,12 @@ class _Transaction:
     def _step(
         self, routers: Sequence[_Router], step: str, fn: Callable[[Task, _Router], None]
     ) -> None:
-        """Run ``fn`` on ``routers`` (in parallel); raise _Failed with the first failure."""
+        """Run ``fn`` on ``routers`` (in parallel); raise _StepError with the first failure."""
         errors = self._run(routers, step, fn)
         if errors:
             # Two routers at most: the first in rollout order is the failure, the other is
             # said beside it.
-            raise _Failed(errors[0], errors[1] if len(errors) > 1 else None)
+            raise _StepError(errors[0], errors[1] if len(errors) > 1 else None)
 
     def _run(
         self, routers: Sequence[_Router], step: str, fn: Callable[[Task, _Router], None]

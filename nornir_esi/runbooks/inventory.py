@@ -30,8 +30,7 @@ from typing import Any
 
 from nornir.core.inventory import Host, Inventory
 
-from nornir_esi.contract import keys
-from nornir_esi.contract.records import ConfigRecord
+from nornir_esi.contract.config import configs_of
 from nornir_esi.device.inventory import ResourceInventory
 from nornir_esi.store.base import Store
 from nornir_esi.store.etcd import EtcdStore
@@ -70,12 +69,11 @@ def etcd_store(
 def live_bodies(store: Store, resource_type: str) -> list[dict[str, Any]]:
     """The bodies of the resources of ``resource_type`` in ``/config`` that are not marked
     for deletion, in key order."""
-    bodies = []
-    for entry in store.get_prefix(keys.type_prefix(keys.CONFIG_PREFIX, resource_type)):
-        record = ConfigRecord.from_value(entry.value)
-        if not record.marked_for_deletion:
-            bodies.append(record.body)
-    return bodies
+    return [
+        record.body
+        for _, record in configs_of(store, resource_type)
+        if not record.marked_for_deletion
+    ]
 
 
 def in_ha_router(ha_router: str) -> Callable[[Host], bool]:

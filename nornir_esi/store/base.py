@@ -190,7 +190,7 @@ class Store(Protocol):
         each succeeds or fails on its own compares, as if sent alone.
 
         No key may be written by two of them (etcd refuses the request). An answer lost
-        is a StoreUnavailable, as for ``txn``: any of them may have landed.
+        is a StoreUnavailableError, as for ``txn``: any of them may have landed.
         """
         ...
 

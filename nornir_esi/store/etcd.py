@@ -30,10 +30,10 @@ from pyetcd import exceptions as etcd_exc
 from pyetcd import watch as etcd_watch
 
 from nornir_esi.exceptions import (
-    LeaseExpired,
-    StoreCompacted,
+    LeaseExpiredError,
+    StoreCompactedError,
     StoreError,
-    StoreUnavailable,
+    StoreUnavailableError,
     ValidationError,
 )
 from nornir_esi.store.base import MAX_TXN_OPS, Compare, Entry, Event, Op, Txn, TxnResult
@@ -189,9 +189,9 @@ def _rpc_error(exc: grpc.RpcError, what: str) -> StoreError:
     if _tls_failure(exc):
         return StoreError(f"etcd: {what}: {_TLS_HINT}: {details}")
     if code in _UNAVAILABLE_CODES or any(t in details for t in _TRANSIENT_DETAILS):
-        return StoreUnavailable(f"etcd: {what}: {details}", delay=1.0)
+        return StoreUnavailableError(f"etcd: {what}: {details}", delay=1.0)
     if code == grpc.StatusCode.NOT_FOUND and "lease" in details:
-        return LeaseExpired(f"etcd: {what}: {details}")
+        return LeaseExpiredError(f"etcd: {what}: {details}")
     return StoreError(f"etcd: {what}: {code.name}: {details}")
 
 
@@ -211,7 +211,7 @@ def _tls_failure(exc: BaseException) -> bool:
 
 def _stale_token(exc: BaseException) -> str | None:
     """Why etcd refused the token a request carried, if it did."""
-    if isinstance(exc, _WatchRefused):
+    if isinstance(exc, _WatchRefusedError):
         # etcd answers a watch whose stream carries an unknown token like one the user
         # may not read: "permission denied". Worth one attempt with a new token.
         return exc.reason if "permission denied" in exc.reason else None
@@ -256,7 +256,7 @@ class EtcdStore:
 
     ``endpoints`` are client URLs (``http://127.0.0.1:2379``; a comma-separated string or a
     list). With several, requests go to one of them and move to another after it fails:
-    the failing request itself raises :class:`StoreUnavailable` (reads are retried on the
+    the failing request itself raises :class:`StoreUnavailableError` (reads are retried on the
     next endpoint; writes are not, their outcome may be unknown). TLS is used when
     ``ca_cert`` is given (plus ``cert_key``/``cert_cert`` for client certificates); a
     failed TLS handshake is a :class:`StoreError`, not worth retrying. With
@@ -267,7 +267,7 @@ class EtcdStore:
 
     Requests fail fast while there is no connection (etcd down, or just restarted and
     gRPC not yet reconnected, at most about a second): callers retry
-    :class:`StoreUnavailable` like any :class:`TemporaryError`. Watches reconnect on
+    :class:`StoreUnavailableError` like any :class:`TemporaryError`. Watches reconnect on
     their own.
     """
 
@@ -415,14 +415,14 @@ class EtcdStore:
                     # re-raises, as one of its exceptions or the RpcError itself.
                     self._client._manage_grpc_errors(exc)
                     raise
-            except (grpc.RpcError, _WatchRefused) as exc:
+            except (grpc.RpcError, _WatchRefusedError) as exc:
                 stale = None if renewed else _stale_token(exc)
                 if stale is not None:
                     renewed = True
                     log.info("etcd: %s: %s, authenticating again", self._at(what), stale)
                     self._authenticate(token)
                     continue
-                if isinstance(exc, _WatchRefused):
+                if isinstance(exc, _WatchRefusedError):
                     raise StoreError(f"etcd: {self._at(what)}: {exc.reason}") from exc
                 raise _rpc_error(exc, self._at(what)) from exc
             except _UNAVAILABLE_EXC as exc:
@@ -432,7 +432,7 @@ class EtcdStore:
                 if (idempotent or _not_sent(exc)) and attempt < attempts:
                     continue
                 message = f"etcd: {self._at(what)}: {_details(exc)}"
-                raise StoreUnavailable(message, delay=1.0) from exc
+                raise StoreUnavailableError(message, delay=1.0) from exc
             except etcd_exc.Etcd3Exception as exc:
                 raise StoreError(f"etcd: {self._at(what)}: {_details(exc)}") from exc
 
@@ -624,7 +624,7 @@ class EtcdLease:
 
     def revoke(self) -> None:
         # Already gone is fine: its keys are deleted either way.
-        with contextlib.suppress(LeaseExpired):
+        with contextlib.suppress(LeaseExpiredError):
             self._store._call(
                 f"revoke lease {self._id:x}", lambda: self._store._client.revoke_lease(self._id)
             )
@@ -633,7 +633,7 @@ class EtcdLease:
         return f"EtcdLease(id={self._id:x}, ttl={self._ttl})"
 
 
-class _WatchRefused(Exception):
+class _WatchRefusedError(Exception):
     """etcd created a watch and cancelled it at once (``cancel_reason``)."""
 
     def __init__(self, reason: str) -> None:
@@ -686,7 +686,7 @@ class _Watcher(etcd_watch.Watcher):  # type: ignore[misc]
         if not refused:
             super()._handle_response(rs)
             return
-        error = _WatchRefused(str(rs.cancel_reason or "etcd cancelled the watch"))
+        error = _WatchRefusedError(str(rs.cancel_reason or "etcd cancelled the watch"))
         with self._lock:
             if rs.created and self._new_watch is not None:
                 self._new_watch.err = error
@@ -730,7 +730,7 @@ class EtcdWatch:
     Resuming: events of one revision arrive in one response, so after delivering events
     up to revision R the watch is re-created from R+1; anything at or below R that shows
     up anyway (a registration that was being replaced) is dropped. A compacted start
-    revision raises :class:`StoreCompacted`.
+    revision raises :class:`StoreCompactedError`.
     """
 
     def __init__(self, store: EtcdStore, prefix: str, start_revision: int) -> None:
@@ -791,7 +791,7 @@ class EtcdWatch:
                 if failures:
                     log.info("watch %s: resumed at %d", self.prefix, self._next_revision)
                 return True
-            except StoreUnavailable as exc:
+            except StoreUnavailableError as exc:
                 failures += 1
                 # Once per outage at warning level; the retries every second are debug.
                 log.log(
@@ -820,7 +820,7 @@ class EtcdWatch:
                 continue  # a registration that was replaced
             if isinstance(response, etcd_exc.RevisionCompactedError):
                 self.cancel()
-                raise StoreCompacted(
+                raise StoreCompactedError(
                     f"watch {self.prefix}: revision {self._next_revision} is compacted"
                     f" (compacted up to {response.compacted_revision})",
                     compact_revision=int(response.compacted_revision),

@@ -202,7 +202,7 @@ def _explained(
         raise AssertionError("\n".join(lines)) from exc
 
 
-class _closing:
+class _closing:  # noqa: N801 (stands for contextlib.closing, and is named so)
     def __init__(self, store: Store) -> None:
         self.store = store
 

@@ -230,7 +230,7 @@ def test_versions_written_while_no_manager_led_each_get_their_workflow(store: St
 
 def test_a_run_whose_claim_went_leaves_the_job_state_alone(store: Store) -> None:
     from nornir_esi.contract.records import HeatTemplate, JobState, shipped_heat_templates
-    from nornir_esi.exceptions import ClaimLost
+    from nornir_esi.exceptions import ClaimLostError
     from nornir_esi.handlers.common import update_job_state
     from nornir_esi.jobs.planner import plan
     from nornir_esi.jobs.worker import JobContext
@@ -248,7 +248,7 @@ def test_a_run_whose_claim_went_leaves_the_job_state_alone(store: Store) -> None
 
     # Its claim gone (the lease expired, another worker ran the job, the workflow ended and
     # removed the job state): the late run must not bring the job state back.
-    with pytest.raises(ClaimLost):
+    with pytest.raises(ClaimLostError):
         update_job_state(JobContext(job, store, "worker-late", None), measured)
     assert store.get(key) is None
     # Held: written.

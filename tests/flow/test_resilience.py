@@ -9,7 +9,7 @@ import pytest
 
 from nornir_esi.contract import desired, keys
 from nornir_esi.doors.waiting import wait_for_state
-from nornir_esi.exceptions import StoreUnavailable
+from nornir_esi.exceptions import StoreUnavailableError
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.service import Service
 from nornir_esi.store.base import Op, Store
@@ -29,7 +29,7 @@ def own_etcd() -> Iterator[EtcdServer]:
 def _down(server: EtcdServer) -> bool:
     try:
         server.client(timeout=2.0).revision()
-    except StoreUnavailable:
+    except StoreUnavailableError:
         return True
     return False
 

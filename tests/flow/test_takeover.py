@@ -22,7 +22,7 @@ import pytest
 from nornir_esi.contract import desired, keys
 from nornir_esi.contract.records import JobEntry, State
 from nornir_esi.doors.waiting import wait_for_state
-from nornir_esi.exceptions import StoreUnavailable
+from nornir_esi.exceptions import StoreUnavailableError
 from nornir_esi.jobs.manager import JobManager
 from nornir_esi.jobs.worker import JobContext, Worker
 from nornir_esi.service import ensure_heat_templates
@@ -103,7 +103,7 @@ class Severed:
 
     def check(self) -> None:
         if self.cut.is_set():
-            raise StoreUnavailable("etcd: unreachable (Severed)", delay=0.2)
+            raise StoreUnavailableError("etcd: unreachable (Severed)", delay=0.2)
 
     def txn(
         self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
@@ -120,7 +120,7 @@ class Severed:
         if self._landed:
             self._store.txn(compare, success, failure)
         self.cut.set()
-        raise StoreUnavailable("etcd: txn: answer lost (Severed)", delay=0.2)
+        raise StoreUnavailableError("etcd: txn: answer lost (Severed)", delay=0.2)
 
     def txns(self, txns: Sequence[Txn]) -> list[TxnResult]:
         """Those before the ``at``-th gateway planned land (an earlier request of the
@@ -138,7 +138,7 @@ class Severed:
             return self._store.txns(txns)
         self._store.txns(txns[: cut_at + 1] if self._landed else txns[:cut_at])
         self.cut.set()
-        raise StoreUnavailable("etcd: txns: answer lost (Severed)", delay=0.2)
+        raise StoreUnavailableError("etcd: txns: answer lost (Severed)", delay=0.2)
 
     def lease(self, ttl: int) -> _SeveredLease:
         self.check()

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from nornir_esi.exceptions import StoreUnavailable, TemporaryError
+from nornir_esi.exceptions import StoreUnavailableError, TemporaryError
 from nornir_esi.store import Event, Watch
 from nornir_esi.store.base import Compare, Op, Store, Txn, TxnResult
 from nornir_esi.store.feed import Feed
@@ -97,7 +97,7 @@ class WatchReader:
 
 class LossyStore:
     """A real store whose next ``times`` transactions matching ``lose`` (or reads matching
-    ``lose_get``) fail with :class:`StoreUnavailable`, as requests do when an etcd member
+    ``lose_get``) fail with :class:`StoreUnavailableError`, as requests do when an etcd member
     goes away: before reaching etcd (nothing written) or, with ``landed``, after it (written,
     the answer lost). Everything else passes through to the real store."""
 
@@ -127,7 +127,7 @@ class LossyStore:
                 self._left -= 1
         if hit:
             self.lost_gets.append(key)
-            raise StoreUnavailable(f"etcd: get {key}: no answer (LossyStore)", delay=0.1)
+            raise StoreUnavailableError(f"etcd: get {key}: no answer (LossyStore)", delay=0.1)
         return self._store.get(key)
 
     def txn(
@@ -162,7 +162,7 @@ class LossyStore:
                 self._left -= 1
         if hit and read is not None:
             self.lost_gets.append(read)
-            raise StoreUnavailable(f"etcd: get {read}: no answer (LossyStore)", delay=0.1)
+            raise StoreUnavailableError(f"etcd: get {read}: no answer (LossyStore)", delay=0.1)
         send = (
             (lambda: [self._store.txn(*_parts(txns[0]))])
             if single
@@ -174,7 +174,7 @@ class LossyStore:
             send()
         assert picked is not None
         self.lost.append(picked)
-        raise StoreUnavailable("etcd: txn: answer lost (LossyStore)", delay=0.1)
+        raise StoreUnavailableError("etcd: txn: answer lost (LossyStore)", delay=0.1)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

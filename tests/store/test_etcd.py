@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from nornir_esi.exceptions import (
-    StoreCompacted,
-    StoreUnavailable,
+    StoreCompactedError,
+    StoreUnavailableError,
     TemporaryError,
     ValidationError,
 )
@@ -80,7 +80,7 @@ def test_watch_waits_out_an_outage(own_server: EtcdServer) -> None:
 def _unavailable(store: EtcdStore) -> bool:
     try:
         store.revision()
-    except StoreUnavailable:
+    except StoreUnavailableError:
         return True
     return False
 
@@ -105,7 +105,7 @@ def test_unavailable_when_etcd_is_down(own_server: EtcdServer) -> None:
         }
         for name, call in calls.items():
             started = time.monotonic()
-            with pytest.raises(StoreUnavailable) as info:
+            with pytest.raises(StoreUnavailableError) as info:
                 call()
             assert isinstance(info.value, TemporaryError), name
             assert info.value.delay > 0
@@ -128,7 +128,7 @@ def test_watch_of_compacted_revision_raises(own_server: EtcdServer) -> None:
         # Compaction is an operator's job, not part of the Store contract: pyetcd's own.
         raw: Any = store._client
         raw.compact(now)
-        with pytest.raises(StoreCompacted) as info:
+        with pytest.raises(StoreCompactedError) as info:
             reader_watch = store.watch("c/", start_revision=first)
             list(reader_watch)
         assert info.value.compact_revision == now
@@ -209,7 +209,7 @@ def test_cluster_without_quorum_is_unavailable_then_recovers() -> None:
             # The last member notices it lost its leader within an election timeout; from
             # then on it refuses at once ("no leader") instead of timing out.
             eventually(lambda: _unavailable(store), timeout=10, what="quorum loss noticed")
-            with pytest.raises(StoreUnavailable):
+            with pytest.raises(StoreUnavailableError):
                 store.get("k")
             cluster.start_member(1)
             entry = retry(lambda: store.get("k"), timeout=20)

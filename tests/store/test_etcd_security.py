@@ -20,7 +20,7 @@ import grpc  # type: ignore[import-untyped]
 import pytest
 from pyetcd import etcdrpc  # type: ignore[import-untyped]
 
-from nornir_esi.exceptions import StoreError, StoreUnavailable, ValidationError
+from nornir_esi.exceptions import StoreError, StoreUnavailableError, ValidationError
 from nornir_esi.store.etcd import EtcdStore
 from nornir_esi.testing.etcd import EtcdServer, EtcdUser
 from nornir_esi.testing.tls import TlsFiles, make_ca, make_client_cert
@@ -91,8 +91,8 @@ def test_wrong_ca_fails_naming_the_endpoint(tls_server: EtcdServer, tmp_path: Pa
         pytest.raises(StoreError) as caught,
     ):
         store.get("/tls/a")
-    # A certificate problem is not worth retrying: a StoreError, not StoreUnavailable.
-    assert not isinstance(caught.value, StoreUnavailable)
+    # A certificate problem is not worth retrying: a StoreError, not StoreUnavailableError.
+    assert not isinstance(caught.value, StoreUnavailableError)
     message = str(caught.value)
     assert f"get /tls/a at {tls_server.endpoints}:" in message
     assert "TLS handshake failed" in message and "CERTIFICATE_VERIFY_FAILED" in message
@@ -102,7 +102,7 @@ def test_plaintext_client_of_a_tls_server_fails_naming_the_endpoint(
     tls_server: EtcdServer,
 ) -> None:
     plain = tls_server.endpoints.replace("https://", "http://")
-    with EtcdStore(plain) as store, pytest.raises(StoreUnavailable) as caught:
+    with EtcdStore(plain) as store, pytest.raises(StoreUnavailableError) as caught:
         store.get("/tls/a")
     assert f"get /tls/a at {plain}:" in str(caught.value)
 
@@ -114,7 +114,7 @@ def test_missing_client_certificate_fails_naming_the_endpoint(
     # Refused at the handshake: already when authenticating, at construction...
     with pytest.raises(StoreError) as caught:
         secure_server.client(**ca_only)
-    assert not isinstance(caught.value, StoreUnavailable)
+    assert not isinstance(caught.value, StoreUnavailableError)
     assert f"at {secure_server.endpoints}: TLS handshake failed" in str(caught.value)
     # ... and at the first request without a user.
     with (
@@ -147,7 +147,7 @@ def test_right_user_and_password_work(secure_server: EtcdServer) -> None:
 def test_wrong_password_is_a_clear_error(secure_server: EtcdServer) -> None:
     with pytest.raises(StoreError) as caught:
         secure_server.client(user=CONFIG_USER.name, password="wrong")
-    assert not isinstance(caught.value, StoreUnavailable)
+    assert not isinstance(caught.value, StoreUnavailableError)
     message = str(caught.value)
     assert f"authenticate as {CONFIG_USER.name} at {secure_server.endpoints}:" in message
     assert "authentication failed, invalid user ID or password" in message
@@ -167,7 +167,7 @@ def test_user_cannot_write_outside_its_prefix(secure_server: EtcdServer) -> None
     with _config_store(secure_server) as config:
         with pytest.raises(StoreError) as caught:
             config.put("/jobs/x", "1")
-        assert not isinstance(caught.value, StoreUnavailable)
+        assert not isinstance(caught.value, StoreUnavailableError)
         assert f"put /jobs/x at {secure_server.endpoints}:" in str(caught.value)
         assert "permission denied" in str(caught.value)
         with pytest.raises(StoreError, match="permission denied"):

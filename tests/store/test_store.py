@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from nornir_esi.exceptions import LeaseExpired, StoreError
+from nornir_esi.exceptions import LeaseExpiredError, StoreError
 from nornir_esi.store import Compare, Entry, Event, Op, Store, Txn, TxnResult, get_many
 from nornir_esi.store.base import MAX_TXN_OPS
 from tests.store.helpers import WatchReader, eventually
@@ -218,7 +218,7 @@ def test_lease_revoke_deletes_bound_keys(store: Store) -> None:
     assert store.get_prefix("claims/") == []
     assert store.get("free") is not None
     lease.revoke()  # already gone: no error
-    with pytest.raises(LeaseExpired):
+    with pytest.raises(LeaseExpiredError):
         store.put("claims/c", "w1", lease=lease.id)
 
 

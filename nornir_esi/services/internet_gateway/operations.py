@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nornir_esi.contract import desired, keys
-from nornir_esi.contract.config import lookup_in
+from nornir_esi.contract.config import lookup_in, read_config, require_config
 from nornir_esi.contract.graph import Lookup, pair_of
 from nornir_esi.contract.mapping import params_for, template_of
 from nornir_esi.contract.records import Applied, ConfigRecord, Monitoring, State
-from nornir_esi.exceptions import EsiError, ValidationError
+from nornir_esi.exceptions import EsiError
 from nornir_esi.heat.base import Heat
 from nornir_esi.pair.change import Change, PairResult
 from nornir_esi.services.base import Action
@@ -79,10 +79,7 @@ class Drift:
 
 
 def _current(store: Store, resource_id: str) -> ConfigRecord:
-    entry = store.get(keys.config(GATEWAY, resource_id))
-    if entry is None:
-        raise ValidationError(f"{GATEWAY} {resource_id}", "id", "does not exist in /config")
-    return ConfigRecord.from_value(entry.value)
+    return require_config(store, GATEWAY, resource_id, missing="does not exist in /config")
 
 
 def _applied(store: Store, resource_id: str) -> dict[str, Any] | None:
@@ -238,11 +235,11 @@ def settled(store: Store) -> list[str]:
             continue
         resource_id = parsed[1]
         state = State.from_value(entry.value)
-        config = store.get(keys.config(GATEWAY, resource_id))
+        config = read_config(store, GATEWAY, resource_id)
         if (
             config is None
             or state.worker_state not in ("CREATE_COMPLETED", "MODIFY_COMPLETED")
-            or ConfigRecord.from_value(config.value).version != state.version
+            or config.version != state.version
             or store.get(keys.job_state(GATEWAY, resource_id)) is not None
         ):
             continue
