@@ -1,5 +1,4 @@
-"""Benchmark of the Heat adapter: what a real stack costs a gateway job, and what the
-adapter's polling adds to it.
+"""Benchmark of the Heat adapter: what a real stack costs a gateway job, what its polling adds.
 
 Run: ``python -m bench.heat [--rounds 10]``. Starts a real Heat (``HeatServer``), then per
 round: create a gateway stack, update one parameter (PATCH), re-apply with nothing changed
@@ -82,6 +81,7 @@ def _summary(samples: list[float]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the rounds against a real Heat, print the table, write ``bench/results/heat.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args(argv)

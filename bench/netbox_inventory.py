@@ -145,8 +145,11 @@ class Counted:
 def _loaders(
     server: NetBoxServer, routers: Sequence[dict[str, Any]], missing: Path
 ) -> dict[str, tuple[Callable[[], int], Counted | None]]:
-    """Each way of loading: a function returning how many routers it got, and its
-    request counter."""
+    """Each way of loading, by name: a function and its request counter.
+
+    The function returns how many routers it loaded; the counter is None for the load
+    without HTTP.
+    """
     ours = NetBoxRouterInventory(server.url, server.token, username=USERNAME, password=PASSWORD)
     whole = _WholeDevices(server.url, server.token, username=USERNAME, password=PASSWORD)
     plain = NetBoxInventory2(
@@ -176,6 +179,11 @@ def _loaders(
 
 
 def measure(count: int, runs: int) -> dict[str, Any]:
+    """The figures of each load of ``count`` routers from a fresh NetBox, over ``runs`` runs.
+
+    Each load is checked first (it must get every router), then warmed up and its HTTP
+    requests counted, then timed ``runs`` times, the loads interleaved.
+    """
     routers = [_router(i) for i in range(count)]
     with NetBoxServer("bench") as server:
         nb = pynetbox.api(server.url, token=server.token)
@@ -257,6 +265,7 @@ def _table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Measure, print the table and write ``bench/results/netbox_inventory.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routers", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=7)

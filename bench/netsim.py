@@ -88,6 +88,7 @@ def start_simulator(routers: int) -> tuple[subprocess.Popen[str], list[tuple[str
 
 
 async def raw_client(host: str, port: int, rounds: int) -> tuple[float, list[float]]:
+    """A minimal asyncssh NETCONF client's session open time and ``rounds`` RPC round trips."""
     opened = time.perf_counter()
     async with asyncssh.connect(host, port, username="esi", password="x", known_hosts=None) as conn:
         writer, reader, _ = await conn.open_session(subsystem="netconf", encoding=None)
@@ -125,6 +126,11 @@ def _ncclient(host: str, port: int, *, nodelay: bool = False, password: str = "x
 def ncclient_figures(
     host: str, port: int, tick: float, rounds: int, opens: int, *, nodelay: bool = False
 ) -> dict[str, Any]:
+    """The figures of ncclient with its poll interval set to ``tick`` (TCP_NODELAY if asked).
+
+    ``opens`` sessions opened and closed, then on one session ``rounds`` RPCs and a tenth
+    as many (at least 10) load-and-commits of a gateway: the statistics of each.
+    """
     ncclient.transport.session.TICK = tick
     open_samples = []
     for _ in range(opens):
@@ -162,6 +168,7 @@ async def fan_out(addresses: list[tuple[str, int]]) -> float:
 
 
 def measure(routers: int, rounds: int) -> dict[str, Any]:
+    """The figures of one simulator process of ``routers`` routers, and the ratios between them."""
     proc, addresses, start_s = start_simulator(routers)
     try:
         idle_rss = _rss_mb(proc.pid)
@@ -233,6 +240,7 @@ def _table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Measure, print the table and write ``bench/results/netsim.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routers", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=200)

@@ -238,6 +238,10 @@ def _print_table(rows: list[dict[str, str]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the sections ``--runs`` times, print the table and write ``bench/results/perf.json``.
+
+    Returns the exit status: 1 when a section found a problem, else 0.
+    """
     args = _parse(argv)
     # SIGTERM ends the run like Ctrl-C: processes, simulators and etcd are cleaned up.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -55,6 +55,7 @@ class Figure:
 
     @property
     def met(self) -> bool | None:
+        """Whether the value meets the goal; None without a goal, False without a value."""
         if self.goal is None:
             return None
         if self.value is None:
@@ -63,6 +64,7 @@ class Figure:
         return self.value <= threshold if op == "<=" else self.value >= threshold
 
     def to_json(self) -> dict[str, Any]:
+        """The figure as ``bench/results/perf.json`` holds it (the goal as text, with ``met``)."""
         return {
             "section": self.section,
             "name": self.name,
@@ -88,6 +90,7 @@ class Section:
 
 
 def median(samples: Sequence[float]) -> float:
+    """The median of ``samples``."""
     return statistics.median(samples)
 
 
@@ -99,9 +102,11 @@ def p95(samples: Sequence[float]) -> float:
 
 @contextmanager
 def bench_env() -> Iterator[Path]:
-    """A new temporary directory (kept: the worker processes' logs go there), with
-    ``$ESI_KNOWN_HOSTS`` in it (the simulators record their host keys there at start, the
-    workers verify them), and the routers' password set."""
+    """A new temporary directory with ``$ESI_KNOWN_HOSTS`` in it, and the routers' password set.
+
+    The directory is kept: the worker processes' logs go there. The simulators record their
+    host keys in ``$ESI_KNOWN_HOSTS`` at start, the workers verify them.
+    """
     saved = {k: os.environ.get(k) for k in (FILE_ENV, PASSWORD_ENV)}
     tmp = Path(tempfile.mkdtemp(prefix="perf-"))
     os.environ[FILE_ENV] = str(tmp / "known_hosts")
@@ -117,8 +122,10 @@ def bench_env() -> Iterator[Path]:
 
 
 class RssSampler:
-    """Samples the resident set size of some processes every ``interval`` seconds, in a
-    thread; :attr:`peak` is the largest single process' RSS seen, in MB."""
+    """Samples the resident set size of some processes every ``interval`` seconds, in a thread.
+
+    :attr:`peak` is the largest single process' RSS seen, in MB.
+    """
 
     def __init__(self, pids: Sequence[int], interval: float = 0.25) -> None:
         self.pids = list(pids)

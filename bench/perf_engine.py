@@ -50,8 +50,11 @@ def _noop(ctx: JobContext) -> list[Op]:
 
 
 def worker_main() -> None:
-    """The worker process: ``python -c 'from bench.perf_engine import worker_main;
-    worker_main()' ENDPOINTS SLOTS``; runs until SIGTERM."""
+    """The worker process, which runs until SIGTERM.
+
+    Started as ``python -c 'from bench.perf_engine import worker_main; worker_main()'
+    ENDPOINTS SLOTS``.
+    """
     endpoints, slots = sys.argv[1], int(sys.argv[2])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -124,6 +127,11 @@ def _rate(etcd: EtcdServer, store: Store, jobs: int, slots: int, timeout: float)
 
 
 def engine_section(*, jobs: int, slots: int, timeout: float) -> Section:
+    """The engine figure: jobs/s of one worker process with ``slots`` slots, beside one slot.
+
+    A warm-up of up to 100 jobs first; the baseline runs :data:`BASELINE_JOBS` jobs. A job
+    not finished within ``timeout`` is a problem.
+    """
     out = Section()
     with EtcdServer("perf-engine") as etcd:
         store = etcd.client()

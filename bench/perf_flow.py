@@ -79,8 +79,10 @@ class WorkerProcesses(Processes):
 
 
 def _settle_resources(store: Store, graph: list[Item], timeout: float) -> None:
-    """Apply the routers, interfaces, pairs, services and QoS options and wait until each
-    has a terminal ``/state`` (the workers reach every router once)."""
+    """Apply the routers, interfaces, pairs, services and QoS options, and wait until each settles.
+
+    Settled: a terminal ``/state`` (the workers reach every router once).
+    """
     desired.apply(store, graph)
     for resource_type, body in graph:
         state = wait_for_state(store, resource_type, body["id"], timeout=timeout)
@@ -112,6 +114,10 @@ def _check_routers(
 
 
 def latency_section(*, samples: int, baseline_tick: float, timeout: float) -> Section:
+    """The latency figures: ``samples`` gateways one at a time, ours and the plain script's.
+
+    See the module's docstring; the plain script's ncclient polls every ``baseline_tick``.
+    """
     out = Section()
     graph = resource_graph(1)
     names = router_names(graph)
@@ -188,8 +194,10 @@ def _until_completed(feed: Feed, ids: set[str], deadline: float) -> tuple[set[st
 
 @dataclass
 class _Burst:
-    """One burst through the workers: its time (None: not all completed), the workers'
-    RSS idle and at peak, how long the applies took, and what went wrong."""
+    """One burst through the workers: its time, the workers' RSS, the applies' time, the problems.
+
+    The time is None when not all completed; the RSS is taken idle and at peak.
+    """
 
     seconds: float | None
     idle: float
@@ -211,8 +219,10 @@ def _burst(
     what: str,
     processes: int = 2,
 ) -> _Burst:
-    """``burst`` through two ``nornir-esi run`` processes on a fresh etcd and simulator;
-    the routers checked afterwards."""
+    """``burst`` through two ``nornir-esi run`` processes on a fresh etcd and simulator.
+
+    The routers are checked afterwards.
+    """
     ids = {body["id"] for _, body in burst}
     names = router_names(graph)
     problems: list[str] = []
@@ -270,6 +280,11 @@ def throughput_section(
     timeout: float,
     processes: int = 2,
 ) -> Section:
+    """The throughput and memory figures of a burst of ``gateway_count`` gateways.
+
+    Through ``processes`` ``nornir-esi run`` processes, beside the plain Nornir push of the
+    same gateways on a fresh simulator (see the module's docstring).
+    """
     out = Section()
     graph = resource_graph(pairs)
     names = router_names(graph)
@@ -322,8 +337,11 @@ def throughput_section(
 def coalescing_section(
     *, gateway_count: int, pairs: int, commit_delay: float, slots: int, batch: int, timeout: float
 ) -> Section:
-    """The commit coalescing lever: the same burst with transactions of one gateway
-    (``--batch 1``) and of up to ``batch``, each on a fresh etcd and simulator."""
+    """The commit coalescing lever: the same burst with and without coalescing.
+
+    With transactions of one gateway (``--batch 1``) and of up to ``batch``, each on a fresh
+    etcd and simulator.
+    """
     out = Section()
     graph = resource_graph(pairs)
     burst = gateways(graph, gateway_count)

@@ -111,6 +111,11 @@ def _cpu_percent(sessions: int, host: str, port: int) -> float:
 
 
 def netconf_section(*, rounds: int) -> Section:
+    """The netconf figures: session open and RPC round trip, and idle sessions' CPU.
+
+    Ours and the workers' Nornir path, each beside ncclient's defaults (see the module's
+    docstring).
+    """
     out = Section()
     saved_tick = ncclient.transport.session.TICK
     with bench_env(), Simulator([RouterSpec(NAME, "127.0.0.1", 0)]) as sim:

@@ -1,5 +1,6 @@
-"""The baseline of ``bench.perf``'s latency and throughput: gateways pushed by a plain Nornir
-script, the way a typical one does it.
+"""The baseline of ``bench.perf``'s latency and throughput: gateways pushed by plain Nornir.
+
+A plain Nornir script, pushing them the way a typical one does it.
 
 ``InitNornir`` with a ``SimpleInventory`` (YAML files) of the simulated routers, the
 threaded runner with one thread per router, nornir-netconf's ``netconf`` connection (its

@@ -66,6 +66,7 @@ def _variant(env: dict[str, str], router: dict[str, Any], *, fresh: bool) -> Cal
 
 
 def main() -> None:
+    """Run the rounds, print the table and write ``bench/results/safety.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--known", type=int, default=1000, help="lines in the known-hosts file")

@@ -136,6 +136,7 @@ class Processes:
         )
 
     def kill_one(self, rng: random.Random) -> int:
+        """SIGKILL a random process, wait for it and start it again; returns its index."""
         i = rng.randrange(len(self.procs))
         self.procs[i].kill()
         self.procs[i].wait()
@@ -143,9 +144,11 @@ class Processes:
         return i
 
     def dead(self) -> list[int]:
+        """The indexes of the processes that have exited."""
         return [i for i, p in enumerate(self.procs) if p.poll() is not None]
 
     def stop(self) -> None:
+        """SIGTERM every process still running; SIGKILL one still there after 30 s."""
         for p in self.procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -174,10 +177,16 @@ class Model:
         ]
 
     def live(self) -> list[str]:
+        """The ids of the gateways not deleted, in the order they were created."""
         return [i for i in self.bodies if i not in self.deleted]
 
 
 def operate(store: Store, model: Model, rng: random.Random, ops: Counter[str]) -> None:
+    """One random operation written to ``/config`` and to ``model``, counted in ``ops`` by kind.
+
+    A create, update or delete (weights 5, 3, 2; a create while fewer than 3 gateways are
+    live); an update switches the QoS option (7 in 10) or changes only the description.
+    """
     live = model.live()
     kind = rng.choices(["create", "update", "delete"], weights=[5, 3, 2])[0]
     if len(live) < 3:
@@ -240,9 +249,11 @@ class Killer:
         self.next = self.last + self.rng.expovariate(1 / mean)
 
     def due(self) -> bool:
+        """Whether the next kill's time has come."""
         return time.monotonic() >= self.next
 
     def kill(self, phase: str) -> None:
+        """Kill a random process (counted for ``phase``) and draw the time of the next kill."""
         self.by_process[self.procs.kill_one(self.rng)] += 1
         self.by_phase[phase] += 1
         self.last = time.monotonic()
@@ -293,9 +304,11 @@ def unsettled(store: Store, model: Model) -> list[str]:
 
 
 def settle(store: Store, model: Model, killer: Killer, *, kills: int, timeout: float) -> list[str]:
-    """Wait until every gateway's latest version has ended, killing a process now and
-    then (the first at once, at most ``kills``); the gateways still pending at the
-    deadline."""
+    """Wait until every gateway's latest version has ended, killing a process now and then.
+
+    The first kill comes at once, at most ``kills`` come. Returns the gateways still
+    pending at the deadline.
+    """
     killer.next = time.monotonic()
     deadline = time.monotonic() + timeout
     while True:
@@ -308,9 +321,11 @@ def settle(store: Store, model: Model, killer: Killer, *, kills: int, timeout: f
 
 
 def left_in_flight(store: Store, last_kill: float) -> list[str]:
-    """Keys of work in flight still there after their deadlines: jobs (collected once
-    their workflow ended), job states, and pair queue entries (a killed process's goes
-    with its lease)."""
+    """Keys of work in flight still there after their deadlines.
+
+    The keys of jobs (collected once their workflow ended), of job states, and of pair queue
+    entries (a killed process's goes with its lease).
+    """
     now = time.monotonic()
     deadlines = {
         keys.JOBS_PREFIX: now + COLLECT_TIMEOUT,
@@ -329,9 +344,11 @@ def left_in_flight(store: Store, last_kill: float) -> list[str]:
 def gateway_history(
     store: Store, start: int
 ) -> tuple[dict[str, list[ConfigRecord]], dict[str, list[State]], list[str]]:
-    """From revision ``start`` to now, per gateway: the ``/config`` versions written and
-    the ``/state`` values written (duplicates kept), in order; and a problem if etcd's
-    history could not be read to the end."""
+    """Per gateway, the ``/config`` versions and ``/state`` values written since ``start``.
+
+    Read from revision ``start`` to now, in order, duplicates kept; with a problem if etcd's
+    history could not be read to the end.
+    """
     written: dict[str, list[ConfigRecord]] = defaultdict(list)
     ended: dict[str, list[State]] = defaultdict(list)
     config_prefix = keys.type_prefix(keys.CONFIG_PREFIX, GW)
@@ -355,8 +372,10 @@ def gateway_history(
 def check_versions(
     model: Model, written: dict[str, list[ConfigRecord]], ended: dict[str, list[State]]
 ) -> list[str]:
-    """Each version written ended in exactly one terminal ``/state``, in order (check 1);
-    and ``/config`` holds what the soak wrote."""
+    """Each version written ended in exactly one terminal ``/state``, in order (check 1).
+
+    Also, ``/config`` holds what the soak wrote: its history ends at the soak's latest version.
+    """
     problems = []
     for gid in sorted(set(written) | set(ended) | set(model.versions)):
         records = written.get(gid, [])
@@ -407,8 +426,11 @@ def check_deleted(store: Store, model: Model, on_routers: dict[str, dict[str, An
 def check_routers(
     sim: Simulator, model: Model, qos: dict[str, str], on_routers: dict[str, dict[str, Any]]
 ) -> list[str]:
-    """Each router carries exactly the live gateways of its pair, with their latest QoS
-    option; no lock, pending confirm or candidate change is left (check 3)."""
+    """Each router carries exactly the live gateways of its pair, and nothing left over (check 3).
+
+    The gateways with their latest QoS option; no lock, pending confirm or candidate change
+    may be left.
+    """
     problems = []
     live: dict[str, list[dict[str, Any]]] = {name: [] for name in on_routers}
     for gid in model.live():
@@ -447,6 +469,7 @@ def _git_commit() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the soak and its checks, print and write the summary; 1 if there is any problem."""
     parser = argparse.ArgumentParser(
         prog="python -m bench.soak",
         description=__doc__,

@@ -104,8 +104,11 @@ def load_topology(path: Path = TOPOLOGY) -> dict[str, Node]:
 
 
 def logins(path: Path = RESOURCES) -> dict[str, tuple[str, str]]:
-    """``(login, password)`` of each edge_router resource, by router name; a password given
-    by reference (a secret, never in the files) is the lab's :data:`SAMPLE_PASSWORD`."""
+    """``(login, password)`` of each edge_router resource, by router name.
+
+    A password given by reference (a secret, never in the files) is the lab's
+    :data:`SAMPLE_PASSWORD`.
+    """
     out: dict[str, tuple[str, str]] = {}
     for item in yaml.safe_load(path.read_text(encoding="utf-8")):
         if item["type"] == "edge_router":

@@ -98,6 +98,7 @@ def _print_checkpoints(events: list[Event], resource_type: str, resource_id: str
 
 
 def main() -> int:
+    """Run the demo (see the module); 0 when the gateway's create completed, else 1."""
     started = time.monotonic()
     specs = [
         RouterSpec(name, "127.0.0.1", 0, role=role)  # type: ignore[arg-type]

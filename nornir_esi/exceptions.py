@@ -97,15 +97,19 @@ class ValidationError(PermanentError, ValueError):
 
 
 class SecretError(ValidationError):
-    """A secret field's reference is malformed, names an unknown scheme, or does not
-    resolve (an unset environment variable, a missing file). The message names the
-    object, the field and the reference; it never holds a secret's value.
+    """A secret field's reference is malformed, names an unknown scheme, or does not resolve.
+
+    It does not resolve when, say, an environment variable is unset or a file is missing. The
+    message names the object, the field and the reference; it never holds a secret's value.
     """
 
 
 class ConflictError(ValidationError):
-    """The request contradicts what is stored now: the resource exists already, or it
-    changed since the caller read it (another writer came first). The API's 409."""
+    """The request contradicts what is stored now; the API's 409.
+
+    The resource exists already, or it changed since the caller read it (another writer came
+    first).
+    """
 
 
 class ConfigSyntaxError(PermanentError, ValueError):
@@ -156,9 +160,12 @@ class DeviceUnavailableError(DeviceError, TemporaryError):
 
 
 class DeviceBusyError(DeviceUnavailableError):
-    """The router is in use: its configuration is locked by another session (``lock-denied``,
-    ``in-use``), or another change's trial commit waits for its confirm. Nothing is wrong
-    with the request; it can go through once the lock is free or the trial has ended."""
+    """The router is in use by another session, or by another change's trial commit.
+
+    Its configuration is locked by another session (``lock-denied``, ``in-use``), or another
+    change's trial commit waits for its confirm. Nothing is wrong with the request; it can go
+    through once the lock is free or the trial has ended.
+    """
 
 
 class PairError(DeviceError):
@@ -251,8 +258,11 @@ class LeaseExpiredError(StoreError):
 
 
 class ClaimLostError(StoreError):
-    """A job's end was not written: its claim is no longer the worker's (its lease expired
-    and the job went to another) or its job state changed meanwhile."""
+    """A job's end was not written: its claim is no longer the worker's, or its state changed.
+
+    The claim is no longer the worker's when its lease expired and the job went to another;
+    or else the job state changed meanwhile.
+    """
 
 
 class NetsimError(EsiError):
@@ -288,5 +298,8 @@ class NetsimRpcError(NetsimError):
 
 
 class SetupError(EsiError):
-    """A throwaway server for tests, the demo or the lab (NetBox, Heat, PostgreSQL, Redis,
-    RabbitMQ, their virtualenvs) could not be set up; the message says what and why."""
+    """A throwaway server for tests, the demo or the lab could not be set up.
+
+    Such servers are NetBox, Heat, PostgreSQL, Redis, RabbitMQ and their virtualenvs; the
+    message says what and why.
+    """

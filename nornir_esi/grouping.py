@@ -49,6 +49,10 @@ class Group(Generic[T, R]):
         self.runs = 0  # requests sent (for tests and the benchmark)
 
     def __call__(self, key: Hashable, item: T) -> R:
+        """The answer to ``item``, from the request for ``key`` that carries it; see the module.
+
+        Raises the error that request raised.
+        """
         mine: _Call[T, R] = _Call(item)
         with self._lock:
             self._waiting.setdefault(key, []).append(mine)

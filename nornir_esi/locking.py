@@ -12,8 +12,11 @@ __all__ = ["file_lock"]
 
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
-    """Held by one process at a time (two test runs installing at once, two simulators
-    recording host keys in one file); ``path`` is the lock file, made when missing."""
+    """Held by one process at a time; ``path`` is the lock file, made when missing.
+
+    Two test runs installing at once, or two simulators recording host keys in one file, take
+    turns.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -1,5 +1,7 @@
-"""Prometheus metrics of the workers (prometheus_client), served by ``run --metrics-port``
-(:func:`~nornir_esi.jobs.queue_metrics.serve_metrics`, which also adds ``esi_jobs``).
+"""Prometheus metrics of the workers (prometheus_client), served by ``run --metrics-port``.
+
+The server is :func:`~nornir_esi.jobs.queue_metrics.serve_metrics`, which also adds
+``esi_jobs``.
 
 =====================================  ==================================================
 metric                                 what

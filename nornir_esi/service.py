@@ -86,6 +86,11 @@ class Service:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        """Write any missing Heat template records, then start each runner in its own thread.
+
+        The job manager (when there is one) first, then the workers and the drift checker (when
+        there is one). A runner that stops on an error stops the service: see ``error``.
+        """
         ensure_heat_templates(self.store)
         runners: list[tuple[str, Any]] = [(w.id, w) for w in self.workers]
         if self.manager is not None:
@@ -115,6 +120,7 @@ class Service:
         return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
     def stop(self) -> None:
+        """Tell every runner to stop, and wait up to 30 seconds for each thread to end."""
         self.stop_event.set()
         for thread in self._threads:
             thread.join(timeout=30)

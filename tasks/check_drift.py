@@ -1,5 +1,7 @@
-"""Drift across the fleet: on every router, whether each settled internet gateway still has
-the configuration of its current version.
+"""Drift across the fleet: whether settled internet gateways still have their configuration.
+
+On every router, each settled internet gateway is checked against the configuration of its
+current version.
 
 Usage (``--ha-router`` limits the check to one pair, by id or name)::
 
@@ -24,6 +26,7 @@ from nornir_esi.tasks.check_drift import check_drift
 
 
 def main() -> int:
+    """Check every router (or one pair's) and print the result; returns the exit code."""
     parser = command.parser(__doc__)
     parser.add_argument("--ha-router", metavar="ID|NAME", help="only this pair")
     parser.add_argument("--workers", type=int, default=20, help="routers checked at once")

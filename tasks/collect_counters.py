@@ -23,6 +23,7 @@ from nornir_esi.tasks.collect_counters import collect_counters
 
 
 def main() -> int:
+    """Read the pair's counters from both routers and print them; returns the exit code."""
     parser = command.parser(__doc__)
     parser.add_argument("--ha-router", required=True, metavar="ID|NAME", help="the pair")
     args = parser.parse_args()

@@ -1,5 +1,6 @@
-"""Provision internet gateways: write them, wait until the workers have pushed them, then
-show them on both routers of their pair.
+"""Provision internet gateways: write them, wait until the workers have pushed them, show them.
+
+They are shown on both routers of their pair.
 
 Usage (FILE as ``nornir-esi apply`` takes it; its other resources are written too, in
 the same transaction)::
@@ -35,6 +36,10 @@ DONE = ("CREATE_COMPLETED", "MODIFY_COMPLETED")
 
 
 def main() -> int:
+    """Write FILE, await each gateway's state, then check and count on the pair's routers.
+
+    Returns the exit code (see the module's docstring).
+    """
     parser = command.parser(__doc__)
     parser.add_argument("file", help="resources (YAML or JSON) with internet gateways")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per gateway")

@@ -1,5 +1,6 @@
-"""The ``nornir-esi`` command line: the :func:`main` group, and the commands of the
-modules beside this one, each named after what it holds:
+"""The ``nornir-esi`` command line: the :func:`main` group and the commands it gathers.
+
+The commands are in the modules beside this one, each named after what it holds:
 
 - ``common``: the shared options, the store and routers opened, errors as exit codes;
 - ``config``: ``apply``, ``delete``, ``get``, ``wait``;

@@ -1,5 +1,7 @@
-"""``nornir-esi audit``: a resource's audit trail (gathered by :mod:`nornir_esi.doors.audit`) as
-a tree, or ``--json``."""
+"""``nornir-esi audit``: a resource's audit trail as a tree, or ``--json``.
+
+The trail is gathered by :mod:`nornir_esi.doors.audit`.
+"""
 
 from __future__ import annotations
 
@@ -37,10 +39,13 @@ def audit(
     endpoints: str | None,
     inventory: str | None,
 ) -> None:
-    """The audit trail of a resource, per version: who asked for it (API token, CLI user,
-    NetBox user and request id), the jobs and the workers that ran them, on each router
-    the commits of each job (comment names the job id) and their rollback index, and the stack.
-    The routers are read live; one that cannot be reached says so."""
+    """The audit trail of a resource, per version: who asked, the jobs, the commits, the stack.
+
+    Who asked for it (API token, CLI user, NetBox user and request id), the jobs and the
+    workers that ran them, on each router the commits of each job (comment names the job id)
+    and their rollback index, and the stack. The routers are read live; one that cannot be
+    reached says so.
+    """
     from nornir_esi.doors.audit import gather
 
     try:

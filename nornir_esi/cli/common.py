@@ -1,6 +1,8 @@
-"""What the commands share: the options every front door command takes (the store, the
-inventory, Heat, ``--json``), the store and the routers they open, how an error becomes
-an exit code, and the tables they print.
+"""What the commands share: common options, the store and routers, exit codes, tables.
+
+The options every front door command takes (the store, the inventory, Heat, ``--json``),
+the store and the routers they open, how an error becomes an exit code, and the tables
+they print.
 
 Exit codes: 0 done; 1 the awaited state was not reached (failed, or timed out); 2 bad
 input or usage; 3 the store or a device could not be reached (:func:`fail`).
@@ -43,8 +45,11 @@ ETCD_OPTION = click.option(
 
 
 def open_store(endpoints: str | None) -> EtcdStore:
-    """The store at ``endpoints``, with TLS and credentials from ``ESI_ETCD_CA``,
-    ``ESI_ETCD_CERT``, ``ESI_ETCD_KEY``, ``ESI_ETCD_USER`` and ``ESI_ETCD_PASSWORD``."""
+    """The store at ``endpoints``, with TLS and credentials from the environment.
+
+    They come from ``ESI_ETCD_CA``, ``ESI_ETCD_CERT``, ``ESI_ETCD_KEY``, ``ESI_ETCD_USER``
+    and ``ESI_ETCD_PASSWORD``. No endpoints is a usage error.
+    """
     from nornir_esi.store.etcd import EtcdStore
 
     if not endpoints or not endpoints.strip():
@@ -66,6 +71,7 @@ def cli_requester() -> Any:
 
 
 def fail(exc: EsiError) -> NoReturn:
+    """Print ``exc`` on stderr and exit: 3 when it is temporary (unreachable), else 2."""
     click.echo(f"nornir-esi: {exc}", err=True)
     sys.exit(3 if isinstance(exc, TemporaryError) else 2)
 
@@ -89,12 +95,14 @@ INVENTORY_OPTION = click.option(
 
 
 def open_devices(inventory: str | None) -> Any:
+    """The routers, through Nornir, with ``inventory`` (a file, or None) as the overrides."""
     from nornir_esi.pair.devices import NornirDevices
 
     return NornirDevices(overrides=inventory)
 
 
 def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """Print ``rows`` as a rich table; piped, wide enough that no cell is cut."""
     from rich.console import Console
     from rich.table import Table
 

@@ -1,5 +1,7 @@
-"""``nornir-esi apply``, ``delete``, ``get`` and ``wait``: resources written to
-``/config``, keys read, a ``/state`` awaited."""
+"""``nornir-esi apply``, ``delete``, ``get`` and ``wait``: ``/config`` written, keys read.
+
+Resources written to ``/config``, keys read, a ``/state`` awaited.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""``nornir-esi gateway create|show|list|delete``: internet gateways from an operator's
-choices, each change followed through its workflow (:mod:`nornir_esi.doors.progress`)."""
+"""``nornir-esi gateway create|show|list|delete``: internet gateways from an operator's choices.
+
+Each change is followed through its workflow (:mod:`nornir_esi.doors.progress`).
+"""
 
 from __future__ import annotations
 
@@ -53,12 +55,14 @@ def _wait_options(command: Any) -> Any:
 
 @click.group(help=f"Internet gateways: create, show, list, delete.\n{GATEWAY_EXIT_CODES}")
 def gateway() -> None:
-    pass
+    """The ``gateway`` group; its help, with the exit codes, is given to ``click.group``."""
 
 
 def _gateway_body(store: EtcdStore, file: str | None, chosen: dict[str, Any]) -> dict[str, Any]:
-    """The gateway to create: FILE's (a full body as `apply` takes it, or the choices as a
-    map), the options' choices over the file's, the rest derived."""
+    """The gateway to create: FILE's, the options' choices over the file's, the rest derived.
+
+    FILE holds a full body as `apply` takes it, or the choices as a map.
+    """
     import uuid
 
     import yaml
@@ -240,8 +244,10 @@ def gateway_delete(
 @JSON_OPTION
 @ETCD_OPTION
 def gateway_show(resource_id: str, as_json: bool, endpoints: str | None) -> None:
-    """A gateway: its body, version, state, monitoring, stack and queued jobs (exit 1 when
-    its workflow failed, 2 when there is no such gateway)."""
+    """A gateway: its body, version, state, monitoring, stack and queued jobs.
+
+    Exit 1 when its workflow failed, 2 when there is no such gateway.
+    """
     from nornir_esi.contract import keys
     from nornir_esi.contract.config import require_config
     from nornir_esi.contract.records import HeatStack, Monitoring, State

@@ -36,6 +36,11 @@ PASSWORD_ENV_OPTION = click.option(
 
 
 def sync_options(login: str, password_env: str) -> Any:
+    """The sync's options for new routers: NETCONF ``login``, the password by reference.
+
+    The reference names the environment variable ``password_env``; with the compatibility
+    switch (ESI_PLAINTEXT_SECRETS=1) its value instead, as before.
+    """
     from nornir_esi.contract import secrets
     from nornir_esi.netbox.sync import SyncOptions
 
@@ -46,6 +51,7 @@ def sync_options(login: str, password_env: str) -> Any:
 
 
 def netbox_api(url: str, token: str) -> Any:
+    """A pynetbox client of the NetBox at ``url``, with the API ``token``."""
     import pynetbox
 
     return pynetbox.api(url, token=token)
@@ -64,8 +70,11 @@ def netbox() -> None:
 def netbox_setup(
     netbox_url: str, netbox_token: str, webhook_url: str | None, webhook_secret_env: str
 ) -> None:
-    """Create the custom fields, role and platform the mapping uses, install the custom
-    scripts (and the event rule whose webhook the scripts also use to reach us)."""
+    """Create the custom fields, role and platform the mapping uses; install the scripts.
+
+    It installs the custom scripts and, with --webhook-url, the event rule whose webhook the
+    scripts also use to reach us.
+    """
     from nornir_esi.netbox.schema import ensure_event_rule, ensure_schema, ensure_scripts
 
     nb = netbox_api(netbox_url, netbox_token)
@@ -84,8 +93,10 @@ def netbox_setup(
 @NETBOX_URL_OPTION
 @NETBOX_TOKEN_OPTION
 def netbox_seed(file: str, netbox_url: str, netbox_token: str) -> None:
-    """Create the NetBox objects of a resource file (routers, interfaces, pairs, HA
-    interfaces), each carrying its resource id: moving an inventory into NetBox."""
+    """Create the NetBox objects of a resource file: moving an inventory into NetBox.
+
+    Routers, interfaces, pairs, HA interfaces, each carrying its resource id.
+    """
     from nornir_esi.contract import desired
     from nornir_esi.netbox.seed import seed
 

@@ -1,5 +1,7 @@
-"""``nornir-esi plan``, ``check`` and ``repair``: what a resource's change does, or should
-have done, to its routers' configuration."""
+"""``nornir-esi plan``, ``check`` and ``repair``: a resource's change on its routers.
+
+What the change does, or should have done, to its routers' configuration.
+"""
 
 from __future__ import annotations
 
@@ -93,8 +95,10 @@ def check(
     heat_url: str | None,
     heat_project: str,
 ) -> None:
-    """Drift: what differs on each router, and in the Heat stack's record, from what the
-    resource should have (exit 1)."""
+    """Drift: what differs from what the resource should have (exit 1).
+
+    Compared on each router, and in the Heat stack's record.
+    """
     from nornir_esi.heat.factory import heat_from
     from nornir_esi.services.internet_gateway import operations
 
@@ -128,8 +132,10 @@ def repair(
     heat_url: str | None,
     heat_project: str,
 ) -> None:
-    """Re-apply the resource's current version to both routers, as one pair transaction,
-    and bring its Heat stack back in line."""
+    """Re-apply the resource's current version to both routers, bring its Heat stack back in line.
+
+    The routers get it as one pair transaction.
+    """
     from nornir_esi.heat.factory import heat_from
     from nornir_esi.services.internet_gateway import operations
 

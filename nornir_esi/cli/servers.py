@@ -1,5 +1,8 @@
-"""``nornir-esi run`` (the job manager and workers) and ``nornir-esi serve`` (the HTTP
-API): the product's processes, in the foreground until SIGINT or SIGTERM."""
+"""``nornir-esi run`` and ``nornir-esi serve``: the product's processes, in the foreground.
+
+``run`` is the job manager and workers, ``serve`` the HTTP API; each runs until SIGINT
+or SIGTERM.
+"""
 
 from __future__ import annotations
 
@@ -176,8 +179,10 @@ def serve(
     login: str,
     password_env: str,
 ) -> None:
-    """The HTTP API (the /v2.0 resources, NetBox's webhook and custom-script routes), until
-    SIGINT/SIGTERM."""
+    """The HTTP API, until SIGINT/SIGTERM.
+
+    It serves the /v2.0 resources, and NetBox's webhook and custom-script routes.
+    """
     import uvicorn
 
     from nornir_esi.doors.api import NetBoxDoor, create_app

@@ -1,5 +1,7 @@
-"""``nornir-esi status`` and ``jobs``: the resources and the queued jobs as etcd holds them
-now (rows from :mod:`nornir_esi.doors.views`)."""
+"""``nornir-esi status`` and ``jobs``: the resources and the queued jobs as etcd holds them now.
+
+The rows come from :mod:`nornir_esi.doors.views`.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +26,10 @@ def monitoring_text(status: Mapping[str, Any]) -> str:
 def show_resources(
     title: str, rows: list[dict[str, Any]], *, as_json: bool, with_type: bool
 ) -> NoReturn:
-    """Resource rows (:func:`nornir_esi.doors.views.resource_rows`) as JSON or a table; exit 1
-    when one's workflow failed."""
+    """Resource rows as JSON or a table; exit 1 when one's workflow failed.
+
+    The rows are :func:`nornir_esi.doors.views.resource_rows`'s.
+    """
     from nornir_esi.doors.views import FAILED
 
     if as_json:
@@ -70,8 +74,10 @@ def status(resource_type: str | None, as_json: bool, endpoints: str | None) -> N
 @click.option("--json", "as_json", is_flag=True, help="Machine output: a JSON list of rows.")
 @ETCD_OPTION
 def jobs(as_json: bool, endpoints: str | None) -> None:
-    """Jobs waiting, ready and working: age (since planned), handler, resource, version,
-    worker, attempts."""
+    """Jobs waiting, ready and working.
+
+    Per job: age (since planned), handler, resource, version, worker, attempts.
+    """
     from nornir_esi.doors.views import job_rows
 
     try:

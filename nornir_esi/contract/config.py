@@ -39,8 +39,10 @@ def read_config(store: Store, resource_type: str, resource_id: str) -> ConfigRec
 def require_config(
     store: Store, resource_type: str, resource_id: str, *, missing: str = "is not in /config"
 ) -> ConfigRecord:
-    """The current ``/config`` record of the resource; a ValidationError naming the resource
-    (field ``id``, reason ``missing``) when it has none."""
+    """The current ``/config`` record of the resource, which must have one.
+
+    A ValidationError naming the resource (field ``id``, reason ``missing``) when it has none.
+    """
     record = read_config(store, resource_type, resource_id)
     if record is None:
         raise ValidationError(f"{resource_type} {resource_id}", "id", missing)
@@ -66,9 +68,10 @@ def heat_template_of(store: Store, resource_type: str) -> HeatTemplate | None:
 
 
 class ConfigLookup:
-    """``lookup(type, id)``: the body of a resource in ``/config``, each read once by this
-    lookup. Make one per job, operation or batch: the walks to a gateway's routers and to
-    its member interfaces pass the same HA interface and routers.
+    """``lookup(type, id)``: the body of a resource in ``/config``, each read once by this lookup.
+
+    Make one per job, operation or batch: the walks to a gateway's routers and to its member
+    interfaces pass the same HA interface and routers.
 
     ``pending``: bodies that answer before ``/config`` (a batch's own resources, so a
     reference may point at another resource of the same batch). ``live_only``: a resource

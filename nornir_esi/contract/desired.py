@@ -184,8 +184,10 @@ def apply(
     plaintext_secrets: bool | None = None,
     expected: Mapping[tuple[str, str], int] | None = None,
 ) -> list[Change]:
-    """Validate ``items`` and write what changed, all in one transaction (with the audit
-    record of each new version, when ``requested_by`` says who asked).
+    """Validate ``items`` and write what changed, all in one transaction.
+
+    The transaction also writes the audit record of each new version, when ``requested_by``
+    says who asked.
 
     ``expected`` maps ``(type, id)`` to the ``/config`` key's etcd revision the caller
     based its change on (0: the resource must not exist): a resource found otherwise is a
@@ -196,7 +198,8 @@ def apply(
     (ValidationError naming the object and the field; nothing is written) unless the
     compatibility switch is on: ``plaintext_secrets``, else ``$ESI_PLAINTEXT_SECRETS``
     (:func:`nornir_esi.contract.secrets.plaintext_allowed`). An unchanged resource is not written,
-    so data the original stored stays readable either way."""
+    so data the original stored stays readable either way.
+    """
     validated_at = store.revision()
     batch, _ = validate_batch(store, items)
     plaintext_ok = secrets.plaintext_allowed(plaintext_secrets)

@@ -27,6 +27,7 @@ class Pair:
     secondary: Mapping[str, Any]
 
     def by_role(self) -> dict[str, Mapping[str, Any]]:
+        """The two routers by role: ``{"primary": ..., "secondary": ...}``."""
         return {"primary": self.primary, "secondary": self.secondary}
 
 

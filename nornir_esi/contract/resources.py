@@ -1,4 +1,4 @@
-"""The resource types of the internet gateway chain, their fields, and validation.
+r"""The resource types of the internet gateway chain, their fields, and validation.
 
 The types, fields and relations are the original orchestrator's (``CONTRACT.md``
 section 2), with types and required-ness read off the captured scenario::
@@ -30,7 +30,7 @@ name fails at the front door instead of at commit time:
 field                       pattern                                         max chars
 ==========================  ==============================================  =========
 vrf_name                    ``[A-Za-z0-9][A-Za-z0-9_-]*``                   56
-policies, filters, groups,  ``[A-Za-z0-9][A-Za-z0-9_.\\-/:]*``              63
+policies, filters, groups,  ``[A-Za-z0-9][A-Za-z0-9_.\-/:]*``               63
 prefix lists, classes
 policer names               same                                            56
 physical interface name     ``ae0``, ``ge-0/0/0``, ``xe-1/2/3:0``           63
@@ -120,6 +120,10 @@ class ResourceType:
 
     @property
     def plural(self) -> str:
+        """The type's plural (``edge_router`` -> ``edge_routers``).
+
+        From :func:`~nornir_esi.contract.keys.plural`, which refuses an unknown type.
+        """
         return keys.plural(self.name)
 
     @property

@@ -101,8 +101,11 @@ _PROVIDERS: dict[str, _Provider] = {
 
 
 def register(scheme: str, resolver: Resolver, *, check: Check | None = None) -> None:
-    """Make ``{"ref": "<scheme>:..."}`` resolvable by ``resolver`` (and checked by ``check``
-    at the front door). Registering a scheme again replaces it."""
+    """Make ``{"ref": "<scheme>:..."}`` resolvable by ``resolver``.
+
+    ``check``, when given, checks such a reference at the front door. Registering a scheme
+    again replaces it.
+    """
     if not _SCHEME_RE.match(scheme):
         raise ValueError(f"{scheme!r} is not a scheme name ([a-z][a-z0-9+.-]*)")
     _PROVIDERS[scheme] = _Provider(resolver, check)
@@ -155,8 +158,9 @@ def check_reference(value: object) -> str | None:
 
 
 def resolve(value: Any, obj: str, field: str) -> str:
-    """The secret ``value`` stands for: a plain string as it is (data written by the
-    original, or with the compatibility switch), a reference resolved now.
+    """The secret ``value`` stands for: a plain string as it is, a reference resolved now.
+
+    A plain string is data written by the original, or with the compatibility switch.
 
     Raises SecretError naming ``obj``, ``field`` and the reference (never the secret)
     when the reference is malformed, its scheme unknown, or the secret absent or empty.

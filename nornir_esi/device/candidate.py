@@ -41,14 +41,17 @@ class CommitEntry(NamedTuple):
 
 
 def lock(task: Task) -> None:
+    """Lock the candidate configuration (``lock-configuration``)."""
     call(task, "lock", leaf("lock-configuration"))
 
 
 def unlock(task: Task) -> None:
+    """Unlock the candidate configuration (``unlock-configuration``)."""
     call(task, "unlock", leaf("unlock-configuration"))
 
 
 def discard(task: Task, step: str = "discard") -> None:
+    """Discard the candidate's changes (``rollback 0``), as the step named ``step``."""
     # `rollback 0`: the candidate becomes the running configuration again.
     call(task, step, leaf("load-configuration", rollback="0"))
 
@@ -142,8 +145,10 @@ def load_set(task: Task, step: str, commands: str) -> None:
 
 
 class _Entry(NamedTuple):
-    """An entry of a list in the configuration: its list's parent, from the top (each list
-    entry on the way by its name), its tag and its name."""
+    """An entry of a list in the configuration: its list's parent, its tag and its name.
+
+    The parent is its ``path`` from the top, each list entry on the way by its name.
+    """
 
     path: tuple[tuple[str, str | None], ...]
     tag: str
@@ -252,8 +257,10 @@ def _placed(task: Task, step: str, moved: tuple[_Entry, str, str], pending: list
 def _put_back(
     task: Task, step: str, pending: list[str], kept: list[tuple[_Entry, str, str]]
 ) -> None:
-    """Move each entry set again back before the entry that followed it (when both are
-    there and it is not already before it)."""
+    """Move each entry set again back before the entry that followed it.
+
+    An entry moves only when both are there and it is not already before its successor.
+    """
     for entry, words, successor in kept:
         _flush(task, step, pending)
         order = _order(task, step, entry)
@@ -289,8 +296,10 @@ def prune_policy(task: Task, policy: str) -> None:
 
 
 def diff(task: Task, step: str = "diff", *, rollback: int = 0) -> str:
-    """``show | compare rollback N``: the candidate against rollback N (0: the running
-    configuration); "" when equal."""
+    """``show | compare rollback N``: the candidate against rollback N; "" when equal.
+
+    Rollback 0 is the running configuration.
+    """
     reply = call(
         task,
         step,
@@ -304,6 +313,12 @@ def diff(task: Task, step: str = "diff", *, rollback: int = 0) -> str:
 def commit_rpc(
     *, check: bool = False, comment: str = "", confirm_minutes: int | None = None
 ) -> etree._Element:
+    """The ``commit-configuration`` RPC: a ``commit check`` when ``check``, else a commit.
+
+    The commit is logged with ``comment`` (when not empty); with ``confirm_minutes`` it is a
+    ``commit confirmed``, which the router rolls back unless it is confirmed within that many
+    minutes.
+    """
     rpc = leaf("commit-configuration")
     if check:
         sub(rpc, "check")

@@ -51,8 +51,10 @@ def _close(manager: Any) -> None:
 
 
 class SessionPool:
-    """Idle NETCONF sessions by what opened them, at most ``per_router`` each; and at most
-    ``open_max`` sessions in use per router (address and port) at once.
+    """Idle NETCONF sessions by what opened them, and a cap on the sessions in use per router.
+
+    At most ``per_router`` idle sessions are kept for each key, and at most ``open_max``
+    sessions are in use per router (address and port) at once.
 
     A job that needs a session to a router already using ``open_max`` waits for one to be
     handed back (up to ``wait`` seconds, then a TimeoutError: the router is not usable
@@ -80,8 +82,11 @@ class SessionPool:
         self.reused = 0
 
     def get(self, key: Hashable, open_session: Callable[[], Any]) -> tuple[Any, bool]:
-        """A live idle session opened with ``key``, else a new one from ``open_session``;
-        and whether it was reused. Waits while the router has ``open_max`` in use."""
+        """A live idle session opened with ``key``, else a new one from ``open_session``.
+
+        The second value says whether it was reused. Waits while the router has ``open_max`` in
+        use.
+        """
         slots = self._slots(key)
         if not slots.acquire(timeout=self.wait):
             host, port = _router(key)
@@ -123,8 +128,10 @@ class SessionPool:
         return found
 
     def give(self, key: Hashable, manager: Any) -> None:
-        """Keep ``manager`` for the next job on its router, or close it (pool full, dead);
-        either way it is no longer in use."""
+        """Keep ``manager`` for the next job on its router, or close it (pool full, dead).
+
+        Either way it is no longer in use.
+        """
         keep = False
         with self._lock:
             idle = self._idle.setdefault(key, [])
@@ -189,8 +196,9 @@ POOL = SessionPool()
 
 
 class PooledNetconf:
-    """Nornir connection plugin: a NETCONF session (an ncclient ``Manager``) from
-    :data:`POOL`, or a new one opened with :func:`nornir_esi.device.netconf.connect`.
+    """Nornir connection plugin: a NETCONF session (an ncclient ``Manager``) from :data:`POOL`.
+
+    When the pool has none, a new one is opened with :func:`nornir_esi.device.netconf.connect`.
 
     Kept by :func:`nornir_esi.device.rpc.call`: ``locks``, the configuration locks the
     session holds (one that still holds one is not pooled); ``answered``, whether an RPC
@@ -215,6 +223,11 @@ class PooledNetconf:
         extras: dict[str, Any] | None = None,
         configuration: Config | None = None,
     ) -> None:
+        """Take a session to ``hostname:port`` from :data:`POOL`, or open a new one.
+
+        Sessions are kept by everything that opened them (address, port, credentials, device
+        handler, ``extras``), so one is reused only with the same options.
+        """
         options = dict(extras or {})
         device = options.pop("device_params", {}) or {}
         junos = (device.get("name") or platform or "junos") == "junos"
@@ -229,6 +242,7 @@ class PooledNetconf:
         )
 
     def close(self) -> None:
+        """Give the session back to :data:`POOL`; one that still holds a lock is closed instead."""
         if self.connection is None:
             return
         if self.locks:
@@ -239,8 +253,10 @@ class PooledNetconf:
         self.connection = None
 
     def discard(self) -> None:
-        """End a session whose transport broke: closed without a word to the router (it
-        would wait for an answer that never comes), never kept."""
+        """End a session whose transport broke: closed without a word to the router, never kept.
+
+        A word to the router would wait for an answer that never comes.
+        """
         if self.connection is None:
             return
         manager, self.connection = self.connection, None

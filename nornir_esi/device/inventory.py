@@ -114,6 +114,10 @@ class ResourceInventory:
         self.overrides = load_overrides(overrides) if overrides else {}
 
     def load(self) -> Inventory:
+        """The Nornir inventory: one host per router body, its overrides applied by IP, then name.
+
+        A router missing a required field, or named like another, is a ValidationError.
+        """
         hosts = Hosts()
         for body in self.routers:
             host = self._host(body)
@@ -160,8 +164,9 @@ class ResourceInventory:
 
 
 def resolve_password(host: Host) -> None:
-    """Set ``host.password`` from the reference :class:`ResourceInventory` kept in its data,
-    if it has one and no password yet: before the host's session opens.
+    """Set ``host.password`` from the reference :class:`ResourceInventory` kept in its data.
+
+    Only when it has one and no password yet; call it before the host's session opens.
 
     Raises :class:`~nornir_esi.exceptions.SecretError` naming the router
     (``edge_router <id> (<name>)``), the field and the reference, never the secret: a
@@ -173,8 +178,11 @@ def resolve_password(host: Host) -> None:
 
 
 def connection_options(router: str, host: str, port: int) -> dict[str, ConnectionOptions]:
-    """A host's connection options: the workers' (:data:`~nornir_esi.device.connections.CONNECTION`,
-    kept sessions) and nornir-netconf's ``netconf``, for an operator's own tasks, alike."""
+    """A host's connection options, the same for the workers and for nornir-netconf.
+
+    The workers' (:data:`~nornir_esi.device.connections.CONNECTION`, kept sessions) and
+    nornir-netconf's ``netconf``, for an operator's own tasks, are alike.
+    """
     return {
         CONNECTION: netconf_options(router, host, port),
         "netconf": netconf_options(router, host, port),

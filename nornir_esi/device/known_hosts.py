@@ -50,8 +50,11 @@ def _address(host: str, port: int) -> str:
 
 
 class _Known:
-    """A parsed known-hosts file: plain names indexed (a fleet's file has thousands of
-    lines, and a lookup per session), hashed ones through paramiko's linear lookup."""
+    """A parsed known-hosts file: plain names indexed, hashed ones looked up one by one.
+
+    Plain names are indexed because a fleet's file has thousands of lines, and there is a
+    lookup per session; hashed ones go through paramiko's linear lookup.
+    """
 
     def __init__(self, path: Path) -> None:
         self.keys = paramiko.HostKeys(str(path))
@@ -106,13 +109,18 @@ class HostKeyPolicy:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HostKeyPolicy:
+        """The policy ``environ`` (else the process environment) sets.
+
+        The file is ``$ESI_KNOWN_HOSTS``, else ``~/.ssh/known_hosts``; an unknown key is accepted
+        when ``$ESI_ACCEPT_UNKNOWN_HOST_KEYS`` is ``1``, ``true`` or ``yes``.
+        """
         env = os.environ if environ is None else environ
         path = env.get(FILE_ENV) or str(Path.home() / ".ssh" / "known_hosts")
         accept = env.get(ACCEPT_ENV, "").strip().lower() in {"1", "true", "yes"}
         return cls(Path(path).expanduser(), accept)
 
     def connect_options(self, router: str, host: str, port: int) -> dict[str, Any]:
-        """ncclient ``connect`` arguments that accept only the recorded key of ``host:port``.
+        """The ncclient ``connect`` arguments that accept only the recorded key of ``host:port``.
 
         An address without a recorded key gets verification without a key to match, so
         connecting fails (:meth:`refused` says why) unless the operator opted in.

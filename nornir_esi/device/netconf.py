@@ -73,18 +73,24 @@ def connect(
 
 
 class JunosHandler(JunosDeviceHandler):  # type: ignore[misc]
-    """ncclient's Junos device handler without its reply transform: that runs an XSLT over
-    every reply to drop the namespaces, and serialises and parses the reply once more
-    around it. Our reading of replies names elements in any namespace (``{*}``), so the
-    reply ncclient has parsed already is used as it is (``tasks._rpc.call``)."""
+    """ncclient's Junos device handler without its reply transform.
+
+    The transform runs an XSLT over every reply to drop the namespaces, and serialises and
+    parses the reply once more around it. Our reading of replies names elements in any
+    namespace (``{*}``), so the reply ncclient has parsed already is used as it is
+    (``tasks._rpc.call``).
+    """
 
     def transform_reply(self) -> bool:
+        """False: replies are used as ncclient parsed them, no XSLT over each (see the class)."""
         return False
 
 
 def send_at_once(session: Any) -> None:
-    """Make ``session`` (an ncclient transport session) write each message from the
-    calling thread, framed as ncclient would, instead of queueing it for its I/O thread.
+    """Make ``session`` write each message from the calling thread, not from its I/O thread.
+
+    ``session`` is an ncclient transport session; each message is framed as ncclient would,
+    instead of being queued for its I/O thread.
 
     That thread sends what is queued only when its ``select()`` wakes, every ``TICK`` (it
     also wakes at once when the router's answer arrives, so reading needs no such wait):

@@ -74,8 +74,9 @@ def _drop(task: Task) -> None:
 
 
 def connection(task: Task) -> Any:
-    """The host's ncclient Manager: a kept session or a new one
-    (:mod:`nornir_esi.device.connections`).
+    """The host's ncclient Manager: a kept session or a new one.
+
+    Both come from :mod:`nornir_esi.device.connections`.
 
     The password's reference is resolved first: one that does not resolve raises its
     :class:`~nornir_esi.exceptions.SecretError` (permanent), failing this host only.

@@ -42,8 +42,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class NetBoxDoor:
-    """What the NetBox routes need: the API client, the shared secret (webhooks and the
-    custom scripts sign with it), sync options, and the routers (for dry runs)."""
+    """What the NetBox routes need.
+
+    That is the API client, the shared secret (webhooks and the custom scripts sign with
+    it), sync options, and the routers (for dry runs).
+    """
 
     nb: Any
     secret: str
@@ -64,8 +67,11 @@ def create_app(
     netbox: NetBoxDoor | None = None,
     tokens: Mapping[str, str] | None = None,
 ) -> FastAPI:
-    """The app on ``store``: the northbound API when ``tokens`` (``{name: token}``) are
-    given, even none (then every request is refused), and NetBox's routes with ``netbox``."""
+    """The app on ``store``.
+
+    It carries the northbound API when ``tokens`` (``{name: token}``) are given, even none
+    (then every request is refused), and NetBox's routes with ``netbox``.
+    """
     loop: webhook.SyncLoop | None = None
     writeback: WritebackLoop | None = None
     if netbox is not None:
@@ -95,8 +101,10 @@ def create_app(
     if netbox is not None:
 
         async def signed(request: Request) -> dict[str, Any] | JSONResponse:
-            """The request's JSON payload when signed with the shared secret; else the
-            refusal (401 for the signature, 400 for a body that is no JSON object)."""
+            """The request's JSON payload when signed with the shared secret; else the refusal.
+
+            The refusal is a 401 for the signature, a 400 for a body that is no JSON object.
+            """
             try:
                 return webhook.verify(
                     door.secret,
@@ -123,8 +131,10 @@ def create_app(
 
         @app.post("/netbox/gateways")
         async def netbox_gateways(request: Request) -> Any:
-            """A custom script's gateway request, signed like a webhook:
-            ``{"action": "create"|"update"|"delete", "dry_run": bool, "gateway": {...}}``."""
+            """A custom script's gateway request, signed like a webhook.
+
+            The body: ``{"action": "create"|"update"|"delete", "dry_run": bool, "gateway": {...}}``.
+            """
             payload = await signed(request)
             if isinstance(payload, JSONResponse):
                 return payload
@@ -159,8 +169,10 @@ def create_app(
 
 
 class ApiServer:
-    """The app under uvicorn on ``host:port`` (0: a free port), in a thread; over TLS when
-    given ``certfile`` (PEM, with the key in it or in ``keyfile``)."""
+    """The app under uvicorn on ``host:port`` (0: a free port), in a thread.
+
+    It serves over TLS when given ``certfile`` (PEM, with the key in it or in ``keyfile``).
+    """
 
     def __init__(
         self,
@@ -188,11 +200,13 @@ class ApiServer:
 
     @property
     def url(self) -> str:
+        """The base URL the server listens on (``http(s)://host:port``), once started."""
         sockets = [s for server in self._server.servers for s in server.sockets]
         host, port = sockets[0].getsockname()[:2]
         return f"{self._scheme}://{host}:{port}"
 
     def start(self, timeout: float = 30.0) -> ApiServer:
+        """Serve in a thread; returns once listening, EsiError if not up within ``timeout`` s."""
         self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -203,6 +217,7 @@ class ApiServer:
         return self
 
     def stop(self) -> None:
+        """Ask uvicorn to shut down and wait (30 s at most) for its thread."""
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=30)

@@ -1,5 +1,7 @@
-"""The audit trail of a resource: for each version, who asked for it, the jobs that ran it,
-what each router's commit history says of those jobs, and the stack it left.
+"""The audit trail of a resource, version by version.
+
+For each version: who asked for it, the jobs that ran it, what each router's commit
+history says of those jobs, and the stack it left.
 
 Stored, and kept after the resource is deleted (``keys.audit_*``, shapes in ``records``):
 
@@ -61,7 +63,9 @@ class CommitReader(Protocol):
 
     def commits(
         self, routers: list[Mapping[str, Any]]
-    ) -> Mapping[str, list[dict[str, Any]] | EsiError]: ...
+    ) -> Mapping[str, list[dict[str, Any]] | EsiError]:
+        """Each router's commit history, newest first, by name; its error if unreadable."""
+        ...
 
 
 def gather(
@@ -161,8 +165,9 @@ def _routers(
     recorded: list[AuditRouter],
     devices: CommitReader | None,
 ) -> tuple[dict[tuple[str, str], list[dict[str, Any]] | EsiError], str]:
-    """Each router's commit history (or why it cannot be read), by (name, role), and a note
-    on where the routers come from or why there are none.
+    """Each router's commit history (or why it cannot be read), by (name, role), and a note.
+
+    The note says where the routers come from or why there are none.
 
     The pair of the resource's ``/config``; without it, the ``recorded`` routers.
     """
@@ -203,9 +208,11 @@ def _router_error(commits: list[dict[str, Any]] | EsiError) -> str:
 
 
 def _job_commits(commits: list[dict[str, Any]] | EsiError, job_id: str) -> dict[str, Any]:
-    """A job's commits on one router: their rollback indexes, newest first, and the index
-    to roll back to for the configuration the job left (None when it has no commit there,
-    or none within the router's rollback history)."""
+    """A job's commits on one router: their rollback indexes, newest first.
+
+    With them, the index to roll back to for the configuration the job left (None when it
+    has no commit there, or none within the router's rollback history).
+    """
     if isinstance(commits, EsiError):
         return {"error": str(commits)}
     own: list[int] = []

@@ -79,6 +79,7 @@ class Progress:
 
     @property
     def elapsed(self) -> float:
+        """Seconds since the start (``started``)."""
         return time.monotonic() - self.started
 
     @property
@@ -180,9 +181,12 @@ def follow(
     timeout: float,
     on_change: Callable[[Progress], None] = lambda _: None,
 ) -> Progress:
-    """Feed ``progress`` every event of its workflow from ``start_revision`` on, until it
-    ends or ``timeout`` seconds pass (``progress.timed_out``); ``on_change`` after each
-    event that concerned it, and every :data:`TICK` seconds while nothing does."""
+    """Feed ``progress`` every event of its workflow from ``start_revision`` on, until it ends.
+
+    It stops when the workflow ends or ``timeout`` seconds pass (``progress.timed_out``);
+    ``on_change`` runs after each event that concerned it, and every :data:`TICK` seconds
+    while nothing does.
+    """
     resource = (progress.resource_type, progress.resource_id)
     deadline = time.monotonic() + timeout
     with Feed(store, ["/"], start_revision=start_revision) as feed:

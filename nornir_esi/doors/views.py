@@ -1,5 +1,6 @@
-"""What ``nornir-esi status`` and ``nornir-esi jobs`` show: rows read from etcd, for a
-table (rich) or ``--json``.
+"""What ``nornir-esi status`` and ``nornir-esi jobs`` show.
+
+They show rows read from etcd, for a table (rich) or ``--json``:
 
 - a resource row: type, id, name, the ``/config`` version (and whether it is being
   deleted), the ``/state`` of the newest version the workers finished (``worker_state``,
@@ -39,9 +40,12 @@ def _by_id(store: Store, prefix: str, resource_type: str) -> dict[str, str]:
 
 
 def monitoring_status(monitoring: Monitoring | None, state: State | None) -> dict[str, Any] | None:
-    """A resource's monitoring status: its ``/monitoring`` record's, or, for a resource that
-    has none (a gateway: its monitoring worker's measure lands in the workflow's results),
-    the ``state_monitoring`` of its ``/state``; None when neither has one."""
+    """A resource's monitoring status, None when it has none.
+
+    It is its ``/monitoring`` record's, or, for a resource that has none (a gateway: its
+    monitoring worker's measure lands in the workflow's results), the ``state_monitoring``
+    of its ``/state``; None when neither has one.
+    """
     if monitoring is not None:
         return monitoring.status
     return None if state is None else state.measured()

@@ -36,8 +36,10 @@ def _active(up: bool) -> str:
 
 
 def monitoring_worker(ctx: Context) -> list[Op]:
-    """Measure, merge ``state_monitoring`` into the job state; ``/monitoring`` lands with the
-    job's end (as the origin wrote it after ``/state``)."""
+    """Measure, and merge ``state_monitoring`` into the job state.
+
+    ``/monitoring`` lands with the job's end (as the origin wrote it after ``/state``).
+    """
     job = ctx.job
     if job.action in ("delete", "logical_delete"):
         return [Op.delete(keys.monitoring(job.resource_type, job.resource_id))]

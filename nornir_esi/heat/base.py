@@ -1,7 +1,7 @@
-"""The Heat adapter's contract: one stack per workable resource, kept consistent with what
-was pushed.
+"""The Heat adapter's contract: one stack per workable resource.
 
-The job handlers see only :class:`Heat`. Which implementation runs is configuration
+Each stack is kept consistent with what was pushed. The job handlers see only
+:class:`Heat`. Which implementation runs is configuration
 (:func:`~nornir_esi.heat.factory.heat_from`): without a Heat endpoint,
 :class:`~nornir_esi.heat.embedded.EmbeddedHeat` keeps the stack as a record in etcd only,
 with the shapes and status texts the original's Heat reported (the seed's
@@ -20,8 +20,10 @@ __all__ = ["Heat", "Pushed", "stack_name"]
 
 
 class Pushed(NamedTuple):
-    """What one router of the pair was given for a resource: its name and the Junos
-    configuration (set commands, and any text merged after them)."""
+    """What one router of the pair was given for a resource: its name and its Junos configuration.
+
+    The configuration is set commands, and any text merged after them.
+    """
 
     router: str
     configuration: str
@@ -49,7 +51,8 @@ class Heat(Protocol):
     ) -> HeatStack:
         """Create the stack, or update it when ``exists``; return what Heat reports.
 
-        ``pushed`` (by role) is what each router was given: the stack records it."""
+        ``pushed`` (by role) is what each router was given: the stack records it.
+        """
         ...
 
     def delete(self, resource_type: str, resource_id: str, *, tenant_id: str) -> HeatStack:
@@ -57,6 +60,8 @@ class Heat(Protocol):
         ...
 
     def recorded(self, resource_type: str, resource_id: str) -> dict[str, Pushed] | None:
-        """Per role, the configuration the stack records now; None when this Heat keeps
-        none (embedded), ``{}`` when the stack does not exist."""
+        """Per role, the configuration the stack records now.
+
+        None when this Heat keeps none (embedded), ``{}`` when the stack does not exist.
+        """
         ...

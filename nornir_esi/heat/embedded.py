@@ -1,5 +1,8 @@
-"""No Heat server: the stack exists only as its etcd record, with the shapes and status texts
-the original's Heat reported (the seed's ``/esi-worker/heat_stacks/...``)."""
+"""No Heat server: the stack exists only as its etcd record.
+
+The record has the shapes and status texts the original's Heat reported (the seed's
+``/esi-worker/heat_stacks/...``).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,10 @@ class EmbeddedHeat:
         exists: bool,
         pushed: Mapping[str, Pushed] | None = None,
     ) -> HeatStack:
+        """Report the stack created, or updated when ``exists``, as the original's Heat did.
+
+        No server is asked and ``pushed`` is not kept; see :meth:`~nornir_esi.heat.base.Heat.apply`.
+        """
         action = "UPDATE" if exists else "CREATE"
         return HeatStack(
             stack_id=stack_name(resource_type, resource_id),
@@ -38,9 +45,11 @@ class EmbeddedHeat:
         )
 
     def recorded(self, resource_type: str, resource_id: str) -> dict[str, Pushed] | None:
+        """None: this Heat keeps no record of what the routers were given."""
         return None
 
     def delete(self, resource_type: str, resource_id: str, *, tenant_id: str) -> HeatStack:
+        """Report the stack deleted: ``stack_id`` empty, ``DELETE_COMPLETE``; no server is asked."""
         return HeatStack(
             stack_id="",
             tenant_id=tenant_id,

@@ -195,6 +195,11 @@ class OpenStackHeat:
         exists: bool,
         pushed: Mapping[str, Pushed] | None = None,
     ) -> HeatStack:
+        """Create the stack, or update the one Heat already has, and wait for Heat to finish.
+
+        Heat, not ``exists``, says whether the stack exists, and its template is the resource
+        type's (see the module), not ``template``. See :meth:`~nornir_esi.heat.base.Heat.apply`.
+        """
         del template, exists  # the stack itself tells whether it exists
         import yaml
 
@@ -250,6 +255,10 @@ class OpenStackHeat:
         return self._record(stack, resource_type, resource_id, tenant_id)
 
     def recorded(self, resource_type: str, resource_id: str) -> dict[str, Pushed] | None:
+        """Per role, what the stack's ``<role>_configuration`` outputs record; ``{}`` if no stack.
+
+        A stack being deleted counts as none. See :meth:`~nornir_esi.heat.base.Heat.recorded`.
+        """
         stack = self._find(stack_name(resource_type, resource_id))
         if stack is None or str(stack.stack_status).startswith("DELETE"):
             return {}
@@ -264,6 +273,11 @@ class OpenStackHeat:
         return out
 
     def delete(self, resource_type: str, resource_id: str, *, tenant_id: str) -> HeatStack:
+        """Delete the stack, if there is one, and wait for Heat to finish (up to 60 minutes).
+
+        The record keeps ``stack_id`` empty and ``DELETE_COMPLETE``; see
+        :meth:`~nornir_esi.heat.base.Heat.delete`.
+        """
         name = stack_name(resource_type, resource_id)
         stack = self._find(name)
         if stack is not None:

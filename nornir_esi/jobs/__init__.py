@@ -1,2 +1,1 @@
-"""The job engine: the job manager (``manager``), the planner (``planner``), the worker
-(``worker``)."""
+"""The job engine: the job manager (``manager``), planner (``planner``) and worker (``worker``)."""

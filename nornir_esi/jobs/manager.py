@@ -133,9 +133,11 @@ class _Planned:
 
 @dataclass(frozen=True)
 class _Collected:
-    """A finished job's collection, ready to be written in ``txn``: the jobs it removes
-    (``gone``), those it makes ready (``released``), and every job it depends on the index
-    for (``touched``)."""
+    """A finished job's collection, ready to be written in ``txn``.
+
+    It holds the jobs it removes (``gone``), those it makes ready (``released``), and every
+    job it depends on the index for (``touched``).
+    """
 
     job: Job
     state: State | None
@@ -148,8 +150,11 @@ class _Collected:
 def _rounds(
     versions: Sequence[tuple[str, str, Entry]],
 ) -> Iterator[list[tuple[str, str, Entry]]]:
-    """``versions`` in order, cut where one would wait for the jobs of an earlier one in
-    the same round: the same resource, or a resource it references or that references it."""
+    """``versions`` in order, cut into rounds where one would wait for an earlier one's jobs.
+
+    A version waits for the jobs of an earlier one in the same round when both are of the same
+    resource, or of a resource it references or that references it.
+    """
     group: list[tuple[str, str, Entry]] = []
     members: set[tuple[str, str]] = set()
     referenced: set[tuple[str, str]] = set()
@@ -170,8 +175,9 @@ def _rounds(
 
 
 class _Flight:
-    """The jobs in flight (``/jobs/all``) and which of them wait, indexed for planning and
-    collecting without reading every job each time.
+    """The jobs in flight (``/jobs/all``) and which of them wait, indexed.
+
+    The index serves planning and collecting without reading every job each time.
 
     Only the leading manager adds and removes jobs (``plan_version``, ``collect``), so
     after :meth:`load` at the start of a term it keeps the index itself, from its own
@@ -381,9 +387,11 @@ class JobManager:
                 self._finish_delete(entry)
 
     def _catch_up(self, entry: Entry) -> None:
-        """Plan the versions older than ``entry``'s that no manager saw (written while none
-        led, or in a handover), from etcd's history: each version gets its workflow and
-        its terminal state, in order, as when they are seen live."""
+        """Plan the versions older than ``entry``'s that no manager saw, from etcd's history.
+
+        Those were written while none led, or in a handover. Each version gets its workflow and
+        its terminal state, in order, as when they are seen live.
+        """
         parsed = keys.parse_config_key(entry.key)
         if parsed is None or entry.key.startswith(keys.HEAT_TEMPLATES_PREFIX):
             return
@@ -398,8 +406,10 @@ class JobManager:
                     self.plan_version(*parsed, old)
 
     def _history(self, entry: Entry) -> list[Entry]:
-        """The values ``entry``'s key had before ``entry``, oldest first, as far back as
-        etcd keeps them (a compacted history loses the oldest: said in the log)."""
+        """The values ``entry``'s key had before ``entry``, oldest first.
+
+        As far back as etcd keeps them: a compacted history loses the oldest, which the log says.
+        """
         start = entry.create_revision
         while True:
             found: list[Entry] = []
@@ -436,8 +446,10 @@ class JobManager:
             log.error("job manager: %s: %s", key, exc)
 
     def _finish_delete(self, entry: Entry) -> None:
-        """A resource whose delete completed, but whose keys were not removed (the manager
-        stopped in between): remove them now."""
+        """Remove the keys of a resource whose delete completed but whose keys were not removed.
+
+        That happens when the manager stopped in between.
+        """
         parsed = keys.parse_config_key(entry.key)
         if parsed is None or entry.key.startswith(keys.HEAT_TEMPLATES_PREFIX):
             return
@@ -452,8 +464,11 @@ class JobManager:
             self._forget(*parsed, record.version)
 
     def _dispatch_all(self, events: Sequence[Event]) -> None:
-        """Handle ``events`` in order; consecutive config versions are planned together,
-        consecutive finished jobs collected together."""
+        """Handle ``events`` in order.
+
+        Consecutive config versions are planned together, consecutive finished jobs collected
+        together.
+        """
         finished = {
             job_id
             for e in events
@@ -516,8 +531,10 @@ class JobManager:
             self._templates[template.id] = template
 
     def _lookup(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
-        """A resource's body as this manager last saw it (see ``_bodies``); read from etcd
-        before the manager has read them all."""
+        """A resource's body as this manager last saw it (see ``_bodies``).
+
+        Before the manager has read them all, it is read from etcd.
+        """
         key = (resource_type, resource_id)
         if key not in self._bodies:
             if self._bodies_loaded:
@@ -610,8 +627,10 @@ class JobManager:
     def _prepare(
         self, resource_type: str, resource_id: str, entry: Entry, cache_entry: Entry | None
     ) -> _Planned | None:
-        """The transaction that plans ``entry``'s version (None: it was planned), given
-        the worker cache as read (``cache_entry``)."""
+        """The transaction that plans ``entry``'s version; None when it was planned.
+
+        ``cache_entry`` is the worker cache as read.
+        """
         record = ConfigRecord.from_value(entry.value)
         cache_key = keys.worker_config(resource_type, resource_id)
         cached = None if cache_entry is None else WorkerCache.from_value(cache_entry.value)
@@ -690,8 +709,10 @@ class JobManager:
             self._forget(planned.resource_type, planned.resource_id, record.version)
 
     def _forget(self, resource_type: str, resource_id: str, version: int) -> None:
-        """After ``DELETE_COMPLETED``: the resource's every key goes, in one transaction,
-        unless a newer version was written meanwhile."""
+        """After ``DELETE_COMPLETED``: remove all the resource's keys, in one transaction.
+
+        Nothing is removed when a newer version was written meanwhile.
+        """
         config_key = keys.config(resource_type, resource_id)
         config = self.store.get(config_key)
         if config is not None:
@@ -726,10 +747,12 @@ class JobManager:
         self.collect_all([job_id])
 
     def collect_all(self, job_ids: Sequence[str]) -> None:
-        """:meth:`collect` each of ``job_ids``, in order, in few round trips: their records
-        read at once, their transactions sent together a round at a time. A round holds
-        no two jobs whose collection touches the same job (one that both release, say):
-        the later one is prepared again once the earlier landed."""
+        """:meth:`collect` each of ``job_ids``, in order, in few round trips.
+
+        Their records are read at once, their transactions sent together a round at a time. A
+        round holds no two jobs whose collection touches the same job (one that both release,
+        say): the later one is prepared again once the earlier landed.
+        """
         flight = self._flight
         wanted: list[tuple[str, str]] = []
         for job_id in job_ids:

@@ -1,6 +1,8 @@
-"""``esi_jobs{queue,handler}``: the jobs in each queue, read from etcd at each scrape (so
-every process shows the fleet's), and the HTTP server of all the metrics
-(:mod:`nornir_esi.metrics`)."""
+"""The jobs in each queue (``esi_jobs{queue,handler}``), and the HTTP server of all the metrics.
+
+The queues are read from etcd at each scrape, so every process shows the fleet's; the
+metrics are those of :mod:`nornir_esi.metrics`.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +31,11 @@ class QueueCollector(Collector):
         self.store: Store | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        """One ``esi_jobs`` sample per queue and handler, read from etcd now.
+
+        None before a store is set; a queue whose read fails (etcd away) is left out of this
+        scrape.
+        """
         family = GaugeMetricFamily(
             "esi_jobs", "Jobs in each queue now", labels=["queue", "handler"]
         )
@@ -56,8 +63,10 @@ _lock = threading.Lock()
 
 
 def serve_metrics(port: int, store: Store, host: str = "127.0.0.1") -> Any:
-    """Serve ``/metrics`` on ``host:port`` (0: a free port), the queues read from ``store``;
-    returns the HTTP server (``server_address``, ``shutdown()``)."""
+    """Serve ``/metrics`` on ``host:port`` (0: a free port), the queues read from ``store``.
+
+    Returns the HTTP server (``server_address``, ``shutdown()``).
+    """
     with _lock:
         QUEUES.store = store
         server, _thread = start_http_server(port, addr=host)

@@ -265,10 +265,12 @@ class Worker:
                 return
 
     def _try_claims(self, ready: Sequence[tuple[str, str]], pool: ThreadPoolExecutor) -> bool:
-        """Claim and start the jobs of ``ready`` (``(job id, handler)``) this worker runs,
-        as many as it has free slots for, each claim its own transaction but all of them
-        in one round trip; False when some were left for want of a slot (a rescan
-        follows)."""
+        """Claim and start the jobs of ``ready`` this worker runs, as many as it has free slots for.
+
+        ``ready`` holds ``(job id, handler)`` pairs. Each claim is its own transaction, but all of
+        them go in one round trip. False when some were left for want of a slot (a rescan
+        follows).
+        """
         claims: list[tuple[str, Txn]] = []
         for job_id, handler in ready:
             if handler not in self.handlers:
@@ -311,8 +313,10 @@ class Worker:
         return Txn([Compare.absent(working), Compare.present(keys.job_ready(job_id))], ops)
 
     def _settle(self, pool: ThreadPoolExecutor) -> bool:
-        """Run the jobs whose claim landed though its answer was lost; False while one of
-        them waits for a free slot."""
+        """Run the jobs whose claim landed though its answer was lost.
+
+        False while one of them waits for a free slot.
+        """
         for job_id in sorted(self._unsettled):
             claim = self.store.get(keys.job_working(job_id))
             entry = self.store.get(keys.job_all(job_id)) if claim is not None else None

@@ -21,8 +21,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Named(str):
-    """A value that remembers the name of the param it came from, for errors raised while
-    quoting it."""
+    """A value that remembers the name of the param it came from.
+
+    Errors raised while quoting it name that param.
+    """
 
     param: str
 

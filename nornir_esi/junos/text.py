@@ -87,8 +87,10 @@ def _tokenize(text: str, first_line: int = 1) -> list[_Tok]:
 
 
 def brace_problem(text: str) -> str | None:
-    """What keeps the braces of curly ``text`` from balancing, read as the parser reads it
-    (strings and comments skipped); None when they balance."""
+    """What keeps the braces of curly ``text`` from balancing; None when they balance.
+
+    ``text`` is read as the parser reads it: strings and comments are skipped.
+    """
     try:
         toks = _tokenize(text)
     except ConfigSyntaxError as exc:

@@ -100,6 +100,7 @@ def node_kind(el: _Element, stmt: Stmt | None) -> Kind:
 
 
 def key_tag(stmt: Stmt | None) -> str:
+    """The tag of a list entry's key element: the schema's, else ``name``."""
     return stmt.key if stmt is not None else "name"
 
 
@@ -397,8 +398,10 @@ def _shell(s: _Element, stmt: Stmt | None, kind: Kind) -> _Element:
 
 
 def _only_removes(el: _Element, stmt: Stmt | None, kind: Kind) -> bool:
-    """Whether the fragment ``el`` only removes things (Junos ``delete``, NETCONF ``remove``):
-    then a missing ``el`` has nothing in it to remove, and nothing is to be built."""
+    """Whether the fragment ``el`` only removes things (Junos ``delete``, NETCONF ``remove``).
+
+    Then a missing ``el`` has nothing in it to remove, and nothing is to be built.
+    """
     if el.get("delete") == "delete" or el.get("operation") == "remove":
         return True
     skip = key_tag(stmt) if kind == "list" else None

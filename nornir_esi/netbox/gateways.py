@@ -36,8 +36,9 @@ def _current(store: Store, resource_id: str) -> ConfigRecord:
 
 
 def planned_jobs(store: Store, resource_id: str, version: int, timeout: float) -> list[str]:
-    """The ids of the jobs planned for ``version``, once the job manager planned them
-    (polled until ``timeout``; empty when no manager did so meanwhile).
+    """The ids of the jobs planned for ``version``, once the job manager planned them.
+
+    Polled until ``timeout``; empty when no manager did so meanwhile.
 
     Read from the audit trail, where the manager records each job as it plans it: a job
     may already be done and collected from ``/jobs/all`` when this looks first.
@@ -62,7 +63,9 @@ def handle(
     requested_by: desired.Requester | None = None,
 ) -> dict[str, Any]:
     """One request; ValidationError (naming the object and field) writes nothing.
-    ``requested_by`` (NetBox's user and request id) goes into the audit trail."""
+
+    ``requested_by`` (NetBox's user and request id) goes into the audit trail.
+    """
     resource_id = str(gateway.get("id") or "")
     if not resource_id:
         raise ValidationError(GATEWAY, "id", "is missing")

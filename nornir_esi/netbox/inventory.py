@@ -1,5 +1,7 @@
-"""A Nornir inventory of edge routers read from NetBox: the same hosts as
-:class:`~nornir_esi.device.inventory.ResourceInventory`, with NetBox as the source.
+"""A Nornir inventory of edge routers read from NetBox: ResourceInventory's hosts, from NetBox.
+
+The same hosts as :class:`~nornir_esi.device.inventory.ResourceInventory`, with NetBox as
+the source.
 
 Built on nornir-netbox's ``NetBoxInventory2``, which it wraps for its HTTP side: the
 ``requests`` session (token header, ``ssl_verify``, ``NB_URL``/``NB_TOKEN`` from the
@@ -100,6 +102,7 @@ class NetBoxRouterInventory:
         return list(self.netbox._get_resources(f"{self.netbox.nb_url}/api/{endpoint}/?{query}", {}))
 
     def load(self) -> Inventory:
+        """The edge routers NetBox holds, as hosts; two with one name are a ValidationError."""
         devices = self._list(
             "dcim/devices", {**self.filter_parameters, "fields": ",".join(DEVICE_FIELDS)}
         )

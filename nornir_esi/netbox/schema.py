@@ -55,6 +55,11 @@ DEFAULT_NETCONF_PORT = 830
 
 @dataclass(frozen=True)
 class CustomField:
+    """A custom field the mapping creates in NetBox (its group ``nornir-esi``, never required).
+
+    ``extra``: further fields of the API's payload.
+    """
+
     name: str
     type: str
     object_types: tuple[str, ...]
@@ -65,6 +70,7 @@ class CustomField:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def payload(self) -> dict[str, Any]:
+        """The body of the NetBox API request that creates the field."""
         out: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
@@ -167,8 +173,10 @@ CUSTOM_FIELDS = (
 
 
 def ensure_schema(nb: Any) -> list[str]:
-    """Create what the mapping needs in NetBox (custom fields, the role, the platform);
-    what exists is left as it is. Returns what was created."""
+    """Create what the mapping needs in NetBox: custom fields, the role, the platform.
+
+    What exists is left as it is. Returns what was created.
+    """
     created: list[str] = []
     for spec in CUSTOM_FIELDS:
         if nb.extras.custom_fields.get(name=spec.name) is None:
@@ -201,8 +209,11 @@ OBJECT_TYPES = (
 
 
 def ensure_event_rule(nb: Any, url: str, secret: str) -> list[str]:
-    """A webhook to ``url`` signed with ``secret`` and an event rule firing it on changes
-    to the models the mapping reads; an existing one gets the new URL and secret."""
+    """A webhook to ``url`` signed with ``secret``, and an event rule firing it.
+
+    The rule fires on changes to the models the mapping reads; an existing webhook gets the
+    new URL and secret. Returns what was created.
+    """
     created: list[str] = []
     hook = nb.extras.webhooks.get(name=WEBHOOK_NAME)
     if hook is None:

@@ -43,8 +43,11 @@ def _allowed(restricted: str) -> list[list[int]]:
 
 
 def seed(nb: Any, items: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, int]:
-    """Create the NetBox objects of ``items`` (edge routers, their interfaces, HA routers
-    and HA interfaces; other types are not NetBox's). Returns NetBox ids by resource id."""
+    """Create the NetBox objects of ``items``; returns NetBox ids by resource id.
+
+    Edge routers, their interfaces, HA routers and HA interfaces; other types are not
+    NetBox's.
+    """
     ensure_schema(nb)
     by_type: dict[str, list[Mapping[str, Any]]] = {}
     for resource_type, body in items:

@@ -1,5 +1,6 @@
-"""NetBox -> ``/config``: the routers, interfaces, pairs and HA interfaces NetBox holds,
-written as ``/config`` versions through :func:`nornir_esi.contract.desired.apply`.
+"""NetBox -> ``/config``: the routers, interfaces, pairs and HA interfaces NetBox holds.
+
+They are written as ``/config`` versions through :func:`nornir_esi.contract.desired.apply`.
 
 Idempotent: an object NetBox did not change writes nothing. Fields NetBox has no place
 for are kept from the current ``/config`` body (a router's login and password, the
@@ -58,8 +59,9 @@ _MAPPED_TYPES = ("edge_router", "er_physical_interface", "ha_router", "ha_interf
 
 @dataclass(frozen=True)
 class SyncOptions:
-    """What NetBox does not hold, for resources it creates: the routers' NETCONF login
-    (secrets never live in NetBox) and the defaults of counters.
+    """What NetBox does not hold, for resources it creates: NETCONF login, counters' defaults.
+
+    The routers' NETCONF login (secrets never live in NetBox) and the defaults of counters.
 
     ``password`` is a secret reference (``{"ref": "env:ESI_ROUTER_PASSWORD"}``: the workers
     resolve it) or, with ``plaintext_secrets`` (the compatibility switch, see
@@ -74,6 +76,13 @@ class SyncOptions:
 
 @dataclass
 class SyncReport:
+    """What a sync did, resource by resource (``"<type> <id>"``), by outcome.
+
+    ``created``, ``updated``, ``unchanged``: what the writes did; ``deleting``: marked for
+    deletion, NetBox no longer holding them; ``refused``: a deletion refused, with the
+    reason (the resource still referenced).
+    """
+
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -81,6 +90,7 @@ class SyncReport:
     refused: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[str]]:
+        """The lists by name, for JSON."""
         return {
             "created": self.created,
             "updated": self.updated,
@@ -118,8 +128,11 @@ def _ref_id(value: Any) -> int | None:
 
 
 def service_port(service: Any) -> int | None:
-    """The TCP port of a NetBox service: its first ``tcp/N`` port mapping (NetBox 4.7+),
-    else the legacy ``ports`` (deprecated in 4.7, gone from the API in 5.0)."""
+    """The TCP port of a NetBox service: its first ``tcp/N`` port mapping, else ``ports``.
+
+    Port mappings are NetBox 4.7+; the legacy ``ports`` are deprecated in 4.7, gone from the
+    API in 5.0.
+    """
     for mapping in getattr(service, "port_mappings", None) or []:
         protocol, _, port = str(mapping).partition("/")
         if protocol.lower() == "tcp" and port.isdigit():
@@ -368,9 +381,11 @@ def sync(
     *,
     requested_by: desired.Requester | None = None,
 ) -> SyncReport:
-    """Bring ``/config`` in line with NetBox; see the module's docstring. ``requested_by``
-    (the NetBox users and request ids whose events led here, or who ran it) goes into the
-    audit trail of every version written."""
+    """Bring ``/config`` in line with NetBox; see the module's docstring.
+
+    ``requested_by`` (the NetBox users and request ids whose events led here, or who ran it)
+    goes into the audit trail of every version written.
+    """
     options = options or SyncOptions()
     items = read_graph(nb, _current(store), options)
     # All of it valid before any of it is written: bad data in NetBox changes nothing.

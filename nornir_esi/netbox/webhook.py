@@ -35,8 +35,11 @@ SIGNATURE_HEADER = "X-Hook-Signature"
 
 
 def relevant(payload: dict[str, Any]) -> str | None:
-    """The payload's object type when the mapping reads it, else None. NetBox 4 sends
-    ``object_type`` (``dcim.device``); older releases sent ``model`` (``device``)."""
+    """The payload's object type when the mapping reads it, else None.
+
+    NetBox 4 sends ``object_type`` (``dcim.device``); older releases sent ``model``
+    (``device``).
+    """
     object_type = str(payload.get("object_type") or "")
     if object_type:
         return object_type if object_type in OBJECT_TYPES else None
@@ -46,9 +49,11 @@ def relevant(payload: dict[str, Any]) -> str | None:
 
 
 def requester(payload: dict[str, Any]) -> Requester:
-    """Who asked, as a signed NetBox payload says: NetBox's user and request id. NetBox 4.7
-    sends them as ``request.user`` and ``request.id``; earlier releases (and our custom
-    scripts) as ``username`` and ``request_id``."""
+    """Who asked, as a signed NetBox payload says: NetBox's user and request id.
+
+    NetBox 4.7 sends them as ``request.user`` and ``request.id``; earlier releases (and our
+    custom scripts) as ``username`` and ``request_id``.
+    """
     request = payload.get("request")
     request = request if isinstance(request, dict) else {}
     user = payload.get("username") or request.get("user") or ""
@@ -72,6 +77,7 @@ def folded(requesters: Sequence[Requester]) -> Requester | None:
 
 
 def sign(secret: str, body: bytes) -> str:
+    """``body``'s signature with ``secret`` as NetBox makes it: the hex HMAC-SHA512."""
     return hmac.new(secret.encode("utf-8"), body, hashlib.sha512).hexdigest()
 
 
@@ -93,8 +99,11 @@ def verify(secret: str, body: bytes, signature: str | None) -> dict[str, Any]:
 
 
 class SyncLoop:
-    """Runs ``run_sync`` in a thread whenever :meth:`poke` was called since the last run,
-    with the requesters of the pokes it folds (:func:`folded`; None when no poke named one)."""
+    """Runs ``run_sync`` in a thread whenever :meth:`poke` was called since the last run.
+
+    It passes the requesters of the pokes it folds (:func:`folded`; None when no poke named
+    one).
+    """
 
     def __init__(
         self, run_sync: Callable[[Requester | None], Any], *, retry_after: float = 2.0
@@ -111,17 +120,20 @@ class SyncLoop:
         self.last_report: Any = None
 
     def poke(self, requested_by: Requester | None = None) -> None:
+        """Ask for a sync; ``requested_by`` joins the requesters of the next run."""
         if requested_by is not None:
             with self._guard:
                 self._requesters.append(requested_by)
         self._dirty.set()
 
     def start(self) -> SyncLoop:
+        """Start the thread; returns the loop."""
         self._thread = threading.Thread(target=self._loop, name="netbox sync", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """End the loop after the run in progress, if any; waits up to 30 s for the thread."""
         self._stop.set()
         self._dirty.set()
         if self._thread is not None:

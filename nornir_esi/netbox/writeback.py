@@ -166,8 +166,11 @@ def _remove(nb: Any, vlans: list[Any]) -> str:
 
 
 class WritebackLoop:
-    """Follows gateway ``/state`` changes and writes each back; a first pass covers every
-    gateway. NetBox or etcd errors are logged, and a full pass follows after a pause."""
+    """Follows gateway ``/state`` changes and writes each back.
+
+    A first pass covers every gateway. NetBox or etcd errors are logged, and a full pass
+    follows after a pause.
+    """
 
     def __init__(self, nb: Any, store: Store, *, retry_after: float = 2.0) -> None:
         self.nb = nb
@@ -179,11 +182,13 @@ class WritebackLoop:
         self.last_error = ""
 
     def start(self) -> WritebackLoop:
+        """Start the thread; returns the loop."""
         self._thread = threading.Thread(target=self._run, name="netbox writeback", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """End the loop: its watch cancelled; waits up to 30 s for the thread."""
         self._stop.set()
         watch = getattr(self, "_watch", None)
         if watch is not None:

@@ -34,8 +34,10 @@ def check(config: _Element) -> list[NetsimRpcError]:
 
 
 class _State:
-    """The configuration under check and what the walk has seen so far: which routing
-    instance claimed each unit, the VLAN ids per interface and the counters per filter.
+    """The configuration under check and what the walk has seen so far.
+
+    Seen so far: which routing instance claimed each unit, the VLAN ids per interface and
+    the counters per filter.
 
     :meth:`find` looks statements up from the top through an index built once per list
     (the configuration does not change during a check): with a thousand gateways, a
@@ -50,8 +52,10 @@ class _State:
         self._index: dict[tuple[str, ...], dict[str, _Element]] = {}
 
     def find(self, *steps: str) -> _Element | None:
-        """The active statement at ``steps`` from the top; a ``tag=name`` step picks a list
-        entry by name."""
+        """The active statement at ``steps`` from the top, or None.
+
+        A ``tag=name`` step picks a list entry by name.
+        """
         node: _Element | None = self.config
         for n, step in enumerate(steps):
             if node is None:

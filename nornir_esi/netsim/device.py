@@ -102,6 +102,7 @@ class Session:
 
     @property
     def holds_lock(self) -> bool:
+        """Whether this session holds the router's lock (``configure exclusive``)."""
         return self.router.lock_owner is self
 
     def drop(self) -> None:
@@ -189,6 +190,7 @@ class Router:
     # -- sessions ---------------------------------------------------------------------------
 
     def open_session(self, user: str, drop: Callable[[], None] | None = None) -> Session:
+        """A new session of ``user``; ``drop`` ends its transport (:meth:`Session.drop`)."""
         session = Session(self, user, drop=drop)
         self.sessions[session.id] = session
         return session
@@ -203,6 +205,11 @@ class Router:
         session.private = None
 
     def kill_session(self, session: Session, target_id: int) -> None:
+        """``kill-session``: end session ``target_id``, and drop its transport.
+
+        Its lock and its uncommitted changes go with it (:meth:`close_session`). A session
+        cannot kill itself; an unknown id is an error.
+        """
         if target_id == session.id:
             raise NetsimRpcError(
                 "cannot kill own session", tag="invalid-value", error_type="protocol"
@@ -261,6 +268,11 @@ class Router:
         self.candidate_editors.add(session.id)
 
     def discard_changes(self, session: Session) -> None:
+        """``discard-changes``: the session's candidate back to running.
+
+        A private copy is renewed from running; resetting the shared candidate is refused
+        (``in-use``) while someone else holds the lock.
+        """
         if session.private is not None:
             session.private = deepcopy(self.running)
             session.private_base = tree.canonical_bytes(self.running)
@@ -273,11 +285,17 @@ class Router:
         self.candidate_editors = set()
 
     def candidate_modified(self) -> bool:
+        """Whether the shared candidate differs from running."""
         return tree.canonical_bytes(self.candidate) != tree.canonical_bytes(self.running)
 
     # -- locks and private databases ------------------------------------------------------
 
     def lock(self, session: Session) -> None:
+        """``lock`` (``configure exclusive``): the configuration for ``session`` alone.
+
+        Refused (``lock-denied``) when this session holds it already, while another session
+        (or a fault) holds it, and while the candidate carries another session's changes.
+        """
         owner = self.lock_owner
         if owner is session:
             raise NetsimRpcError(
@@ -306,6 +324,7 @@ class Router:
         self.lock_owner = session
 
     def unlock(self, session: Session) -> None:
+        """``unlock``: release the lock; an error when ``session`` does not hold it."""
         if self.lock_owner is not session:
             raise NetsimRpcError(
                 "configuration database is not locked by this session",
@@ -315,6 +334,11 @@ class Router:
         self.lock_owner = None
 
     def open_private(self, session: Session) -> None:
+        """``open-configuration private``: give ``session`` its own copy of running.
+
+        Nothing changes when it has one. Refused (``in-use``) while another session holds
+        the lock, or while the shared candidate is modified.
+        """
         if session.private is not None:
             return
         if self.lock_owner is not None and self.lock_owner is not session:
@@ -331,11 +355,16 @@ class Router:
         session.private_base = tree.canonical_bytes(self.running)
 
     def close_private(self, session: Session) -> None:
+        """``close-configuration``: drop the session's private copy, uncommitted changes too."""
         session.private = None
 
     # -- validation and commit --------------------------------------------------------------
 
     def validate(self, config: etree._Element) -> None:
+        """Raise :class:`CommitCheckError` when ``config`` fails the commit checks.
+
+        The last configuration that passed is not checked again.
+        """
         # A pair transaction checks a candidate, commits it and confirms it: one walk of
         # the configuration for the three (the checks depend on nothing else).
         fingerprint = etree.tostring(config)
@@ -451,6 +480,7 @@ class Router:
         self.candidate_editors = set()
 
     def cancel_commit(self, session: Session) -> None:
+        """``cancel-commit``: revert the pending confirmed commit at once; an error when none."""
         if not self.confirm_pending:
             raise NetsimRpcError(
                 "no confirmed commit is pending", tag="operation-failed", error_type="protocol"
@@ -459,6 +489,10 @@ class Router:
         self._auto_rollback()
 
     def rollback_config(self, index: int) -> etree._Element:
+        """The configuration of rollback ``index`` (0: running).
+
+        An error outside 0-49, or beyond the commits the history holds.
+        """
         if not 0 <= index < MAX_ROLLBACKS:
             raise NetsimRpcError(
                 f"rollback {index} is outside 0-{MAX_ROLLBACKS - 1}",
@@ -494,6 +528,7 @@ class Router:
         return out
 
     def link_up(self, interface: str) -> bool:
+        """Whether ``interface``'s physical link is up: no fault took it down, not disabled."""
         physical = interface.split(".")[0]
         if physical in self.faults.links_down:
             return False
@@ -501,6 +536,7 @@ class Router:
         return entry is not None and entry.find("disable") is None
 
     def vrrp_state(self) -> str:
+        """The router's VRRP state: ``master`` on the primary, ``backup`` on the secondary."""
         return "master" if self.settings.role == "primary" else "backup"
 
 

@@ -335,8 +335,11 @@ class Simulator:
         host_key_seed: bytes = b"",
         known_hosts: str | Path | None = None,
     ) -> None:
-        """``known_hosts``: a file to record the routers' host keys in once they listen, as
-        a lab records its routers' keys at start (default ``$ESI_KNOWN_HOSTS``, if set)."""
+        """``known_hosts``: a file to record the routers' host keys in once they listen.
+
+        That is how a lab records its routers' keys at start; the default is
+        ``$ESI_KNOWN_HOSTS``, if set.
+        """
         self.specs = list(routers)
         self.known_hosts_file = known_hosts or os.environ.get(FILE_ENV) or None
         names = [spec.name for spec in self.specs]
@@ -359,6 +362,10 @@ class Simulator:
 
     # async API ----------------------------------------------------------------------------
     async def start(self) -> None:
+        """Make the routers and listen for each (on this loop), then record the host keys.
+
+        A failure to listen stops the simulator, and is raised.
+        """
         self._loop = asyncio.get_running_loop()
         for spec in self.specs:
             if spec.faults.commit_delay == 0.0:
@@ -382,6 +389,7 @@ class Simulator:
             record(self.known_hosts_file, self.known_hosts().splitlines())
 
     async def stop(self) -> None:
+        """Stop listening, end every session and connection, and reset the routers."""
         for listener in self._listeners.values():
             listener.close()
         for listener in self._listeners.values():
@@ -515,12 +523,14 @@ class Simulator:
 
     # conveniences -------------------------------------------------------------------------
     def router(self, name: str) -> Router:
+        """The router named ``name``; NetsimError when there is none."""
         try:
             return self.routers[name]
         except KeyError:
             raise NetsimError(f"no router named {name!r}") from None
 
     def address(self, name: str) -> tuple[str, int]:
+        """Where router ``name`` listens, ``(host, port)``; NetsimError when there is none."""
         spec = next((s for s in self.specs if s.name == name), None)
         if spec is None:
             raise NetsimError(f"no router named {name!r}")

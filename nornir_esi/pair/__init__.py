@@ -1,3 +1,5 @@
-"""Two routers as one transaction: the change (``change``), the transaction
-(``transaction``), commit coalescing (``coalesce``), and the routers as the jobs see them
-(``devices``)."""
+"""Two routers as one transaction.
+
+The change (``change``), the transaction (``transaction``), commit coalescing
+(``coalesce``), and the routers as the jobs see them (``devices``).
+"""

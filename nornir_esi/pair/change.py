@@ -49,13 +49,17 @@ class Verifier(Protocol):
     ``task.host`` is the router, with the transaction's session; ``role`` its side.
     """
 
-    def __call__(self, task: Task, role: Role) -> None: ...
+    def __call__(self, task: Task, role: Role) -> None:
+        """Check ``task.host``, the ``role`` side; raise a DeviceError when it is wrong."""
+        ...
 
 
 @runtime_checkable
 class MergingVerifier(Verifier, Protocol):
-    """A verifier that checks several changes in one read when merged with verifiers of its
-    own type (a service's verifier: one interface listing for every gateway carried)."""
+    """A verifier that checks several changes in one read when merged with others of its type.
+
+    A service's verifier is one: one interface listing for every gateway carried.
+    """
 
     def merge(self, others: Sequence[Verifier]) -> Verifier:
         """One verifier for this one and ``others``, all of this verifier's type."""
@@ -78,8 +82,11 @@ class PairResult:
 
 
 def combine(verifiers: Sequence[Verifier | None]) -> Verifier | None:
-    """One verifier for a transaction that carries several changes: verifiers of one
-    merging type merge into one (read once for all); any other mix runs each in turn."""
+    """One verifier for a transaction that carries several changes.
+
+    Verifiers of one merging type merge into one (read once for all); any other mix runs each
+    in turn.
+    """
     given = [v for v in verifiers if v is not None]
     if not given:
         return None

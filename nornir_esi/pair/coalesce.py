@@ -86,9 +86,11 @@ class _Request:
 
 
 def merge(changes: Sequence[Mapping[str, Change]]) -> dict[str, Change]:
-    """Per role, one change that loads all of ``changes`` (same routers), in order:
-    their set commands, their texts, then the policies any of them prunes (a policy is
-    pruned only when no term is left in it, so after everything is loaded)."""
+    """Per role, one change that loads all of ``changes`` (same routers), in order.
+
+    Their set commands, then their texts, then the policies any of them prunes: a policy is
+    pruned only when no term is left in it, so after everything is loaded.
+    """
     out: dict[str, Change] = {}
     for role in ROLES:
         parts = [c[role] for c in changes]
@@ -109,8 +111,10 @@ def merge(changes: Sequence[Mapping[str, Change]]) -> dict[str, Change]:
 
 
 class Coalescer:
-    """Runs pair transactions, one per pair at a time, each carrying every change that
-    waited for it (see the module). ``apply`` runs one transaction."""
+    """Runs pair transactions, one per pair at a time, each with every change that waited for it.
+
+    See the module. ``apply`` runs one transaction.
+    """
 
     def __init__(
         self,
@@ -142,8 +146,10 @@ class Coalescer:
         verify: Verifier | None = None,
         subject: Hashable = None,
     ) -> PairResult:
-        """Apply ``changes`` to the pair ``key`` in the next transaction it fits in; its
-        result, or its error (a PairError, as ``apply_pair`` raises)."""
+        """Apply ``changes`` to the pair ``key`` in the next transaction it fits in.
+
+        Returns its result, or raises its error (a PairError, as ``apply_pair`` raises).
+        """
         request = _Request(changes, comment, verify, object() if subject is None else subject)
         with self._guard:
             self._queues.setdefault(key, deque()).append(request)
@@ -163,14 +169,15 @@ class Coalescer:
         return request.result
 
     def waiting(self) -> int:
-        """How many changes wait for a transaction (on every pair), not counting those in
-        one."""
+        """How many changes wait for a transaction, on every pair, not counting those in one."""
         with self._guard:
             return sum(len(queue) for queue in self._queues.values())
 
     def _run_next(self, key: Hashable) -> None:
-        """Run the pair's next transaction, then hand the pair to the oldest waiting change
-        (or leave it idle)."""
+        """Run the pair's next transaction, then hand the pair to the oldest waiting change.
+
+        With no change waiting, the pair is left idle.
+        """
         try:
             with contextlib.ExitStack() as stack:
                 try:
@@ -198,8 +205,10 @@ class Coalescer:
     def _take(
         self, key: Hashable, room: int | None = None, subjects: set[Hashable] | None = None
     ) -> list[_Request]:
-        """The oldest waiting changes, at most ``room`` (``max_batch``), one per subject
-        and none of ``subjects``."""
+        """The oldest waiting changes, at most ``room`` (``max_batch``).
+
+        They hold one change per subject, and none of ``subjects``.
+        """
         queue = self._queues[key]
         room = self.max_batch if room is None else room
         taken = set() if subjects is None else set(subjects)
@@ -243,10 +252,12 @@ class Coalescer:
                 self._finish(part, result=result)
 
     def _transaction(self, part: list[_Request], key: Hashable = None) -> PairResult:
-        """One transaction of ``part``; tried again while the routers are locked by
-        another session, for up to ``busy_for`` seconds. Meanwhile ``part`` takes in the
-        changes that arrive for the pair ``key`` (when given; not for the halves of a
-        refused batch, which must stay as they are)."""
+        """One transaction of ``part``, tried again while another session locks the routers.
+
+        It is tried for up to ``busy_for`` seconds. Meanwhile ``part`` takes in the changes that
+        arrive for the pair ``key`` (when given; not for the halves of a refused batch, which must
+        stay as they are).
+        """
         deadline = time.monotonic() + self.busy_for
         wait = 0.05
         while True:

@@ -68,8 +68,10 @@ class NornirDevices:
         self.reads = GroupReads(self._read_state)
 
     def _turn(self, key: Hashable) -> AbstractContextManager[None]:
-        """The pair's turn among every process's transactions (``key``: router names by
-        role, primary first)."""
+        """The pair's turn among every process's transactions.
+
+        ``key`` is the router names by role, primary first.
+        """
         assert self.turns is not None and isinstance(key, tuple)
         return self.turns.hold(keys.pair_queue([str(name) for name in key]))
 
@@ -112,8 +114,9 @@ class NornirDevices:
         dry_run: bool = False,
         subject: Hashable = None,
     ) -> PairResult:
-        """Apply a change to both routers of a pair as one transaction
-        (:mod:`nornir_esi.pair.transaction`).
+        """Apply a change to both routers of a pair as one transaction.
+
+        The transaction is :mod:`nornir_esi.pair.transaction`'s.
 
         ``changes_by_role``: ``{"primary": Change, "secondary": Change}``. Any failure leaves
         both routers on their previous configuration and raises a PairError. Changes to
@@ -154,9 +157,11 @@ class NornirDevices:
         interfaces: Sequence[str] = (),
         counters: Sequence[tuple[str, str]] = (),
     ) -> dict[str, Any]:
-        """One router's interface states and counters, in one session
-        (:func:`~nornir_esi.tasks.collect_state.collect_state`). Concurrent calls for one
-        router share a read (:mod:`nornir_esi.device.reads`)."""
+        """One router's interface states and counters, in one session.
+
+        Read by :func:`~nornir_esi.tasks.collect_state.collect_state`. Concurrent calls for one
+        router share a read (:mod:`nornir_esi.device.reads`).
+        """
         return self.reads(str(router.get("name")), router, interfaces, counters)
 
     def _read_state(

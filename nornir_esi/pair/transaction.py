@@ -101,8 +101,10 @@ class _Router:
 
 
 class _StepError(Exception):
-    """A step failed; the transaction is to be undone and ``error`` raised (``also``: the
-    other router's failure in the same step)."""
+    """A step failed; the transaction is to be undone and ``error`` raised.
+
+    ``also`` is the other router's failure in the same step.
+    """
 
     def __init__(self, error: DeviceError, also: DeviceError | None = None) -> None:
         super().__init__(str(error))

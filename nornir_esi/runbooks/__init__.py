@@ -1,2 +1,5 @@
-"""What the operators' Nornir runbooks (``tasks/``) share: the fleet as etcd holds it
-(``fleet``), their inventory (``inventory``), their command line (``command``)."""
+"""What the operators' Nornir runbooks (``tasks/``) share.
+
+That is the fleet as etcd holds it (``fleet``), their inventory (``inventory``), and their
+command line (``command``).
+"""

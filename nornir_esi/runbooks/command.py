@@ -29,8 +29,7 @@ __all__ = ["drifted", "exit_code", "inventory_options", "missing_counter", "pars
 
 
 def parser(doc: str | None) -> argparse.ArgumentParser:
-    """An argument parser described by the runbook's docstring, with ``--etcd`` and
-    ``--inventory``."""
+    """The runbook's argument parser: its docstring as description, ``--etcd``, ``--inventory``."""
     out = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -71,8 +70,11 @@ def run(name: str, main: Callable[[], int]) -> NoReturn:
 
 
 def exit_code(result: AggregatedResult, *, found: Callable[[Result], bool]) -> int:
-    """3 when a router could not be reached, 2 when a task failed otherwise (refused, bad
-    input), 1 when ``found`` holds for a host's result, else 0."""
+    """The runbook's exit code for a Nornir run's ``result``.
+
+    3 when a router could not be reached, 2 when a task failed otherwise (refused, bad
+    input), 1 when ``found`` holds for a host's result, else 0.
+    """
     errors = [r.exception for multi in result.values() for r in multi if r.exception]
     if any(isinstance(exc, TemporaryError) for exc in errors):
         return 3

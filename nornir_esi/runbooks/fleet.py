@@ -1,6 +1,7 @@
-"""The fleet's internet gateways per router, as the operators' runbooks (``tasks/``) hand
-them to a Nornir task: one task runs on many hosts, and each host takes its own share,
-``gateways[host name]``.
+"""The fleet's internet gateways per router, for the operators' runbooks (``tasks/``).
+
+The runbooks hand them to a Nornir task: one task runs on many hosts, and each host takes
+its own share, ``gateways[host name]``.
 
 - :func:`counters_by_router`: each gateway on the router, with its logical interface and
   its firewall counters, named as the monitoring worker reads them
@@ -50,8 +51,11 @@ def counters_by_router(
     ha_router_id: str | None = None,
     gateway_ids: Collection[str] | None = None,
 ) -> dict[str, list[GatewayCounters]]:
-    """Per router name, the gateways on it (in ``/config``, not being deleted; only those
-    of the HA router ``ha_router_id`` and only ``gateway_ids`` when given)."""
+    """Per router name, the gateways on it, with their counters.
+
+    The gateways are those in ``/config``, not being deleted; only those of the HA router
+    ``ha_router_id`` and only ``gateway_ids`` when given.
+    """
     lookup = lookup_in(store)
     template = template_of(store, MONITORING_TEMPLATE)
     out: dict[str, list[GatewayCounters]] = {}
@@ -79,8 +83,10 @@ def counters_by_router(
 def expected_by_router(
     store: Store, *, gateway_ids: Collection[str] | None = None
 ) -> dict[str, list[GatewayConfig]]:
-    """Per router name, what each settled gateway on it should have there (only
-    ``gateway_ids`` when given). A gateway with a job in flight is not held to a version."""
+    """Per router name, what each settled gateway on it should have there.
+
+    Only ``gateway_ids`` when given. A gateway with a job in flight is not held to a version.
+    """
     out: dict[str, list[GatewayConfig]] = {}
     for resource_id in operations.settled(store):
         if gateway_ids is not None and resource_id not in gateway_ids:

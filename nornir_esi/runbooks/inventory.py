@@ -1,5 +1,7 @@
-"""A Nornir inventory of edge routers read from etcd: the ``edge_router`` resources of
-``/config``, made into hosts by :class:`~nornir_esi.device.inventory.ResourceInventory`.
+"""A Nornir inventory of edge routers read from etcd.
+
+It holds the ``edge_router`` resources of ``/config``, made into hosts by
+:class:`~nornir_esi.device.inventory.ResourceInventory`.
 
 The inventory of the operators' runbooks (``tasks/``): the routers the system itself
 works on, with no file to keep in step. Hosts are ResourceInventory's (name, address,
@@ -49,8 +51,10 @@ def etcd_store(
     etcd_user: str | None = None,
     etcd_password: str | None = None,
 ) -> EtcdStore:
-    """The store as the command line opens it (:meth:`EtcdStore.from_env`), each option
-    given taking the place of its environment variable."""
+    """The store as the command line opens it (:meth:`EtcdStore.from_env`).
+
+    Each option given takes the place of its environment variable.
+    """
     given = {
         "ESI_ETCD_ENDPOINTS": endpoints
         if isinstance(endpoints, str | None)
@@ -67,8 +71,10 @@ def etcd_store(
 
 
 def live_bodies(store: Store, resource_type: str) -> list[dict[str, Any]]:
-    """The bodies of the resources of ``resource_type`` in ``/config`` that are not marked
-    for deletion, in key order."""
+    """The bodies of the resources of ``resource_type`` in ``/config``, in key order.
+
+    Resources marked for deletion are left out.
+    """
     return [
         record.body
         for _, record in configs_of(store, resource_type)
@@ -114,6 +120,7 @@ class EtcdRouterInventory:
         self.options = options
 
     def load(self) -> Inventory:
+        """The hosts, each with ``data["ha_routers"]``, read from etcd now."""
         store = self.store or etcd_store(self.endpoints, **self.etcd)
         try:
             routers = live_bodies(store, "edge_router")

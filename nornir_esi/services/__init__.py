@@ -1,6 +1,9 @@
-"""What is specific to each service: what it derives from a request, how it renders, what it
-verifies on the routers, how it is monitored, its operations. One package per service,
-each named in :data:`SERVICES` (:class:`~nornir_esi.services.base.DeviceService`)."""
+"""What is specific to each service, one package per service.
+
+What it derives from a request, how it renders, what it verifies on the routers, how it
+is monitored, its operations. Each is named in :data:`SERVICES`
+(:class:`~nornir_esi.services.base.DeviceService`).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ SERVICES: Mapping[str, DeviceService] = {
 
 
 def service_for(resource_type: str) -> DeviceService | None:
-    """The service that configures routers for ``resource_type``, None for a type that
-    configures none."""
+    """The service that configures routers for ``resource_type``.
+
+    None for a type that configures none.
+    """
     return SERVICES.get(resource_type)

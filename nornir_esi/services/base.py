@@ -39,19 +39,25 @@ class DeviceService(Protocol):
         action: Action,
         applied: Mapping[str, Any] | None = None,
     ) -> dict[str, Change]:
-        """Per role, what to load on the router for ``action`` on the resource of
-        ``params`` (a job's params by name; ``applied``: those of the version on the
-        routers now, if any)."""
+        """Per role, what to load on the router for ``action`` on the resource of ``params``.
+
+        ``params`` are a job's params by name; ``applied``, those of the version on the routers
+        now, if any.
+        """
         ...
 
     def verifier(self, params: Mapping[str, Any], *, present: bool) -> Verifier:
-        """What to check on each router after its commit: the resource there
-        (``present``), or gone."""
+        """What to check on each router after its commit: the resource there, or gone.
+
+        ``present`` says which.
+        """
         ...
 
     def pushed(self, params: Mapping[str, Any], pair: Pair) -> dict[str, Pushed]:
-        """Per role, what the router carries for the resource at ``params``: what its Heat
-        stack records."""
+        """Per role, what the router carries for the resource at ``params``.
+
+        It is what its Heat stack records.
+        """
         ...
 
     def monitor(
@@ -61,6 +67,8 @@ class DeviceService(Protocol):
         body: Mapping[str, Any],
         params: Mapping[str, Any],
     ) -> dict[str, str]:
-        """The resource's state as its routers show it (``state_monitoring``), from its
-        ``body`` and the monitoring job's ``params``."""
+        """The resource's state as its routers show it (``state_monitoring``).
+
+        Read from its ``body`` and the monitoring job's ``params``.
+        """
         ...

@@ -1,6 +1,8 @@
-"""The desired-state store: the contract (``base``), its etcd adapter (``etcd``), feeds,
-grouped reads and the fair mutex. The etcd server the tests start is
-:mod:`nornir_esi.testing.etcd`."""
+"""The desired-state store, and the etcd server it runs on.
+
+The package holds the contract (``base``), its etcd adapter (``etcd``), feeds, grouped
+reads and the fair mutex. The etcd server the tests start is :mod:`nornir_esi.testing.etcd`.
+"""
 
 from __future__ import annotations
 

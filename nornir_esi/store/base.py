@@ -75,18 +75,22 @@ class Compare:
 
     @classmethod
     def absent(cls, key: str) -> Compare:
+        """``key`` does not exist."""
         return cls(key, "version", "==", 0)
 
     @classmethod
     def present(cls, key: str) -> Compare:
+        """``key`` exists."""
         return cls(key, "version", ">", 0)
 
     @classmethod
     def value_is(cls, key: str, value: str) -> Compare:
+        """``key`` holds exactly ``value``."""
         return cls(key, "value", "==", value)
 
     @classmethod
     def unchanged_since(cls, key: str, mod_revision: int) -> Compare:
+        """``key`` was last written at ``mod_revision`` (nobody wrote it since it was read)."""
         return cls(key, "mod_revision", "==", mod_revision)
 
     @classmethod
@@ -97,8 +101,11 @@ class Compare:
 
 @dataclass(frozen=True)
 class Op:
-    """An operation of a transaction: ``put`` (optionally bound to a lease), ``delete``
-    (one key, or every key under it with ``prefix=True``) or ``get``."""
+    """An operation of a transaction: ``put``, ``delete`` or ``get``.
+
+    A ``put`` is optionally bound to a lease; a ``delete`` removes one key, or every key
+    under it with ``prefix=True``.
+    """
 
     kind: Literal["put", "delete", "get"]
     key: str
@@ -108,21 +115,26 @@ class Op:
 
     @classmethod
     def put(cls, key: str, value: str, *, lease: int = 0) -> Op:
+        """Write ``value`` to ``key``, bound to ``lease`` unless it is 0."""
         return cls("put", key, value, lease=lease)
 
     @classmethod
     def delete(cls, key: str, *, prefix: bool = False) -> Op:
+        """Delete ``key``, or every key under it with ``prefix=True``."""
         return cls("delete", key, prefix=prefix)
 
     @classmethod
     def get(cls, key: str) -> Op:
+        """Read ``key``; its entry lands in :attr:`TxnResult.gets`."""
         return cls("get", key)
 
 
 @dataclass(frozen=True)
 class Txn:
-    """One transaction of :meth:`Store.txns`: ``success`` when every ``compare`` holds,
-    else ``failure``."""
+    """One transaction of :meth:`Store.txns`.
+
+    It runs ``success`` when every ``compare`` holds, else ``failure``.
+    """
 
     compare: Sequence[Compare]
     success: Sequence[Op]
@@ -142,10 +154,14 @@ class Lease(Protocol):
     """A lease keys can be bound to; it expires ``ttl`` seconds after the last refresh."""
 
     @property
-    def id(self) -> int: ...
+    def id(self) -> int:
+        """The lease's etcd ID, what keys are bound to."""
+        ...
 
     @property
-    def ttl(self) -> int: ...
+    def ttl(self) -> int:
+        """The lease's time to live in seconds, as granted."""
+        ...
 
     def refresh(self) -> int:
         """Keep the lease alive; returns the remaining TTL, 0 when it has expired."""
@@ -161,13 +177,17 @@ class Watch(Protocol):
 
     def __iter__(self) -> Iterator[Event]: ...
 
-    def cancel(self) -> None: ...
+    def cancel(self) -> None:
+        """End the watch; the iteration stops."""
+        ...
 
 
 class Store(Protocol):
     """Key-value store with transactions, leases and watches (etcd v3 semantics)."""
 
-    def get(self, key: str) -> Entry | None: ...
+    def get(self, key: str) -> Entry | None:
+        """The entry of ``key``, None when it is absent."""
+        ...
 
     def get_prefix(self, prefix: str) -> list[Entry]:
         """Every key under ``prefix``, sorted by key."""
@@ -183,12 +203,14 @@ class Store(Protocol):
 
     def txn(
         self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
-    ) -> TxnResult: ...
+    ) -> TxnResult:
+        """Atomically run ``success`` when every ``compare`` holds, else ``failure``."""
+        ...
 
     def txns(self, txns: Sequence[Txn]) -> list[TxnResult]:
-        """Independent transactions in one round trip (per :data:`MAX_TXN_OPS` of them):
-        each succeeds or fails on its own compares, as if sent alone.
+        """Independent transactions in one round trip (per :data:`MAX_TXN_OPS` of them).
 
+        Each succeeds or fails on its own compares, as if sent alone.
         No key may be written by two of them (etcd refuses the request). An answer lost
         is a StoreUnavailableError, as for ``txn``: any of them may have landed.
         """
@@ -210,12 +232,15 @@ class Store(Protocol):
         """The store's current revision."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the connection; open watches end."""
+        ...
 
 
 def get_many(store: Store, keys: Sequence[str]) -> list[Entry | None]:
-    """The entries of ``keys`` (None: absent), in order, read in one round trip per
-    :data:`MAX_TXN_OPS` keys rather than one per key.
+    """The entries of ``keys`` (None: absent), in order.
+
+    They are read in one round trip per :data:`MAX_TXN_OPS` keys rather than one per key.
 
     The keys of one round trip are read at one revision; of several, not necessarily.
     """

@@ -117,10 +117,10 @@ def _b(text: str) -> bytes:
 
 
 def _range(prefix: str) -> tuple[bytes, bytes]:
-    """``(key, range_end)`` of every key starting with ``prefix``.
+    r"""``(key, range_end)`` of every key starting with ``prefix``.
 
     etcd's conventions: ``range_end`` is the prefix with its last byte below 0xff
-    incremented; ``\\0`` means "to the end of the keyspace", and ``key=\\0`` with it is
+    incremented; ``\0`` means "to the end of the keyspace", and ``key=\0`` with it is
     the whole keyspace (an empty key is rejected).
     """
     key = _b(prefix)
@@ -140,8 +140,11 @@ def _width(txn: Txn) -> int:
 
 
 def _nestable(txns: Sequence[Txn]) -> Iterator[Sequence[Txn]]:
-    """``txns`` in runs etcd takes as one request: the count of a run plus the widest of
-    it (compares or ops, the larger) within MAX_TXN_OPS, as etcd counts nested ones."""
+    """``txns`` in runs etcd takes as one request.
+
+    The count of a run plus the widest of it (compares or ops, the larger) stays within
+    MAX_TXN_OPS, as etcd counts nested ones.
+    """
     start, widest = 0, 0
     for end, txn in enumerate(txns):
         widest = max(widest, _width(txn))
@@ -199,9 +202,12 @@ _TLS_HINT = "TLS handshake failed (check ca_cert, and the client certificate if 
 
 
 def _tls_failure(exc: BaseException) -> bool:
-    """Whether ``exc`` (or the gRPC error pyetcd replaced with it) is a TLS handshake
-    that failed on a certificate (a wrong CA, a missing or unknown client certificate):
-    retrying does not fix that, unlike a handshake cut short by a restarting server."""
+    """Whether ``exc`` is a TLS handshake that failed on a certificate.
+
+    ``exc`` is the gRPC error, or the pyetcd error that replaced it. A failed certificate
+    is a wrong CA, or a missing or unknown client certificate: retrying does not fix that,
+    unlike a handshake cut short by a restarting server.
+    """
     cause = exc if isinstance(exc, grpc.RpcError) else exc.__context__
     if not isinstance(cause, grpc.RpcError) or cause.code() != grpc.StatusCode.UNAVAILABLE:
         return False
@@ -222,7 +228,7 @@ def _stale_token(exc: BaseException) -> str | None:
 
 
 def _details(exc: BaseException) -> str:
-    """pyetcd's exception text, plus the gRPC status it replaced (its ``__context__``)."""
+    """The text of a pyetcd exception, plus the gRPC status it replaced (its ``__context__``)."""
     cause = exc.__context__
     if isinstance(cause, grpc.RpcError):
         return f"{exc}: {cause.code().name}: {cause.details()}"
@@ -337,8 +343,11 @@ class EtcdStore:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EtcdStore:
-        """A store from ``ESI_ETCD_ENDPOINTS`` (comma-separated URLs), ``ESI_ETCD_CA``,
-        ``ESI_ETCD_CERT``, ``ESI_ETCD_KEY``, ``ESI_ETCD_USER`` and ``ESI_ETCD_PASSWORD``."""
+        """A store configured from the environment (``environ``: the process's).
+
+        The variables are ``ESI_ETCD_ENDPOINTS`` (comma-separated URLs), ``ESI_ETCD_CA``,
+        ``ESI_ETCD_CERT``, ``ESI_ETCD_KEY``, ``ESI_ETCD_USER`` and ``ESI_ETCD_PASSWORD``.
+        """
         env = os.environ if environ is None else environ
         endpoints = env.get("ESI_ETCD_ENDPOINTS", "")
         if not endpoints.strip():
@@ -358,8 +367,11 @@ class EtcdStore:
     # -- plumbing -----------------------------------------------------------------------
 
     def _at(self, what: str) -> str:
-        """``what`` and the URL of the endpoint pyetcd sends to (the one that just failed,
-        after a failure: pyetcd only moves on at the next request)."""
+        """``what`` and the URL of the endpoint pyetcd sends to.
+
+        After a failure that is the one that just failed: pyetcd only moves on at the next
+        request.
+        """
         label: str | None = self._client._current_endpoint_label
         where = ",".join(self.endpoints) if label is None else self._urls.get(label, label)
         return f"{what} at {where}"
@@ -466,6 +478,7 @@ class EtcdStore:
     # -- Store --------------------------------------------------------------------------
 
     def get(self, key: str) -> Entry | None:
+        """The entry of ``key``, None when it is absent; retried on the next endpoint."""
         rs = self._call(
             f"get {key}",
             lambda: self._unary("kvstub", "Range", self._range_request(key, prefix=False)),
@@ -474,6 +487,7 @@ class EtcdStore:
         return _entry(rs.kvs[0]) if rs.kvs else None
 
     def get_prefix(self, prefix: str) -> list[Entry]:
+        """Every key under ``prefix``, sorted by key, in one range read."""
         rs = self._call(
             f"get prefix {prefix}",
             lambda: self._unary("kvstub", "Range", self._range_request(prefix, prefix=True)),
@@ -482,6 +496,7 @@ class EtcdStore:
         return [_entry(kv) for kv in rs.kvs]
 
     def put(self, key: str, value: str, *, lease: int = 0) -> int:
+        """Write a key; returns the revision after the write. Not retried if it fails."""
         rs = self._call(
             f"put {key}",
             lambda: self._unary("kvstub", "Put", self._put_request(key, value, lease)),
@@ -489,6 +504,7 @@ class EtcdStore:
         return int(rs.header.revision)
 
     def delete(self, key: str, *, prefix: bool = False) -> int:
+        """Delete a key (or a prefix); returns how many keys were deleted."""
         rs = self._call(
             f"delete {key}",
             lambda: self._unary("kvstub", "DeleteRange", self._delete_request(key, prefix=prefix)),
@@ -498,11 +514,13 @@ class EtcdStore:
     def txn(
         self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
     ) -> TxnResult:
+        """Run ``success`` when every ``compare`` holds, else ``failure``, atomically."""
         rq = self._txn_request(Txn(compare, success, failure))
         rs = self._call("txn", lambda: self._unary("kvstub", "Txn", rq))
         return _txn_result(rs, int(rs.header.revision))
 
     def txns(self, txns: Sequence[Txn]) -> list[TxnResult]:
+        """Independent transactions, as many per request as etcd takes nested in one."""
         # etcd's nested transactions: an outer one with no compares, each of ours inside it
         # with its own.
         results: list[TxnResult] = []
@@ -554,14 +572,18 @@ class EtcdStore:
         raise ValidationError(f"txn op {op.key}", "kind", f"{op.kind!r} is not supported")
 
     def lease(self, ttl: int) -> EtcdLease:
-        """Grant a lease; etcd may raise ``ttl`` to its minimum (about 1.5 election
-        timeouts), which :attr:`EtcdLease.ttl` reports."""
+        """Grant a lease of ``ttl`` seconds.
+
+        etcd may raise ``ttl`` to its minimum (about 1.5 election timeouts), which
+        :attr:`EtcdLease.ttl` reports.
+        """
         if ttl <= 0:
             raise ValidationError("lease", "ttl", f"{ttl} must be positive")
         granted = self._call(f"grant lease ttl={ttl}", lambda: self._client.lease(ttl))
         return EtcdLease(self, int(granted.id), int(granted.ttl))
 
     def watch(self, prefix: str, *, start_revision: int = 0) -> EtcdWatch:
+        """Changes under ``prefix`` from ``start_revision`` (0: from now) on, in order."""
         if start_revision <= 0:
             # Pin "from now" to a revision, so a reconnect before the first event
             # still resumes exactly where this watch began.
@@ -576,6 +598,7 @@ class EtcdStore:
         return w
 
     def revision(self) -> int:
+        """The store's current revision (a linearizable read)."""
         # An empty txn: a linearizable read that touches no key, so that any user may do
         # it (with authentication, even a count of one key needs read permission on it).
         # Only its header matters.
@@ -584,6 +607,7 @@ class EtcdStore:
         return int(rs.header.revision)
 
     def close(self) -> None:
+        """Cancel the open watches and close the client's channels; again is a no-op."""
         if self._closed:
             return
         self._closed = True
@@ -608,13 +632,16 @@ class EtcdLease:
 
     @property
     def id(self) -> int:
+        """The lease's etcd ID."""
         return self._id
 
     @property
     def ttl(self) -> int:
+        """The TTL etcd granted, in seconds (may be more than asked for)."""
         return self._ttl
 
     def refresh(self) -> int:
+        """Keep the lease alive; returns the remaining TTL, 0 when it has expired."""
         client = self._store._client
         responses = self._store._call(
             f"refresh lease {self._id:x}", lambda: list(client.refresh_lease(self._id))
@@ -623,6 +650,7 @@ class EtcdLease:
         return max(0, int(responses[-1].TTL)) if responses else 0
 
     def revoke(self) -> None:
+        """End the lease now, deleting its keys; one already gone is no error."""
         # Already gone is fine: its keys are deleted either way.
         with contextlib.suppress(LeaseExpiredError):
             self._store._call(

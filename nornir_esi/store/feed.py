@@ -44,8 +44,10 @@ class Feed:
                 self._queue.put(exc)
 
     def get(self, timeout: float) -> Event | None:
-        """The next event, or None after ``timeout`` seconds or a :meth:`wake`; re-raises a
-        watch's error."""
+        """The next event, or None after ``timeout`` seconds or a :meth:`wake`.
+
+        A watch's error is re-raised here.
+        """
         try:
             item = self._queue.get(timeout=timeout)
         except queue.Empty:
@@ -57,11 +59,14 @@ class Feed:
         return item
 
     def wake(self) -> None:
-        """Make a waiting :meth:`get` return None now (from another thread): the consumer
-        has something else to look at."""
+        """Make a waiting :meth:`get` return None now (from another thread).
+
+        For when the consumer has something else to look at.
+        """
         self._queue.put(None)
 
     def close(self) -> None:
+        """Cancel the watches and wait (10 s each at most) for their threads to end."""
         self._closed.set()
         for watch in self._watches:
             watch.cancel()

@@ -39,6 +39,7 @@ class GroupedGets:
         return self._gets.waiting("get")
 
     def get(self, key: str) -> Entry | None:
+        """The entry of ``key`` (None: absent), read with the gets waiting alongside it."""
         return self._gets("get", key)
 
     def _get_many(self, _kind: Hashable, keys: list[str]) -> list[Entry | None]:
@@ -49,30 +50,39 @@ class GroupedGets:
     # -- the rest, unchanged -------------------------------------------------------------
 
     def get_prefix(self, prefix: str) -> list[Entry]:
+        """Every key under ``prefix``, sorted by key, from the inner store."""
         return self.inner.get_prefix(prefix)
 
     def put(self, key: str, value: str, *, lease: int = 0) -> int:
+        """Write a key in the inner store; returns its revision after the write."""
         return self.inner.put(key, value, lease=lease)
 
     def delete(self, key: str, *, prefix: bool = False) -> int:
+        """Delete a key (or a prefix) in the inner store; returns how many were deleted."""
         return self.inner.delete(key, prefix=prefix)
 
     def txn(
         self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
     ) -> TxnResult:
+        """One transaction on the inner store."""
         return self.inner.txn(compare, success, failure)
 
     def txns(self, txns: Sequence[TxnSpec]) -> list[TxnResult]:
+        """Independent transactions on the inner store, as :meth:`Store.txns`."""
         return self.inner.txns(txns)
 
     def lease(self, ttl: int) -> Lease:
+        """A new lease of ``ttl`` seconds from the inner store."""
         return self.inner.lease(ttl)
 
     def watch(self, prefix: str, *, start_revision: int = 0) -> Watch:
+        """A watch on the inner store: changes under ``prefix`` from ``start_revision``."""
         return self.inner.watch(prefix, start_revision=start_revision)
 
     def revision(self) -> int:
+        """The inner store's current revision."""
         return self.inner.revision()
 
     def close(self) -> None:
+        """Close the inner store."""
         self.inner.close()

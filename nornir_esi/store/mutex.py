@@ -1,5 +1,6 @@
-"""A fair mutex in etcd: its holders take turns in the order they asked, whatever process
-or machine they run in.
+"""A fair mutex in etcd.
+
+Its holders take turns in the order they asked, whatever process or machine they run in.
 
 etcd's own recipe (``etcdctl lock``, Go's ``concurrency.Mutex``): each contender puts a
 key of its own under the mutex's prefix, bound to a lease of its own, and holds the mutex
@@ -40,9 +41,11 @@ class EtcdMutex:
 
     @contextlib.contextmanager
     def hold(self, prefix: str, owner: str = "") -> Iterator[None]:
-        """Hold the mutex whose contenders' keys are under ``prefix`` (ending in ``/``)
-        for the ``with`` block; wait for the turn first. A store error raises (a
-        StoreError); the key, if put, goes with its lease."""
+        """Hold the mutex of ``prefix`` for the ``with`` block, after waiting for the turn.
+
+        The contenders' keys are under ``prefix`` (ending in ``/``). A store error raises
+        (a StoreError); the key, if put, goes with its lease.
+        """
         lease = self.store.lease(self.ttl)
         done = threading.Event()
         keeper = threading.Thread(

@@ -1,5 +1,7 @@
-"""Whether every internet gateway on one router has there what it should: a dry run of
-the change that would bring it back, per gateway."""
+"""Whether every internet gateway on one router has there what it should.
+
+A dry run of the change that would bring it back, per gateway.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +18,11 @@ __all__ = ["GatewayConfig", "check_drift"]
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    """What a gateway's version should have on one of its routers: the change that brings
-    the router back to it (``replace`` of the gateway's own objects)."""
+    """What a gateway's version should have on one of its routers.
+
+    That is the change that brings the router back to it (``replace`` of the gateway's own
+    objects).
+    """
 
     id: str
     name: str
@@ -28,8 +33,9 @@ class GatewayConfig:
 
 
 def check_drift(task: Task, *, gateways: Mapping[str, Sequence[GatewayConfig]]) -> Result:
-    """Dry-run, gateway after gateway, the change each of ``gateways[host name]`` needs on
-    this router (:func:`~nornir_esi.tasks.push_config.push_config`, one subtask per
+    """Dry-run on this router the change each gateway of ``gateways[host name]`` needs.
+
+    Gateway after gateway (:func:`~nornir_esi.tasks.push_config.push_config`, one subtask per
     gateway, named after it, at DEBUG severity: print_result shows them at that level).
     Nothing is committed.
 

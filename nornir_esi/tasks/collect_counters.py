@@ -27,9 +27,10 @@ class GatewayCounters:
 
 
 def collect_counters(task: Task, *, gateways: Mapping[str, Sequence[GatewayCounters]]) -> Result:
-    """The counters of the gateways on this router, ``gateways[host name]``, read with
-    :func:`~nornir_esi.tasks.collect_state.collect_state` (one session, one subtask at
-    DEBUG severity: print_result shows it at that level).
+    """The counters of the gateways on this router, ``gateways[host name]``.
+
+    Read with :func:`~nornir_esi.tasks.collect_state.collect_state` (one session, one subtask
+    at DEBUG severity: print_result shows it at that level).
 
     The result is, by gateway name: ``id``, ``role``, ``interface`` and its ``status``
     (``up``, ``down`` or ``absent``), and per direction ``{"packets", "bytes"}``, or None

@@ -82,8 +82,10 @@ def _status(el: etree._Element) -> str:
 
 
 def _filter_counters(task: Task, filter_name: str) -> dict[str, dict[str, int]]:
-    """Every counter of ``filter_name`` (``get-firewall-filter-information``); {} when the
-    filter does not exist."""
+    """Every counter of ``filter_name`` (``get-firewall-filter-information``).
+
+    {} when the filter does not exist.
+    """
     rpc = leaf("get-firewall-filter-information")
     sub(rpc, "filtername", filter_name)
     return _read_counters(task, "get-firewall-filter-information", rpc, filter_name)
@@ -99,8 +101,11 @@ def _counter(task: Task, filter_name: str, counter: str) -> dict[str, int] | Non
 def _read_counters(
     task: Task, step: str, rpc: etree._Element, filter_name: str
 ) -> dict[str, dict[str, int]]:
-    """The counters of ``filter_name`` in the reply to ``rpc``, by name; {} when the router
-    says the filter or counter does not exist (any other rpc-error is raised)."""
+    """The counters of ``filter_name`` in the reply to ``rpc``, by name.
+
+    {} when the router says the filter or counter does not exist; any other rpc-error is
+    raised.
+    """
     try:
         reply = call(task, step, rpc)
     except DeviceRejectedError as exc:

@@ -1,5 +1,7 @@
-"""Throwaway servers on loopback, for the tests, the demo and the lab: what NetBox's and
-Heat's launchers share (etcd has its own, :mod:`nornir_esi.testing.etcd`).
+"""What the launchers of NetBox and Heat share: throwaway servers on loopback.
+
+Those servers are for the tests, the demo and the lab; etcd has its own launcher,
+:mod:`nornir_esi.testing.etcd`.
 
 - :func:`cache_dir`: where virtualenvs and schema dumps are kept between runs
   (``$ESI_CACHE``, else ``~/.cache/nornir-esi``);
@@ -69,6 +71,7 @@ def register(proc: subprocess.Popen[bytes]) -> None:
 
 
 def forget(proc: subprocess.Popen[bytes]) -> None:
+    """``proc`` ended: it is not killed at exit (see :func:`register`)."""
     _LIVE.discard(proc)
 
 
@@ -116,19 +119,26 @@ class Stopwatch:
         self._last = time.monotonic()
 
     def restart(self) -> None:
+        """Start timing the next step now: the time since the last lap is not counted."""
         self._last = time.monotonic()
 
     def lap(self, step: str) -> None:
+        """End ``step``: its time since the last lap (or restart) goes into ``timings``."""
         now = time.monotonic()
         self.timings[step] = round(now - self._last, 2)
         self._last = now
 
 
 def cache_dir() -> Path:
+    """Where virtualenvs and schema dumps are kept between runs.
+
+    ``$ESI_CACHE``, else ``~/.cache/nornir-esi``.
+    """
     return Path(os.environ.get("ESI_CACHE") or Path.home() / ".cache" / "nornir-esi")
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 a moment ago (the system's choice)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -147,8 +157,12 @@ def run(argv: Sequence[str], what: str, **kwargs: Any) -> str:
 
 
 def find_python(what: str = "this server") -> str:
-    """A Python 3.12+ interpreter: ``$ESI_SERVER_PYTHON`` (or ``$ESI_NETBOX_PYTHON``), then
-    ``python3.13`` and ``python3.12`` on PATH, then pyenv's installed versions."""
+    """A Python 3.12+ interpreter, the first candidate that runs and is recent enough.
+
+    The candidates: ``$ESI_SERVER_PYTHON`` (or ``$ESI_NETBOX_PYTHON``), then ``python3.13``
+    and ``python3.12`` on PATH, then pyenv's installed versions. None found is a SetupError
+    saying ``what`` needs one.
+    """
     candidates = [os.environ.get("ESI_SERVER_PYTHON", ""), os.environ.get("ESI_NETBOX_PYTHON", "")]
     candidates += [shutil.which(name) or "" for name in ("python3.13", "python3.12")]
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
@@ -199,12 +213,14 @@ class Postgres:
 
     @property
     def major(self) -> str:
+        """The major version of the server binaries (``15``)."""
         return self.bin.parent.name
 
     def _as_owner(self, argv: list[str]) -> list[str]:
         return ["runuser", "-u", self._user, "--", *argv] if self._user else argv
 
     def start(self) -> None:
+        """Create the cluster, start its server on :attr:`port` and create the database."""
         self.data.mkdir(parents=True)
         if self._user:
             entry = pwd.getpwnam(self._user)
@@ -257,6 +273,10 @@ class Postgres:
     def psql(
         self, args: list[str], *, database: str | None = None, stdin: bytes | None = None
     ) -> None:
+        """Run ``psql`` with ``args`` on ``database`` (default: the cluster's), fed ``stdin``.
+
+        A failure is a SetupError with psql's error output.
+        """
         argv = [
             str(self.bin / "psql"),
             *("-X", "-q", "-v", "ON_ERROR_STOP=1"),
@@ -272,6 +292,10 @@ class Postgres:
             raise SetupError(f"psql {' '.join(args[:2])} failed: {done.stderr.decode()[-2000:]}")
 
     def dump(self, target: Path) -> None:
+        """A gzipped SQL dump of the database, without owners or privileges, into ``target``.
+
+        Written beside it and moved into place once complete.
+        """
         argv = [
             str(self.bin / "pg_dump"),
             *self._connection(),
@@ -285,6 +309,7 @@ class Postgres:
         os.replace(tmp.name, target)
 
     def stop(self) -> None:
+        """Stop the server at once (``-m immediate``) if it runs; a failed stop is ignored."""
         if (self.data / "postmaster.pid").exists():
             with contextlib.suppress(SetupError):
                 run(
@@ -304,6 +329,10 @@ class Postgres:
 
 
 def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a session of its own, its output appended to ``log``.
+
+    It is killed at exit unless :func:`halt` (or :func:`forget`) saw it end.
+    """
     with log.open("ab") as out:
         proc = subprocess.Popen(
             argv,

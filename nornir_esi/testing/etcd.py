@@ -59,8 +59,11 @@ def _http(
 
 @dataclass(frozen=True)
 class EtcdUser:
-    """A user :class:`EtcdServer` creates, with a role of its own that may read and write
-    the keys under each of ``prefixes`` (non-empty strings) and nothing else."""
+    """A user :class:`EtcdServer` creates, with a role of its own limited to ``prefixes``.
+
+    The role may read and write the keys under each of ``prefixes`` (non-empty strings) and
+    nothing else.
+    """
 
     name: str
     password: str
@@ -69,8 +72,10 @@ class EtcdUser:
 
 @dataclass(frozen=True)
 class _Security:
-    """How a member serves its clients: TLS files (None for plaintext) and whether it
-    requires a client certificate."""
+    """How a member serves its clients: TLS files, and whether it needs a client certificate.
+
+    The TLS files are None for plaintext.
+    """
 
     tls: TlsFiles | None = None
     client_cert_auth: bool = False
@@ -85,8 +90,10 @@ class _Security:
         return args
 
     def ssl_context(self) -> ssl.SSLContext | None:
-        """What an https client of the member needs: the CA, and the client certificate
-        (offered whether or not the member asks for it)."""
+        """What an https client of the member needs: the CA, and the client certificate.
+
+        The client certificate is offered whether or not the member asks for it.
+        """
         if self.tls is None:
             return None
         context = ssl.create_default_context(cafile=str(self.tls.ca_cert))
@@ -269,16 +276,19 @@ class EtcdServer:
 
     @property
     def endpoints(self) -> str:
+        """The member's client URL; StoreError before the first start."""
         if self._member is None:
             raise StoreError(f"etcd {self.name}: not started")
         return self._member.client_url
 
     @property
     def running(self) -> bool:
+        """Whether the etcd process runs now (not before the start, nor once halted or stopped)."""
         return self._member is not None and self._member.running
 
     @property
     def data_dir(self) -> Path:
+        """Where the member keeps its data; StoreError before the first start."""
         if self._member is None:
             raise StoreError(f"etcd {self.name}: not started")
         return self._member.data_dir
@@ -291,14 +301,17 @@ class EtcdServer:
         return self._tls_files
 
     def password(self, user: str) -> str:
+        """The password of ``user`` (``root`` or one of ``users``); StoreError for another."""
         try:
             return self._passwords[user]
         except KeyError:
             raise StoreError(f"etcd {self.name}: no user {user!r}") from None
 
     def client_options(self, user: str | None = "root") -> dict[str, Any]:
-        """:class:`EtcdStore` keyword arguments: the TLS files, and ``user`` with its
-        password when authentication is on (``user=None``: no user)."""
+        """:class:`EtcdStore` keyword arguments: the TLS files, and ``user`` with its password.
+
+        The user only when authentication is on (``user=None``: no user).
+        """
         options: dict[str, Any] = {}
         tls = self.tls_files
         if tls is not None:
@@ -394,8 +407,10 @@ class EtcdServer:
             self._base = None
 
     def client(self, **kwargs: Any) -> EtcdStore:
-        """A store on this server: TLS files and the root user unless ``kwargs`` say
-        otherwise (see :meth:`client_options`)."""
+        """A store on this server: TLS files and the root user unless ``kwargs`` say otherwise.
+
+        See :meth:`client_options`.
+        """
         return EtcdStore(self.endpoints, **{**self.client_options(), **kwargs})
 
     def __enter__(self) -> EtcdServer:
@@ -432,12 +447,14 @@ class EtcdCluster:
 
     @property
     def endpoints(self) -> list[str]:
+        """The members' client URLs, in member order (empty before the start)."""
         return [m.client_url for m in self._members]
 
     def _initial_cluster(self) -> str:
         return ",".join(f"{m.name}={m.peer_url}" for m in self._members)
 
     def start(self) -> EtcdCluster:
+        """Start every member at once and wait until each answers; a second start is an error."""
         if self._members:
             raise StoreError("etcd cluster: already started")
         self._base = Path(tempfile.mkdtemp(prefix="etcd-cluster-"))
@@ -459,12 +476,14 @@ class EtcdCluster:
         self._members[i].halt(kill=kill)
 
     def start_member(self, i: int) -> None:
+        """Start member ``i`` again (if stopped) and wait until it answers."""
         m = self._members[i]
         if not m.running:
             m.spawn(self._initial_cluster(), self._token, self._tuning)
         _wait_healthy([m], self.startup_timeout)
 
     def running(self, i: int) -> bool:
+        """Whether member ``i``'s process is running."""
         return self._members[i].running
 
     def leader(self, timeout: float = 10.0) -> int:
@@ -489,6 +508,7 @@ class EtcdCluster:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        """Stop every member and remove their data."""
         for m in self._members:
             m.halt()
         self._members = []
@@ -497,6 +517,7 @@ class EtcdCluster:
             self._base = None
 
     def client(self, **kwargs: Any) -> EtcdStore:
+        """A store on every member's endpoint, with :class:`EtcdStore`'s ``kwargs``."""
         return EtcdStore(self.endpoints, **kwargs)
 
     def __enter__(self) -> EtcdCluster:

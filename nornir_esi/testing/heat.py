@@ -101,9 +101,11 @@ _SERVERS: set[HeatServer] = set()
 
 @atexit.register
 def _kill_leftovers() -> None:
-    """Servers never stopped are killed outright (:mod:`nornir_esi.testing.netbox`'s own
-    hook, which runs after this one, kills only the processes it spawned, not their
-    children, nor PostgreSQL)."""
+    """Servers never stopped are killed outright.
+
+    :mod:`nornir_esi.testing.netbox`'s own hook, which runs after this one, kills only the
+    processes it spawned, not their children, nor PostgreSQL.
+    """
     for server in list(_SERVERS):
         server.stop(fast=True)
 
@@ -113,10 +115,12 @@ class HeatServerError(SetupError):
 
 
 def _stop(proc: Popen | None, *, fast: bool = False) -> None:
-    """SIGTERM (SIGKILL when ``fast``), SIGKILL after 15 s, then SIGKILL to what is left of
-    its process group (``_spawn`` starts each process in a session of its own):
+    """SIGTERM (SIGKILL when ``fast``), SIGKILL after 15 s, then SIGKILL to the rest of its group.
+
+    The rest of its process group (``_spawn`` starts each process in a session of its own):
     ``rabbitmq-server`` is a shell script with the Erlang VM under it, ``heat-engine`` a
-    parent with its worker."""
+    parent with its worker.
+    """
     if proc is None:
         return
     if fast and proc.poll() is None:
@@ -135,8 +139,10 @@ def heat_venv(version: str = HEAT_VERSION) -> Path:
 
 
 def ensure_heat(version: str = HEAT_VERSION) -> Path:
-    """The virtualenv with ``openstack-heat==version`` installed, made on first use
-    (25-60 s of pip, depending on its cache)."""
+    """The virtualenv with ``openstack-heat==version`` installed, made on first use.
+
+    Making it takes 25-60 s of pip, depending on its cache.
+    """
     venv = heat_venv(version)
     marker = venv / "installed"
     requirements = [r.format(version=version) for r in _REQUIREMENTS]
@@ -247,8 +253,11 @@ class _Rabbit:
         self.proc = spawn([str(server)], self.log, env=self._env())
 
     def wait(self, timeout: float = 60.0) -> None:
-        """Until the node has booted (``rabbitmqctl`` fails at once while the node has not
-        registered with epmd yet, so it is asked again)."""
+        """Wait until the node has booted.
+
+        ``rabbitmqctl`` fails at once while the node has not registered with epmd yet, so
+        it is asked again.
+        """
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         while True:
@@ -362,19 +371,28 @@ class HeatServer:
 
     @property
     def url(self) -> str:
+        """The base URL of Heat's API."""
         return f"http://127.0.0.1:{self.port}"
 
     def endpoint(self, project: str = PROJECT) -> str:
-        """The orchestration endpoint of ``project`` (other than :data:`PROJECT`, send an
-        ``X-Auth-Project: <project>`` header too: the URL alone does not choose it)."""
+        """The orchestration endpoint of ``project``.
+
+        For a project other than :data:`PROJECT`, send an ``X-Auth-Project: <project>``
+        header too: the URL alone does not choose it.
+        """
         return f"{self.url}/v1/{project}"
 
     @property
     def config(self) -> Path:
+        """The server's ``heat.conf``, in its directory (once started)."""
         assert self.base is not None
         return self.base / "heat.conf"
 
     def start(self) -> HeatServer:
+        """Install Heat if needed, start RabbitMQ, PostgreSQL and Heat; wait until it answers.
+
+        Each phase's time goes into :attr:`timings`; a failure stops what was started.
+        """
         self._clock.restart()
         self._venv = ensure_heat(self.version)
         self._clock.lap("install")
@@ -458,8 +476,10 @@ class HeatServer:
             time.sleep(0.2)
 
     def api(self, path: str, body: Any = None, method: str | None = None) -> Any:
-        """One REST call to the orchestration API of :data:`PROJECT` (``path`` relative
-        to ``/v1/admin/``)."""
+        """One REST call to the orchestration API of :data:`PROJECT`.
+
+        ``path`` is relative to ``/v1/admin/``.
+        """
         return json_call(f"{self.endpoint()}/{path}", body, method, timeout=90)
 
     def pids(self) -> dict[str, int]:
@@ -472,6 +492,7 @@ class HeatServer:
         return {name: proc.pid for name, proc in procs.items() if proc and proc.poll() is None}
 
     def log_tail(self, name: str = "heat-engine.log", lines: int = 30) -> str:
+        """The last ``lines`` of the server's log ``name`` ("" when there is none)."""
         return tail(self.base / name if self.base else None, lines)
 
     def stop(self, *, fast: bool = False) -> None:

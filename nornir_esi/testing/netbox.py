@@ -69,8 +69,11 @@ class NetBoxError(SetupError):
 
 
 def ensure_netbox(version: str = NETBOX_VERSION) -> Path:
-    """The virtualenv with NetBox ``version`` installed, made on first use (70-90 s: it
-    compiles psycopg's C module, so gcc and libpq-dev must be there)."""
+    """The virtualenv with NetBox ``version`` installed, made on first use.
+
+    Making it takes 70-90 s: it compiles psycopg's C module, so gcc and libpq-dev must be
+    there.
+    """
     venv = cache_dir() / f"netbox-{version}"
     marker = venv / "installed"
     if marker.is_file():
@@ -147,10 +150,12 @@ class NetBoxServer:
 
     @property
     def url(self) -> str:
+        """NetBox's base URL."""
         return f"http://127.0.0.1:{self.port}"
 
     @property
     def scripts(self) -> Path:
+        """NetBox's ``SCRIPTS_ROOT``, in the server's directory (once started)."""
         assert self.base is not None
         return self.base / "scripts"
 
@@ -168,6 +173,11 @@ class NetBoxServer:
         )
 
     def start(self) -> NetBoxServer:
+        """Install NetBox if needed, start its backends, load the schema, start NetBox.
+
+        Waits until NetBox answers. Each phase's time goes into :attr:`timings`; a failure
+        stops what was started.
+        """
         self._clock.restart()
         self._venv = ensure_netbox(self.version)
         self._clock.lap("install")
@@ -288,9 +298,11 @@ class NetBoxServer:
         )
 
     def log_tail(self, name: str = "gunicorn.log", lines: int = 30) -> str:
+        """The last ``lines`` of the server's log ``name`` ("" when there is none)."""
         return tail(self.base / name if self.base else None, lines)
 
     def stop(self) -> None:
+        """Stop the RQ worker, NetBox, Redis and PostgreSQL, and remove the directory."""
         halt(self._rq)
         halt(self._web)
         halt(self._redis)

@@ -145,9 +145,11 @@ def _issue_leaf(
 
 
 def make_tls_files(directory: Path, *, client_name: str = "nornir-esi-client") -> TlsFiles:
-    """A new CA, a server certificate for 127.0.0.1 and a client certificate (its common
-    name ``client_name``: etcd takes it as the user name of a request without a token, so
-    it should name no etcd user) in ``directory``."""
+    """A new CA, a server certificate for 127.0.0.1 and a client certificate in ``directory``.
+
+    The client certificate's common name is ``client_name``: etcd takes it as the user name
+    of a request without a token, so it should name no etcd user.
+    """
     issuer = _issue_ca(directory, "nornir-esi test CA")
     files = TlsFiles(
         ca_cert=directory / "ca.pem",
@@ -177,9 +179,11 @@ def make_tls_files(directory: Path, *, client_name: str = "nornir-esi-client") -
 
 
 def make_client_cert(files: TlsFiles, common_name: str, directory: Path) -> tuple[Path, Path]:
-    """Another client certificate from the CA of ``files``, for ``common_name`` (etcd
-    takes it as the user of requests without a token), written into ``directory``:
-    its certificate and key paths."""
+    """Another client certificate from the CA of ``files``: its certificate and key paths.
+
+    It is for ``common_name`` (etcd takes it as the user of requests without a token), and
+    written into ``directory``.
+    """
     ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
     ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):

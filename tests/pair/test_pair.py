@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
 from lxml import etree
@@ -216,70 +216,234 @@ def test_delete_returns_both_routers_to_day0(routers: Simulator, overrides: str)
 # -- failures: both routers end where they started -------------------------------------------
 
 
-def test_secondary_refuses_commit_check(routers: Simulator, overrides: str) -> None:
-    day0 = running(routers)
-    routers.set_faults("MX-1", fail_checks=1, check_message="commit check: simulated refusal")
-    exc = failure(overrides)
-    assert isinstance(exc, PairRejectedError) and isinstance(exc, DeviceRejectedError)
-    assert (exc.host, exc.step) == (NAMES["secondary"], "commit check")
-    assert "simulated refusal" in exc.reason
-    assert exc.clean is True
-    assert exc.rollback == {
-        NAMES["secondary"]: "candidate discarded, unlocked",
-        NAMES["primary"]: "candidate discarded, unlocked",
-    }
-    assert f"router {NAMES['secondary']}: commit check:" in str(exc)
-    for name in SIM_NAME:
-        assert len(history(routers, name)) == 1
-    assert_left_as(routers, day0)
+@dataclasses.dataclass(frozen=True)
+class Text:
+    """What a text must be (``==``), contain (``in``) or start with (``^``)."""
+
+    how: Literal["==", "in", "^"]
+    text: str
+
+    def __call__(self, got: str) -> bool:
+        if self.how == "==":
+            return got == self.text
+        if self.how == "in":
+            return self.text in got
+        return got.startswith(self.text)
+
+    def __repr__(self) -> str:
+        return f"{self.how} {self.text!r}"
 
 
-def test_primary_refuses_commit_check_before_either_router_commits(
-    routers: Simulator, overrides: str
+def is_(text: str) -> Text:
+    return Text("==", text)
+
+
+def has(text: str) -> Text:
+    return Text("in", text)
+
+
+def starts(text: str) -> Text:
+    return Text("^", text)
+
+
+Commits = tuple[tuple[str, bool], ...]
+
+# What the rollback did on a router (PairError.rollback).
+DISCARDED = is_("candidate discarded, unlocked")
+ROLLED_BACK = has("rolled back to its previous configuration")
+NOTHING_TO_UNDO = starts("nothing to undo")
+# A router's commits at the end, newest first: (comment, confirmed).
+DAY0 = ("day-0 configuration", False)
+UNTOUCHED: Commits = (DAY0,)
+# The trial commit undone at once by a commit, not left to the confirm timer.
+TRIAL_UNDONE: Commits = ((f"rollback of {COMMENT}", False), (COMMENT, True), DAY0)
+# A failure keeps the retryability of the router's own error.
+KEEPS = {PairRejectedError: DeviceRejectedError, PairUnavailableError: DeviceUnavailableError}
+
+REFUSE_CHECK = {"fail_checks": 1, "check_message": "commit check: simulated refusal"}
+# Without it, the secondary's INET_OUT term counts nothing: its unit is up and VRRP is backup.
+COUNT_OUT = f"set firewall family inet filter INET_OUT term {SEED_TERM} then count {VRF}_OUT"
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A row of the failure matrix: what goes wrong where, and what the transaction says.
+
+    Whatever the row, both routers end on day-0 (``assert_left_as``) and the failure is
+    clean; a row says, per role, what the rollback did and which commits are left.
+    """
+
+    # Injected: the routers' faults (Simulator.set_faults).
+    faults: Mapping[Role, Mapping[str, Any]]
+    # The failure (exc.host, exc.step).
+    step: str
+    router: Role
+    # Per role: what the rollback did there, and the commits it ends with.
+    rollback: Mapping[Role, Text]
+    commits: Mapping[Role, Commits]
+    # Also injected: lines taken out of a router's change.
+    unload: Mapping[Role, str] = dataclasses.field(default_factory=dict)
+    # The failure's type and reason.
+    error: type[PairError] = PairRejectedError
+    reason: tuple[Text, ...] = ()
+    # In the job's error (the exception's text).
+    message: tuple[str, ...] = ()
+    # The other router's failure in the same step, if it failed too.
+    also: tuple[Role, str] | None = None
+
+
+FAILURES = [
+    pytest.param(
+        Failure(
+            faults={"secondary": REFUSE_CHECK},
+            step="commit check",
+            router="secondary",
+            reason=(has("simulated refusal"),),
+            message=(f"router {NAMES['secondary']}: commit check:",),
+            rollback={"secondary": DISCARDED, "primary": DISCARDED},
+            commits={"secondary": UNTOUCHED, "primary": UNTOUCHED},
+        ),
+        id="commit-check-on-secondary-refused",
+    ),
+    pytest.param(
+        # The secondary comes first in the rollout and passed its own check, yet got no
+        # commit (not even one rolled back): both routers are checked before either commits.
+        Failure(
+            faults={"primary": REFUSE_CHECK},
+            step="commit check",
+            router="primary",
+            reason=(has("simulated refusal"),),
+            rollback={"secondary": DISCARDED, "primary": DISCARDED},
+            commits={"secondary": UNTOUCHED, "primary": UNTOUCHED},
+        ),
+        id="commit-check-on-primary-refused",
+    ),
+    pytest.param(
+        # Both are named: the first in rollout order, and the other as ``also``; the job's
+        # error (the exception's text) names both.
+        Failure(
+            faults={
+                "secondary": {"fail_checks": 1, "check_message": "commit check: refusal one"},
+                "primary": {"fail_checks": 1, "check_message": "commit check: refusal two"},
+            },
+            step="commit check",
+            router="secondary",
+            reason=(has("refusal one"),),
+            message=(
+                "refusal one",
+                f"also router {NAMES['primary']}: commit check: refusal two",
+            ),
+            also=("primary", "commit check"),
+            rollback={"secondary": DISCARDED, "primary": DISCARDED},
+            commits={"secondary": UNTOUCHED, "primary": UNTOUCHED},
+        ),
+        id="commit-check-on-both-refused",
+    ),
+    pytest.param(
+        # The second commit fails after the first was committed: the secondary's trial is
+        # undone at once by a commit, not by the timer.
+        Failure(
+            faults={"primary": {"fail_commits": 1, "fail_message": "commit failed: disk full"}},
+            step="commit confirmed",
+            router="primary",
+            message=("disk full",),
+            rollback={"secondary": ROLLED_BACK, "primary": DISCARDED},
+            commits={"secondary": TRIAL_UNDONE, "primary": UNTOUCHED},
+        ),
+        id="commit-confirmed-on-primary-refused",
+    ),
+    pytest.param(
+        # The session drops after the commit was applied: the rollback finds it committed.
+        Failure(
+            faults={"primary": {"drop_on_commit": 1, "drop_after_apply": True}},
+            step="commit confirmed",
+            router="primary",
+            error=PairUnavailableError,
+            rollback={"secondary": ROLLED_BACK, "primary": ROLLED_BACK},
+            commits={"secondary": TRIAL_UNDONE, "primary": TRIAL_UNDONE},
+        ),
+        id="commit-confirmed-on-primary-dropped-after-apply",
+    ),
+    pytest.param(
+        # The session drops before anything was applied: nothing to roll back there.
+        Failure(
+            faults={"primary": {"drop_on_commit": 1, "drop_after_apply": False}},
+            step="commit confirmed",
+            router="primary",
+            error=PairUnavailableError,
+            rollback={"secondary": ROLLED_BACK, "primary": NOTHING_TO_UNDO},
+            commits={"secondary": TRIAL_UNDONE, "primary": UNTOUCHED},
+        ),
+        id="commit-confirmed-on-primary-dropped-before-apply",
+    ),
+    pytest.param(
+        Failure(
+            faults={"secondary": {"drop_on_commit": 1, "drop_after_apply": True}},
+            step="commit confirmed",
+            router="secondary",
+            error=PairUnavailableError,
+            rollback={"secondary": ROLLED_BACK, "primary": DISCARDED},
+            commits={"secondary": TRIAL_UNDONE, "primary": UNTOUCHED},
+        ),
+        id="commit-confirmed-on-secondary-dropped-after-apply",
+    ),
+    pytest.param(
+        # Another session holds the primary's lock: it keeps it; the secondary's is released.
+        Failure(
+            faults={"primary": {"hold_lock": True}},
+            step="lock",
+            router="primary",
+            error=PairUnavailableError,
+            reason=(has("locked"),),
+            rollback={"secondary": DISCARDED, "primary": NOTHING_TO_UNDO},
+            commits={"secondary": UNTOUCHED, "primary": UNTOUCHED},
+        ),
+        id="lock-on-primary-held-by-another-session",
+    ),
+    pytest.param(
+        # The backup's link is down: its unit is down and VRRP not backup. The master is
+        # never touched.
+        Failure(
+            faults={"secondary": {"links_down": {"ae0"}}},
+            step="verify",
+            router="secondary",
+            reason=(has("ae0.1025 is down"), has("not backup")),
+            rollback={"secondary": ROLLED_BACK, "primary": DISCARDED},
+            commits={"secondary": TRIAL_UNDONE, "primary": UNTOUCHED},
+        ),
+        id="verify-on-secondary-link-down",
+    ),
+    pytest.param(
+        # A missing counter alone fails the verification.
+        Failure(
+            faults={},
+            unload={"secondary": COUNT_OUT},
+            step="verify",
+            router="secondary",
+            reason=(is_(f"counter INET_OUT/{VRF}_OUT is missing"),),
+            rollback={"secondary": ROLLED_BACK, "primary": DISCARDED},
+            commits={"secondary": TRIAL_UNDONE, "primary": UNTOUCHED},
+        ),
+        id="verify-on-secondary-counter-missing",
+    ),
+]
+
+
+@pytest.mark.parametrize("row", FAILURES)
+def test_a_failure_leaves_both_routers_as_they_were(
+    routers: Simulator, overrides: str, row: Failure
 ) -> None:
+    assert set(row.rollback) == set(row.commits) == set(BODIES), "a row says both routers"
     day0 = running(routers)
-    routers.set_faults("MX-2", fail_checks=1, check_message="commit check: simulated refusal")
-    exc = failure(overrides)
-    assert (exc.host, exc.step) == (NAMES["primary"], "commit check")
-    assert "simulated refusal" in exc.reason
-    assert exc.clean is True
-    assert exc.rollback == {
-        NAMES["secondary"]: "candidate discarded, unlocked",
-        NAMES["primary"]: "candidate discarded, unlocked",
-    }
-    # The secondary comes first in the rollout and passed its own check, yet got no commit
-    # (not even one rolled back): both routers are checked before either commits.
-    for name in SIM_NAME:
-        assert len(history(routers, name)) == 1, name
-    assert_left_as(routers, day0)
-
-
-def test_both_routers_refusing_commit_check_are_both_named(
-    routers: Simulator, overrides: str
-) -> None:
-    day0 = running(routers)
-    routers.set_faults("MX-1", fail_checks=1, check_message="commit check: refusal one")
-    routers.set_faults("MX-2", fail_checks=1, check_message="commit check: refusal two")
-    exc = failure(overrides)
-    assert (exc.host, exc.step) == (NAMES["secondary"], "commit check")
-    assert exc.also is not None
-    assert (exc.also.host, exc.also.step) == (NAMES["primary"], "commit check")
-    # The job's error (the exception's text) names both.
-    assert "refusal one" in str(exc)
-    assert f"also router {NAMES['primary']}: commit check: refusal two" in str(exc)
-    assert_left_as(routers, day0)
-
-
-def test_verification_fails_on_a_missing_counter_alone(routers: Simulator, overrides: str) -> None:
-    day0 = running(routers)
+    for role, faults in row.faults.items():
+        routers.set_faults(SIM_NAME[NAMES[role]], **faults)
     wanted = changes("create")
-    # The secondary's INET_OUT term counts nothing: its unit is up and VRRP is backup.
-    count = f"set firewall family inet filter INET_OUT term {SEED_TERM} then count {VRF}_OUT"
-    lines = wanted["secondary"].commands.splitlines()
-    assert count in lines
-    wanted["secondary"] = dataclasses.replace(
-        wanted["secondary"], commands="\n".join(line for line in lines if line != count) + "\n"
-    )
+    for role, line in row.unload.items():
+        lines = wanted[role].commands.splitlines()
+        assert line in lines
+        commands = "\n".join(kept for kept in lines if kept != line) + "\n"
+        wanted[role] = dataclasses.replace(wanted[role], commands=commands)
+
     with pytest.raises(PairError) as info:
         apply_pair(
             wanted,
@@ -287,96 +451,34 @@ def test_verification_fails_on_a_missing_counter_alone(routers: Simulator, overr
             overrides=overrides,
             verify=gateway_verifier(PARAMS, settle=0),
         )
+
     exc = info.value
-    assert (exc.host, exc.step) == (NAMES["secondary"], "verify")
-    assert exc.reason == f"counter INET_OUT/{VRF}_OUT is missing"
-    assert "rolled back to its previous configuration" in exc.rollback[NAMES["secondary"]]
-    assert len(history(routers, NAMES["primary"])) == 1
-    assert_left_as(routers, day0)
-
-
-def test_second_commit_fails_after_the_first_was_committed(
-    routers: Simulator, overrides: str
-) -> None:
-    day0 = running(routers)
-    routers.set_faults("MX-2", fail_commits=1, fail_message="commit failed: disk full")
-    exc = failure(overrides)
-    assert (exc.host, exc.step) == (NAMES["primary"], "commit confirmed")
-    assert "disk full" in str(exc)
-    assert exc.clean is True
-    assert "rolled back to its previous configuration" in exc.rollback[NAMES["secondary"]]
-    assert exc.rollback[NAMES["primary"]] == "candidate discarded, unlocked"
-    # The secondary's trial commit was undone at once by a commit, not by the timer.
-    assert [c[:2] for c in history(routers, NAMES["secondary"])[:2]] == [
-        (f"rollback of {COMMENT}", False),
-        (COMMENT, True),
-    ]
-    assert len(history(routers, NAMES["primary"])) == 1
-    assert_left_as(routers, day0)
-
-
-@pytest.mark.parametrize("applied", [True, False], ids=["applied", "not-applied"])
-def test_second_router_drops_the_session_mid_commit(
-    routers: Simulator, overrides: str, applied: bool
-) -> None:
-    day0 = running(routers)
-    routers.set_faults("MX-2", drop_on_commit=1, drop_after_apply=applied)
-    exc = failure(overrides)
-    assert isinstance(exc, PairUnavailableError) and isinstance(exc, DeviceUnavailableError)
-    assert (exc.host, exc.step) == (NAMES["primary"], "commit confirmed")
-    assert exc.clean is True
-    assert "rolled back to its previous configuration" in exc.rollback[NAMES["secondary"]]
-    primary = history(routers, NAMES["primary"])
-    if applied:
-        assert "rolled back to its previous configuration" in exc.rollback[NAMES["primary"]]
-        assert [c[:2] for c in primary] == [
-            (f"rollback of {COMMENT}", False),
-            (COMMENT, True),
-            ("day-0 configuration", False),
-        ]
+    assert type(exc) is row.error and isinstance(exc, KEEPS[row.error])
+    assert (exc.host, exc.step) == (NAMES[row.router], row.step)
+    for want in row.reason:
+        assert want(exc.reason), (exc.reason, want)
+    for text in row.message:
+        assert text in str(exc)
+    if row.also is None:
+        assert exc.also is None
     else:
-        assert exc.rollback[NAMES["primary"]].startswith("nothing to undo")
-        assert len(primary) == 1
+        assert exc.also is not None
+        assert (exc.also.host, exc.also.step) == (NAMES[row.also[0]], row.also[1])
+    assert exc.clean is True
+    assert set(exc.rollback) == set(SIM_NAME)
+    for role, want in row.rollback.items():
+        assert want(exc.rollback[NAMES[role]]), (role, exc.rollback[NAMES[role]], want)
+    for role, commits in row.commits.items():
+        assert tuple(c[:2] for c in history(routers, NAMES[role])) == commits, role
+    # Our locks are released; one another session holds stays its own.
+    held = {role for role, faults in row.faults.items() if faults.get("hold_lock")}
+    for who, name in NAMES.items():
+        holder = FAULT_HOLDER if who in held else None
+        assert on(routers, name, lambda r: r.lock_owner) == holder, name
     assert_left_as(routers, day0)
 
 
-def test_first_router_drops_the_session_mid_commit(routers: Simulator, overrides: str) -> None:
-    day0 = running(routers)
-    routers.set_faults("MX-1", drop_on_commit=1, drop_after_apply=True)
-    exc = failure(overrides)
-    assert (exc.host, exc.step) == (NAMES["secondary"], "commit confirmed")
-    assert "rolled back to its previous configuration" in exc.rollback[NAMES["secondary"]]
-    assert exc.rollback[NAMES["primary"]] == "candidate discarded, unlocked"
-    assert len(history(routers, NAMES["primary"])) == 1
-    assert_left_as(routers, day0)
-
-
-def test_lock_held_by_another_session(routers: Simulator, overrides: str) -> None:
-    day0 = running(routers)
-    routers.set_faults("MX-2", hold_lock=True)
-    exc = failure(overrides)
-    assert isinstance(exc, PairUnavailableError)
-    assert (exc.host, exc.step) == (NAMES["primary"], "lock")
-    assert "locked" in exc.reason
-    assert exc.rollback[NAMES["primary"]].startswith("nothing to undo")
-    assert exc.rollback[NAMES["secondary"]] == "candidate discarded, unlocked"
-    assert on(routers, NAMES["primary"], lambda r: r.lock_owner) == FAULT_HOLDER
-    assert on(routers, NAMES["secondary"], lambda r: r.lock_owner) is None
-    assert_left_as(routers, day0)
-
-
-def test_verification_fails_on_the_first_router(routers: Simulator, overrides: str) -> None:
-    day0 = running(routers)
-    routers.set_faults("MX-1", links_down={"ae0"})
-    exc = failure(overrides)
-    assert isinstance(exc, PairRejectedError)
-    assert (exc.host, exc.step) == (NAMES["secondary"], "verify")
-    assert "ae0.1025 is down" in exc.reason
-    assert "not backup" in exc.reason
-    assert "rolled back to its previous configuration" in exc.rollback[NAMES["secondary"]]
-    # The master was never touched.
-    assert len(history(routers, NAMES["primary"])) == 1
-    assert_left_as(routers, day0)
+# -- failures outside the matrix ---------------------------------------------------------------
 
 
 def test_deleted_gateway_fails_a_present_verification(routers: Simulator, overrides: str) -> None:

@@ -96,7 +96,11 @@ def _gateway_vlan(vlan):
 
 
 class CreateInternetGateway(Script):
+    """Create internet gateway: a tenant's VLAN on an HA interface of a router pair."""
+
     class Meta:
+        """The script as NetBox lists it; a dry run unless committed, never scheduled."""
+
         name = "Create internet gateway"
         description = "A tenant's VLAN on an HA interface of a router pair (nornir-esi)"
         commit_default = False
@@ -114,6 +118,10 @@ class CreateInternetGateway(Script):
     gateway_description = StringVar(required=False, label="Description")
 
     def run(self, data, commit):
+        """Check the VLAN id in NetBox, reserve the VLAN (when committed), then ask nornir-esi.
+
+        The VLAN id must be within the HA interface's VLAN ranges and not taken in it.
+        """
         group, vid = data["ha_interface"], data["vlan_id"]
         ha_id = _ha_interface(group)
         if not any(r.lower <= vid < r.upper for r in group.vid_ranges):
@@ -171,7 +179,11 @@ class CreateInternetGateway(Script):
 
 
 class UpdateInternetGateway(Script):
+    """Update internet gateway: its name, description or QoS option."""
+
     class Meta:
+        """The script as NetBox lists it; a dry run unless committed, never scheduled."""
+
         name = "Update internet gateway"
         description = "Change a gateway's name, description or QoS option (nornir-esi)"
         commit_default = False
@@ -183,6 +195,7 @@ class UpdateInternetGateway(Script):
     gateway_description = StringVar(required=False, label="Description")
 
     def run(self, data, commit):
+        """Ask nornir-esi to change what was given; when committed, the VLAN shows it too."""
         vlan = data["vlan"]
         gateway = {"id": _gateway_vlan(vlan)}
         for field, key in (
@@ -210,7 +223,11 @@ class UpdateInternetGateway(Script):
 
 
 class DeleteInternetGateway(Script):
+    """Delete internet gateway: remove it from both routers (nornir-esi's two-step delete)."""
+
     class Meta:
+        """The script as NetBox lists it; a dry run unless committed, never scheduled."""
+
         name = "Delete internet gateway"
         description = "Remove a gateway from both routers (nornir-esi's two-step delete)"
         commit_default = False
@@ -219,6 +236,7 @@ class DeleteInternetGateway(Script):
     vlan = ObjectVar(model=VLAN, description="The gateway's VLAN")
 
     def run(self, data, commit):
+        """Ask nornir-esi to delete the gateway; when committed, its VLAN is deprecated."""
         vlan = data["vlan"]
         gateway_id = _gateway_vlan(vlan)
         answer = _ask(self, "delete", {"id": gateway_id}, commit)

@@ -1,6 +1,9 @@
-"""The internet gateway service: a gateway's change per router (``changes``), its Junos
-(``render``), its request (``request``), its verification (``verify``), its monitoring
-(``monitoring``), plan, drift and repair (``operations``)."""
+"""The internet gateway service.
+
+A gateway's change per router (``changes``), its Junos (``render``), its request
+(``request``), its verification (``verify``), its monitoring (``monitoring``), plan, drift
+and repair (``operations``).
+"""
 
 from __future__ import annotations
 

@@ -86,9 +86,11 @@ def changes(
 
 
 def pushed(params: Mapping[str, Any], pair: Pair) -> dict[str, Pushed]:
-    """Per role, what the router carries for the gateway at ``params``: its set commands as
-    a create gives them, and the service's routing-instance text. The Heat stack records
-    it; drift checks compare the stack with it."""
+    """Per role, what the router carries for the gateway at ``params``.
+
+    Its set commands as a create gives them, and the service's routing-instance text. The
+    Heat stack records it; drift checks compare the stack with it.
+    """
     return {
         role: Pushed(
             str(router["name"]),

@@ -1,5 +1,8 @@
-"""What an internet gateway's monitoring reads on its routers: its downlink and uplink HA
-interfaces' member interfaces, and its firewall counters on both routers of its pair."""
+"""What an internet gateway's monitoring reads on its routers.
+
+Its downlink and uplink HA interfaces' member interfaces, and its firewall counters on
+both routers of its pair.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +24,11 @@ def _active(up: bool) -> str:
 
 
 def gateway_counters(params: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """A gateway's firewall counters by direction (``in``, ``out``): ``(filter, counter)``,
-    from its monitoring params; the primary's names, which the secondary's equal."""
+    """A gateway's firewall counters by direction (``in``, ``out``): ``(filter, counter)``.
+
+    Read from its monitoring params; they are the primary's names, which the secondary's
+    equal.
+    """
     return {
         "in": (str(params["inet_in_filter"]), str(params["counter_name_in_primary"])),
         "out": (str(params["inet_out_filter"]), str(params["counter_name_out_primary"])),
@@ -32,11 +38,13 @@ def gateway_counters(params: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
 def gateway_state(
     devices: NornirDevices, lookup: Lookup, body: Mapping[str, Any], params: Mapping[str, Any]
 ) -> dict[str, str]:
-    """A gateway's ``downlink`` and ``uplink`` states (``ACTIVE``/``DOWN``), from the body and
-    the monitoring job's ``params``; a counter missing on a router fails the job, and each
-    counter read is kept for Prometheus. Each router asked once (one session, one read of
-    its interfaces and of the gateway's counters), however many of the gateway's interfaces
-    it carries."""
+    """A gateway's ``downlink`` and ``uplink`` states (``ACTIVE``/``DOWN``).
+
+    From the body and the monitoring job's ``params``; a counter missing on a router fails the
+    job, and each counter read is kept for Prometheus. Each router is asked once (one session,
+    one read of its interfaces and of the gateway's counters), however many of the gateway's
+    interfaces it carries.
+    """
     ha_ids = {"downlink": str(body.get("downlink_interface_id"))}
     if body.get("associated_uplink_id"):
         ha_ids["uplink"] = str(body["associated_uplink_id"])

@@ -64,9 +64,12 @@ class PairDevices(Protocol):
 
 @dataclass(frozen=True)
 class Drift:
-    """Per router, the lines that differ from what the gateway should have ("" when none);
-    per router too, how the Heat stack's record differs from it (``stack``: empty when it
-    agrees, or when the Heat in use keeps no record)."""
+    """How a gateway differs from what it should have, on its routers and in its Heat stack.
+
+    ``diffs``: per router, the lines that differ from what the gateway should have ("" when
+    none). ``stack``: per router too, how the Heat stack's record differs from it; empty when
+    it agrees, or when the Heat in use keeps no record.
+    """
 
     resource_id: str
     version: int
@@ -75,6 +78,7 @@ class Drift:
 
     @property
     def found(self) -> bool:
+        """Whether there is drift: a router's diff, or a difference in the stack's record."""
         return any(diff.strip() for diff in self.diffs.values()) or bool(self.stack)
 
 
@@ -131,8 +135,10 @@ def plan_delete(store: Store, devices: PairDevices, resource_id: str) -> dict[st
 def plan_items(
     store: Store, devices: PairDevices, items: Iterable[tuple[str, Mapping[str, Any]]]
 ) -> dict[str, dict[str, str]]:
-    """Per gateway in ``items`` (validated, not written), per router, the diff it would
-    commit; other resource types change no router and are only validated."""
+    """Per gateway in ``items`` (validated, not written), per router, the diff it would commit.
+
+    Other resource types change no router and are only validated.
+    """
     batch, lookup = desired.validate_batch(store, items)
     out: dict[str, dict[str, str]] = {}
     for resource_type, body in batch:
@@ -166,15 +172,21 @@ def _stack_drift(
 
 
 def expected(store: Store, resource_id: str) -> tuple[ConfigRecord, dict[str, Change]]:
-    """The gateway's current ``/config`` record and, per role, the change that brings its
-    router back to that version: what :func:`check` dry-runs (any diff is drift)."""
+    """The gateway's current ``/config`` record, and per role the change back to that version.
+
+    Each change brings its router back to that version; :func:`check` dry-runs them (any diff
+    is drift).
+    """
     return _of_current(store, resource_id, "repair")
 
 
 def check(store: Store, devices: PairDevices, resource_id: str, heat: Heat | None = None) -> Drift:
-    """Drift of a gateway from its current ``/config`` version: on the routers, and in the
-    Heat stack's record (with a Heat that keeps one); recorded in ``/monitoring``. A stack
-    that agrees with ``/config`` and routers without drift agree with each other."""
+    """Drift of a gateway from its current ``/config`` version, recorded in ``/monitoring``.
+
+    It is looked for on the routers, and in the Heat stack's record (with a Heat that keeps
+    one). A stack that agrees with ``/config`` and routers without drift agree with each
+    other.
+    """
     record, wanted = expected(store, resource_id)
     diffs = _dry_run(devices, wanted)
     drift = Drift(
@@ -197,8 +209,10 @@ def check(store: Store, devices: PairDevices, resource_id: str, heat: Heat | Non
 def repair(
     store: Store, devices: PairDevices, resource_id: str, heat: Heat | None = None
 ) -> PairResult:
-    """Bring both routers back to the gateway's current version, as one pair transaction,
-    then the Heat stack (with a Heat that keeps one) and its etcd record."""
+    """Bring both routers back to the gateway's current version, as one pair transaction.
+
+    Then the Heat stack (with a Heat that keeps one) and its etcd record follow.
+    """
     record = _current(store, resource_id)
     lookup = lookup_in(store)
     params = params_for(template_of(store, GATEWAY), GATEWAY, record.body, lookup)
@@ -226,8 +240,10 @@ def repair(
 
 
 def settled(store: Store) -> list[str]:
-    """Ids of the gateways whose current version is settled (completed, nothing in flight):
-    those a drift check can hold to their ``/config``."""
+    """Ids of the gateways whose current version is settled (completed, nothing in flight).
+
+    Those are the ones a drift check can hold to their ``/config``.
+    """
     out: list[str] = []
     for entry in store.get_prefix(keys.type_prefix(keys.STATE_PREFIX, GATEWAY)):
         parsed = keys.parse_state_key(entry.key)
@@ -259,8 +275,10 @@ def check_all(store: Store, devices: PairDevices, heat: Heat | None = None) -> d
 
 
 class DriftChecker:
-    """Checks every settled gateway for drift each ``interval`` seconds, while ``leading``
-    says this process's job manager leads (so one process checks, not all)."""
+    """Checks every settled gateway for drift each ``interval`` seconds, while this process leads.
+
+    ``leading`` says this process's job manager leads, so one process checks, not all.
+    """
 
     def __init__(
         self,
@@ -278,6 +296,11 @@ class DriftChecker:
         self.rounds = 0
 
     def run(self, stop: threading.Event) -> None:
+        """Check every settled gateway each ``interval`` seconds while leading, until ``stop``.
+
+        Drift found is logged as a warning, and so is a round that failed; ``rounds`` counts the
+        rounds done.
+        """
         while not stop.wait(self.interval):
             if not self.leading.is_set():
                 continue

@@ -1,5 +1,8 @@
-"""What an internet gateway must show on a router after its commit, checked before the pair
-transaction confirms it (:class:`~nornir_esi.pair.change.Verifier`)."""
+"""What an internet gateway must show on a router after its commit.
+
+It is checked before the pair transaction confirms the commit
+(:class:`~nornir_esi.pair.change.Verifier`).
+"""
 
 from __future__ import annotations
 
@@ -31,14 +34,21 @@ class GatewayVerifier:
     settle: float = 15.0
 
     def merge(self, others: Sequence[Verifier]) -> GatewayVerifier:
-        """One verifier of this one's gateways and those of ``others`` (GatewayVerifiers:
-        :func:`~nornir_esi.pair.change.combine` merges only verifiers of one type), read
-        together, waiting as long as the most patient of them."""
+        """One verifier of this one's gateways and those of ``others``, read together.
+
+        ``others`` are GatewayVerifiers: :func:`~nornir_esi.pair.change.combine` merges only
+        verifiers of one type. The merged one waits as long as the most patient of them.
+        """
         merged = [self, *(v for v in others if isinstance(v, GatewayVerifier))]
         gateways = tuple(g for v in merged for g in v.gateways)
         return GatewayVerifier(gateways, max(v.settle for v in merged))
 
     def __call__(self, task: Task, role: Role) -> None:
+        """Check the gateways on ``task.host``, every second for up to ``settle`` seconds.
+
+        Problems still there at the end are a DeviceRejectedError (step ``verify``); see
+        :class:`~nornir_esi.pair.change.Verifier`.
+        """
         deadline = time.monotonic() + self.settle
         while True:
             problems = _gateway_problems(task, self.gateways, role)
