@@ -25,8 +25,10 @@ key (see ``keys.py``)                   record
 The values of ``/jobs/ready|waiting|working|finished`` and ``/job_manager_id`` are plain
 strings, not JSON, and have no record.
 
-A value that does not have its record's shape raises :class:`ValidationError` naming
-the record and the field: data in etcd that does not parse will not parse on a retry.
+Each record's shape is written once, as its dataclass fields in the contract's byte-exact
+key order; the field table of :mod:`nornir_esi.contract.fields` reads and writes them. A
+value that does not have its record's shape raises :class:`ValidationError` naming the
+record and the field: data in etcd that does not parse will not parse on a retry.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from datetime import UTC, datetime
 from importlib import resources as importlib_resources
 from typing import Any
 
+from nornir_esi.contract.fields import Record, json_text, load, object_of, stored, typed
 from nornir_esi.contract.keys import ACTIONS
 from nornir_esi.contract.secrets import is_reference
 from nornir_esi.exceptions import ValidationError
@@ -69,96 +72,28 @@ __all__ = [
 
 ON_FAILURE = ("fail", "ignore")
 PARAM_TYPES = ("value", "output_key", "list", "secret")
-
-
-# --- reading helpers -------------------------------------------------------------------
-
-
-def _load(value: object, what: str) -> Any:
-    """Decode JSON text (str or bytes); anything else is taken as already decoded."""
-    if isinstance(value, str | bytes | bytearray):
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise ValidationError(what, "", f"is not JSON: {exc}") from exc
-    return value
-
-
-def _object(value: object, what: str, field_name: str = "") -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ValidationError(what, field_name, f"must be a JSON object, not {_kind(value)}")
-    return value
-
-
-def _kind(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _get(d: dict[str, Any], name: str, kind: type, what: str) -> Any:
-    """``d[name]``, which must be present and of ``kind`` (bool is not an int here)."""
-    if name not in d:
-        raise ValidationError(what, name, "is missing")
-    return _check(d[name], name, kind, what)
-
-
-def _get_opt(d: dict[str, Any], name: str, kind: type, what: str) -> Any:
-    """``d[name]`` if present (None when absent), of ``kind`` when present."""
-    if name not in d:
-        return None
-    return _check(d[name], name, kind, what)
-
-
-def _check(value: object, name: str, kind: type, what: str) -> Any:
-    # JSON true/false decode to bool, a subclass of int: a version of `true` is wrong.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValidationError(what, name, f"must be {kind.__name__}, not {_kind(value)}")
-    return value
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+AUDIT_VIAS = ("api", "cli", "netbox")
+AUDIT_OUTCOMES = ("planned", "finished", "failed")
 
 
 # --- config ----------------------------------------------------------------------------
 
 
 @dataclass
-class ConfigRecord:
+class ConfigRecord(Record, what="config record"):
     """``/config/v2.0/<plural>/<id>`` and ``/config/v2.0/heat_templates/<id>``.
 
     The original stored ``body`` as JSON text; the seed shows it decoded. Both are read;
     it is written as an object, so one system's writes always look the same.
     """
 
-    body: dict[str, Any]
+    body: dict[str, Any] = field(metadata=stored(decode=True))
     version: int
-    marked_for_deletion: bool = False
-
-    @classmethod
-    def from_value(cls, value: object) -> ConfigRecord:
-        what = "config record"
-        d = _object(_load(value, what), what)
-        body = _load(_get(d, "body", object, what), what)
-        marked = _get_opt(d, "marked_for_deletion", bool, what)
-        return cls(
-            body=_object(body, what, "body"),
-            version=_get(d, "version", int, what),
-            marked_for_deletion=bool(marked),
-        )
-
-    def to_value(self) -> dict[str, Any]:
-        return {
-            "body": dict(self.body),
-            "version": self.version,
-            "marked_for_deletion": self.marked_for_deletion,
-        }
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
+    marked_for_deletion: bool = field(default=False, metadata=stored(optional=True))
 
 
 @dataclass
-class HeatTemplate:
+class HeatTemplate(Record, what="heat template", named_by="id"):
     """The body of a template record.
 
     ``parameter_mappings`` maps param name -> mapping (``mapping.py``); its order is the
@@ -171,146 +106,60 @@ class HeatTemplate:
     template_file: str
     parameter_mappings: dict[str, Any]
 
-    @classmethod
-    def from_value(cls, value: object) -> HeatTemplate:
-        what = "heat template"
-        d = _object(_load(value, what), what)
-        tid = _get_opt(d, "id", str, what)
-        if tid:
-            what = f"heat template {tid}"
-        return cls(
-            handler=_get(d, "handler", str, what),
-            watch=_get(d, "watch", list, what),
-            id=_get(d, "id", str, what),
-            template_file=_get(d, "template_file", str, what),
-            parameter_mappings=_get(d, "parameter_mappings", dict, what),
-        )
-
-    def to_value(self) -> dict[str, Any]:
-        return {
-            "handler": self.handler,
-            "watch": list(self.watch),
-            "id": self.id,
-            "template_file": self.template_file,
-            "parameter_mappings": dict(self.parameter_mappings),
-        }
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
-
     def to_record(self, version: int = 1) -> ConfigRecord:
         """The record stored under ``/config/v2.0/heat_templates/<id>``."""
         return ConfigRecord(body=self.to_value(), version=version)
 
 
 @dataclass
-class WorkerCache:
+class WorkerCache(Record, what="worker config"):
     """``/esi-worker/config/v2.0/<plural>/<id>``: the config last planned from."""
 
-    body: dict[str, Any]
+    body: dict[str, Any] = field(metadata=stored(decode=True))
     deleted: bool
     version: int
-
-    @classmethod
-    def from_value(cls, value: object) -> WorkerCache:
-        what = "worker config"
-        d = _object(_load(value, what), what)
-        body = _load(_get(d, "body", object, what), what)
-        return cls(
-            body=_object(body, what, "body"),
-            deleted=_get(d, "deleted", bool, what),
-            version=_get(d, "version", int, what),
-        )
-
-    def to_value(self) -> dict[str, Any]:
-        return {"body": dict(self.body), "deleted": self.deleted, "version": self.version}
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
 
 
 # --- jobs ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ResourceRef:
+class ResourceRef(Record, what="resource reference"):
     """One resource in a param's provenance."""
 
     resource_type: str
     resource_id: str
 
-    @classmethod
-    def from_value(cls, value: object) -> ResourceRef:
-        what = "resource reference"
-        d = _object(_load(value, what), what)
-        return cls(
-            resource_type=_get(d, "resource_type", str, what),
-            resource_id=_get(d, "resource_id", str, what),
-        )
-
-    def to_value(self) -> dict[str, Any]:
-        return {"resource_type": self.resource_type, "resource_id": self.resource_id}
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
-
 
 @dataclass
-class Param:
+class Param(Record, what="param", named_by="param"):
     """A job parameter with its provenance (``resources``, in the order walked).
 
     ``type`` is ``value`` (a resolved literal of any JSON type), ``output_key`` (value
     ``{"output_key", "resource_type", "resource_id"}``, resolved from another stack's
     outputs when the job runs), ``list`` (a list of such entries) or ``secret`` (ours: value
     a secret reference ``{"ref": "<scheme>:<name>"}``, resolved by the worker when it
-    needs the secret, see :mod:`nornir_esi.contract.secrets`; the original had no such type and
-    stored passwords as ``value``).
+    needs the secret, see :mod:`nornir_esi.contract.secrets`; the original had no such type
+    and stored passwords as ``value``).
     """
 
     param: str
-    type: str
+    type: str = field(metadata=stored(choices=PARAM_TYPES))
     value: Any
     resources: list[ResourceRef] = field(default_factory=list)
 
-    @classmethod
-    def from_value(cls, value: object) -> Param:
-        what = "param"
-        d = _object(_load(value, what), what)
-        name = _get(d, "param", str, what)
-        what = f"param {name}"
-        ptype = _get(d, "type", str, what)
-        if ptype not in PARAM_TYPES:
-            raise ValidationError(what, "type", f"is not one of {', '.join(PARAM_TYPES)}")
-        if "value" not in d:
-            raise ValidationError(what, "value", "is missing")
-        if ptype == "secret" and not is_reference(d["value"]):
+    def check(self, what: str) -> None:
+        """A secret's value is a reference, never the secret."""
+        if self.type == "secret" and not is_reference(self.value):
             raise ValidationError(what, "value", 'of a secret must be {"ref": "<scheme>:<name>"}')
-        refs = _get(d, "resources", list, what)
-        return cls(
-            param=name,
-            type=ptype,
-            value=d["value"],
-            resources=[ResourceRef.from_value(r) for r in refs],
-        )
-
-    def to_value(self) -> dict[str, Any]:
-        return {
-            "param": self.param,
-            "type": self.type,
-            "value": self.value,
-            "resources": [r.to_value() for r in self.resources],
-        }
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
 
 
 @dataclass(kw_only=True)
-class Job:
+class Job(Record, what="job", named_by="id"):
     """The job body stored in ``/jobs/all/<job_id>`` (inside a :class:`JobEntry`)."""
 
     id: str
-    action: str
+    action: str = field(metadata=stored(choices=ACTIONS))
     handler: str
     resource_type: str
     resource_id: str
@@ -318,67 +167,15 @@ class Job:
     job_name: str
     is_first: bool
     is_last: bool
-    on_failure: str
+    on_failure: str = field(metadata=stored(choices=ON_FAILURE))
     dependency: list[str]
     resource_input: dict[str, Any]
     params: list[Param]
 
-    @classmethod
-    def from_value(cls, value: object) -> Job:
-        what = "job"
-        d = _object(_load(value, what), what)
-        jid = _get_opt(d, "id", str, what)
-        if jid:
-            what = f"job {jid}"
-        action = _get(d, "action", str, what)
-        if action not in ACTIONS:
-            raise ValidationError(what, "action", f"is not one of {', '.join(ACTIONS)}")
-        on_failure = _get(d, "on_failure", str, what)
-        if on_failure not in ON_FAILURE:
-            raise ValidationError(what, "on_failure", f"is not one of {', '.join(ON_FAILURE)}")
-        dependency = _get(d, "dependency", list, what)
-        for dep in dependency:
-            _check(dep, "dependency", str, what)
-        return cls(
-            id=_get(d, "id", str, what),
-            action=action,
-            handler=_get(d, "handler", str, what),
-            resource_type=_get(d, "resource_type", str, what),
-            resource_id=_get(d, "resource_id", str, what),
-            version=_get(d, "version", int, what),
-            job_name=_get(d, "job_name", str, what),
-            is_first=_get(d, "is_first", bool, what),
-            is_last=_get(d, "is_last", bool, what),
-            on_failure=on_failure,
-            dependency=list(dependency),
-            resource_input=_get(d, "resource_input", dict, what),
-            params=[Param.from_value(p) for p in _get(d, "params", list, what)],
-        )
-
-    def to_value(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "action": self.action,
-            "handler": self.handler,
-            "resource_type": self.resource_type,
-            "resource_id": self.resource_id,
-            "version": self.version,
-            "job_name": self.job_name,
-            "is_first": self.is_first,
-            "is_last": self.is_last,
-            "on_failure": self.on_failure,
-            "dependency": list(self.dependency),
-            "resource_input": dict(self.resource_input),
-            "params": [p.to_value() for p in self.params],
-        }
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
-
 
 @dataclass
 class JobEntry:
-    """``/jobs/all/<job_id>``: ``[handler, {job}, attempts]``.
+    """``/jobs/all/<job_id>``: ``[handler, {job}, attempts]``, an array, not an object.
 
     ``attempts`` was 0 in every capture; it is kept so a retry count can be stored
     without changing the shape.
@@ -390,30 +187,33 @@ class JobEntry:
 
     @classmethod
     def from_value(cls, value: object) -> JobEntry:
+        """The entry of a stored value: JSON text, bytes or the decoded array."""
         what = "job entry"
-        v = _load(value, what)
+        v = load(value, what)
         if not isinstance(v, list) or len(v) != 3:
             raise ValidationError(what, "", "must be [handler, {job}, attempts]")
-        handler = _check(v[0], "handler", str, what)
-        job = Job.from_value(_object(v[1], what, "job"))
+        handler = typed(v[0], "handler", str, what)
+        job = Job.from_value(object_of(v[1], what, "job"))
         if job.handler != handler:
             raise ValidationError(
                 f"job {job.id}", "handler", f"{job.handler!r} differs from the entry's {handler!r}"
             )
-        return cls(handler=handler, job=job, attempts=_check(v[2], "attempts", int, what))
+        return cls(handler=handler, job=job, attempts=typed(v[2], "attempts", int, what))
 
     def to_value(self) -> list[Any]:
+        """The JSON-able array stored."""
         return [self.handler, self.job.to_value(), self.attempts]
 
     def to_json(self) -> str:
-        return _json_text(self.to_value())
+        """:meth:`to_value` as compact JSON text."""
+        return json_text(self.to_value())
 
 
 # --- results ---------------------------------------------------------------------------
 
 
 @dataclass
-class HeatStack:
+class HeatStack(Record, what="heat stack"):
     """``/esi-worker/heat_stacks/v2.0/<plural>/<id>``.
 
     ``stack_id`` is ``<type>_<id>`` (``""`` once deleted), ``id`` is ``<type>:<id>``.
@@ -426,67 +226,25 @@ class HeatStack:
     status_reason: str
     id: str
 
-    @classmethod
-    def from_value(cls, value: object) -> HeatStack:
-        what = "heat stack"
-        d = _object(_load(value, what), what)
-        return cls(
-            stack_id=_get(d, "stack_id", str, what),
-            tenant_id=_get(d, "tenant_id", str, what),
-            stack_status=_get(d, "stack_status", str, what),
-            output=_get(d, "output", list, what),
-            status_reason=_get(d, "status_reason", str, what),
-            id=_get(d, "id", str, what),
-        )
-
-    def to_value(self) -> dict[str, Any]:
-        return {
-            "stack_id": self.stack_id,
-            "tenant_id": self.tenant_id,
-            "stack_status": self.stack_status,
-            "output": list(self.output),
-            "status_reason": self.status_reason,
-            "id": self.id,
-        }
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
-
 
 @dataclass
-class JobState:
+class JobState(Record, what="job state"):
     """``/esi-worker/job_state/v2.0/<plural>/<id>``: the workflow's results so far.
 
     Starts as ``{}``; a field is written only once a job has produced it, so absent
     (None) and empty (``[]``) stay distinguishable.
     """
 
-    heat_outputs: list[Any] | None = None
-    state_monitoring: dict[str, Any] | None = None
+    heat_outputs: list[Any] | None = field(default=None, metadata=stored(optional=True))
+    state_monitoring: dict[str, Any] | None = field(default=None, metadata=stored(optional=True))
 
-    @classmethod
-    def from_value(cls, value: object) -> JobState:
-        what = "job state"
-        d = _object(_load(value, what), what)
-        return cls(
-            heat_outputs=_get_opt(d, "heat_outputs", list, what),
-            state_monitoring=_get_opt(d, "state_monitoring", dict, what),
-        )
 
-    def to_value(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.heat_outputs is not None:
-            out["heat_outputs"] = list(self.heat_outputs)
-        if self.state_monitoring is not None:
-            out["state_monitoring"] = dict(self.state_monitoring)
-        return out
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
+_IN_STATE = stored(inside="state")
+_OPTIONAL_IN_STATE = stored(inside="state", optional=True)
 
 
 @dataclass(kw_only=True)
-class State:
+class State(Record, what="state"):
     """``/state/v2.0/<plural>/<id>``: the terminal outcome of one config version.
 
     Stored as ``{"state": {...}, "version": N, "error": ""}``. Inside ``state`` the
@@ -494,9 +252,9 @@ class State:
     written (non-workable resources have just ``worker_state``).
     """
 
-    worker_state: str
-    heat_outputs: str | None = None
-    state_monitoring: str | None = None
+    worker_state: str = field(metadata=_IN_STATE)
+    heat_outputs: str | None = field(default=None, metadata=_OPTIONAL_IN_STATE)
+    state_monitoring: str | None = field(default=None, metadata=_OPTIONAL_IN_STATE)
     version: int
     error: str = ""
 
@@ -520,37 +278,15 @@ class State:
             error=error,
         )
 
-    @classmethod
-    def from_value(cls, value: object) -> State:
-        what = "state"
-        d = _object(_load(value, what), what)
-        inner = _get(d, "state", dict, what)
-        return cls(
-            worker_state=_get(inner, "worker_state", str, what),
-            heat_outputs=_get_opt(inner, "heat_outputs", str, what),
-            state_monitoring=_get_opt(inner, "state_monitoring", str, what),
-            version=_get(d, "version", int, what),
-            error=_get(d, "error", str, what),
-        )
-
     def measured(self) -> dict[str, Any] | None:
-        """``state_monitoring`` decoded: the monitoring worker's measure (a gateway's
-        ``{"downlink": "ACTIVE", "uplink": "ACTIVE"}``); None when there is none."""
+        """``state_monitoring`` decoded: the monitoring worker's measure.
+
+        A gateway's is ``{"downlink": "ACTIVE", "uplink": "ACTIVE"}``; None when there is
+        none.
+        """
         if not self.state_monitoring:
             return None
-        what = "state"
-        return _object(_load(self.state_monitoring, what), what, "state_monitoring")
-
-    def to_value(self) -> dict[str, Any]:
-        inner: dict[str, Any] = {"worker_state": self.worker_state}
-        if self.heat_outputs is not None:
-            inner["heat_outputs"] = self.heat_outputs
-        if self.state_monitoring is not None:
-            inner["state_monitoring"] = self.state_monitoring
-        return {"state": inner, "version": self.version, "error": self.error}
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
+        return object_of(load(self.state_monitoring, "state"), "state", "state_monitoring")
 
 
 @dataclass
@@ -558,7 +294,7 @@ class Monitoring:
     """``/monitoring/v2.0/<plural>/<id>``: live status fields beside ``version``.
 
     The status fields differ per resource type (``router``, ``interface``, ...), so
-    they are kept as a mapping rather than named attributes.
+    they are kept as a mapping rather than named attributes, and read without a table.
     """
 
     status: dict[str, Any]
@@ -566,39 +302,34 @@ class Monitoring:
 
     @classmethod
     def from_value(cls, value: object) -> Monitoring:
+        """The record of a stored value: JSON text, bytes or the decoded object."""
         what = "monitoring"
-        d = _object(_load(value, what), what)
-        version = _get(d, "version", int, what)
+        d = object_of(load(value, what), what)
+        if "version" not in d:
+            raise ValidationError(what, "version", "is missing")
+        version = typed(d["version"], "version", int, what)
         return cls(status={k: v for k, v in d.items() if k != "version"}, version=version)
 
     def to_value(self) -> dict[str, Any]:
+        """The JSON-able object stored: the status fields, then ``version``."""
         if "version" in self.status:
             raise ValidationError("monitoring", "version", "is not a status field")
         return {**self.status, "version": self.version}
 
     def to_json(self) -> str:
-        return _json_text(self.to_value())
+        """:meth:`to_value` as compact JSON text."""
+        return json_text(self.to_value())
 
 
 @dataclass
-class Applied:
-    """``/esi-worker/applied/v2.0/<plural>/<id>`` (ours): the params the heat worker last
-    pushed to the routers, and of which config version."""
+class Applied(Record, what="applied"):
+    """``/esi-worker/applied/v2.0/<plural>/<id>`` (ours): what the heat worker last pushed.
+
+    The params it pushed to the routers, and of which config version.
+    """
 
     version: int
     params: dict[str, Any]
-
-    @classmethod
-    def from_value(cls, value: object) -> Applied:
-        what = "applied"
-        d = _object(_load(value, what), what)
-        return cls(version=_get(d, "version", int, what), params=_get(d, "params", dict, what))
-
-    def to_value(self) -> dict[str, Any]:
-        return {"version": self.version, "params": dict(self.params)}
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
 
 
 # --- the audit trail (ours) ------------------------------------------------------------
@@ -609,19 +340,8 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-AUDIT_VIAS = ("api", "cli", "netbox")
-AUDIT_OUTCOMES = ("planned", "finished", "failed")
-
-
-def _one_of(d: dict[str, Any], name: str, allowed: tuple[str, ...], what: str) -> str:
-    value: str = _get(d, name, str, what)
-    if value not in allowed:
-        raise ValidationError(what, name, f"{value!r} is not one of {', '.join(allowed)}")
-    return value
-
-
 @dataclass(frozen=True)
-class AuditRequest:
+class AuditRequest(Record, what="audit request"):
     """``/esi-worker/audit/v2.0/<plural>/<id>/<version>/request``: who asked for a version.
 
     Written in the transaction that writes the version to ``/config``. ``via`` is the front
@@ -632,39 +352,15 @@ class AuditRequest:
     body or a secret: the version's body is in ``/config`` while it lives.
     """
 
-    via: str
+    via: str = field(metadata=stored(choices=AUDIT_VIAS, echo=True))
     principal: str
     request_id: str
     change: str
     at: str
 
-    @classmethod
-    def from_value(cls, value: object) -> AuditRequest:
-        what = "audit request"
-        d = _object(_load(value, what), what)
-        return cls(
-            via=_one_of(d, "via", AUDIT_VIAS, what),
-            principal=_get(d, "principal", str, what),
-            request_id=_get(d, "request_id", str, what),
-            change=_get(d, "change", str, what),
-            at=_get(d, "at", str, what),
-        )
-
-    def to_value(self) -> dict[str, Any]:
-        return {
-            "via": self.via,
-            "principal": self.principal,
-            "request_id": self.request_id,
-            "change": self.change,
-            "at": self.at,
-        }
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
-
 
 @dataclass(frozen=True)
-class AuditJob:
+class AuditJob(Record, what="audit job"):
     """``/esi-worker/audit/v2.0/<plural>/<id>/<version>/jobs/<job_id>``: how a job ended.
 
     Written first by the job manager with the job (``outcome`` ``planned``, ``planned``
@@ -676,71 +372,56 @@ class AuditJob:
     """
 
     handler: str
-    action: str
+    action: str = field(metadata=stored(choices=ACTIONS, echo=True))
     worker: str
     attempts: int
-    outcome: str
+    outcome: str = field(metadata=stored(choices=AUDIT_OUTCOMES, echo=True))
     error: str
     started: str
     ended: str
-    planned: str = ""
+    planned: str = field(default="", metadata=stored(optional=True))
 
     @classmethod
     def planned_at(cls, handler: str, action: str, at: str) -> AuditJob:
         """The record the job manager writes with a job it plans."""
         return cls(handler, action, "", 0, "planned", "", "", "", planned=at)
 
-    @classmethod
-    def from_value(cls, value: object) -> AuditJob:
-        what = "audit job"
-        d = _object(_load(value, what), what)
-        action = _one_of(d, "action", ACTIONS, what)
-        return cls(
-            handler=_get(d, "handler", str, what),
-            action=action,
-            worker=_get(d, "worker", str, what),
-            attempts=_get(d, "attempts", int, what),
-            outcome=_one_of(d, "outcome", AUDIT_OUTCOMES, what),
-            error=_get(d, "error", str, what),
-            started=_get(d, "started", str, what),
-            ended=_get(d, "ended", str, what),
-            planned=_get_opt(d, "planned", str, what) or "",
-        )
-
-    def to_value(self) -> dict[str, Any]:
-        return {
-            "handler": self.handler,
-            "action": self.action,
-            "worker": self.worker,
-            "attempts": self.attempts,
-            "outcome": self.outcome,
-            "error": self.error,
-            "started": self.started,
-            "ended": self.ended,
-            "planned": self.planned,
-        }
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
-
 
 @dataclass(frozen=True)
 class AuditRouter:
-    """A router a version's heat job changed: its role in the pair, its ``edge_router`` id
-    and its name when the job ran."""
+    """A router a version's heat job changed.
+
+    Its role in the pair, its ``edge_router`` id and its name when the job ran.
+    """
 
     role: str
     id: str
     name: str
 
 
-@dataclass(frozen=True)
-class AuditStack:
-    """``/esi-worker/audit/v2.0/<plural>/<id>/<version>/stack``: what a version's heat job
-    left: the stack, as :class:`HeatStack` has it but without its outputs (configuration),
-    and the routers it changed, ``"routers": {"<role>": {"id": ..., "name": ...}}``.
+def _read_routers(value: object, what: str) -> tuple[AuditRouter, ...]:
+    """``{"<role>": {"id": ..., "name": ...}}`` as routers, in the order stored."""
+    routers = []
+    for role, recorded in typed(value, "routers", dict, what).items():
+        where = f"routers.{role}"
+        router = object_of(recorded, what, where)
+        id_, name = (typed(router.get(k), f"{where}.{k}", str, what) for k in ("id", "name"))
+        routers.append(AuditRouter(role, id_, name))
+    return tuple(routers)
 
-    The routers are how the audit still finds the commits of a resource whose ``/config``
+
+def _write_routers(routers: tuple[AuditRouter, ...]) -> dict[str, Any] | None:
+    """The routers by role; none are written as no key."""
+    return {r.role: {"id": r.id, "name": r.name} for r in routers} or None
+
+
+@dataclass(frozen=True)
+class AuditStack(Record, what="audit stack"):
+    """``/esi-worker/audit/v2.0/<plural>/<id>/<version>/stack``: what a version's heat job left.
+
+    The stack, as :class:`HeatStack` has it but without its outputs (configuration), and
+    the routers it changed, ``"routers": {"<role>": {"id": ..., "name": ...}}``. The
+    routers are how the audit still finds the commits of a resource whose ``/config``
     (and with it the way to its pair) is gone. Records written before they were kept have
     no ``routers`` (read as none, written back without).
     """
@@ -748,7 +429,9 @@ class AuditStack:
     stack_id: str
     stack_status: str
     status_reason: str
-    routers: tuple[AuditRouter, ...] = ()
+    routers: tuple[AuditRouter, ...] = field(
+        default=(), metadata=stored(optional=True, read=_read_routers, write=_write_routers)
+    )
 
     @classmethod
     def of(
@@ -760,36 +443,6 @@ class AuditStack:
             for role, body in (routers or {}).items()
         )
         return cls(stack.stack_id, stack.stack_status, stack.status_reason, changed)
-
-    @classmethod
-    def from_value(cls, value: object) -> AuditStack:
-        what = "audit stack"
-        d = _object(_load(value, what), what)
-        routers = []
-        for role, recorded in (_get_opt(d, "routers", dict, what) or {}).items():
-            where = f"routers.{role}"
-            router = _object(recorded, what, where)
-            id_, name = (_check(router.get(k), f"{where}.{k}", str, what) for k in ("id", "name"))
-            routers.append(AuditRouter(role, id_, name))
-        return cls(
-            stack_id=_get(d, "stack_id", str, what),
-            stack_status=_get(d, "stack_status", str, what),
-            status_reason=_get(d, "status_reason", str, what),
-            routers=tuple(routers),
-        )
-
-    def to_value(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "stack_id": self.stack_id,
-            "stack_status": self.stack_status,
-            "status_reason": self.status_reason,
-        }
-        if self.routers:
-            out["routers"] = {r.role: {"id": r.id, "name": r.name} for r in self.routers}
-        return out
-
-    def to_json(self) -> str:
-        return _json_text(self.to_value())
 
 
 # --- shipped data ----------------------------------------------------------------------
