@@ -137,9 +137,9 @@ class Record:
         what = cls._what
         d = object_of(load(value, what), what)
         if cls._named_by:
-            name = d.get(cls._named_by)
-            if isinstance(name, str) and name:
-                what = f"{what} {name}"
+            own = d.get(cls._named_by)
+            if isinstance(own, str) and own:
+                what = f"{what} {own}"
         attrs: dict[str, Any] = {}
         inner: dict[str, dict[str, Any]] = {}
         for column in cls._columns():
