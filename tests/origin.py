@@ -44,6 +44,21 @@ def template_records() -> dict[str, dict[str, Any]]:
     return out
 
 
+def family_template_records() -> dict[str, dict[str, Any]]:
+    """Template id -> the origin's family template (``fixtures/family/heat_templates``).
+
+    ``{"meta": <the record's fields>, "template_file": <its text>}``; the 2017 monitoring
+    template ``gw_interface_monitoring`` included.
+    """
+    folder = FIXTURES / "family" / "heat_templates"
+    out = {}
+    for meta in sorted([*folder.glob("*.meta.json"), *folder.glob("2017_30bcbe7/*.meta.json")]):
+        record = json.loads(meta.read_text())
+        text = meta.with_name(meta.name.replace(".meta.json", ".template.yaml.j2")).read_text()
+        out[record["id"]] = {"meta": record, "template_file": text}
+    return out
+
+
 def config_bodies() -> dict[tuple[str, str], dict[str, Any]]:
     """``(resource_type, id)`` -> body of every resource the scenario creates."""
     from nornir_esi.contract import keys

@@ -51,8 +51,10 @@ def changed(graph: Graph, resource_type: str, **changes: Any) -> dict[str, Any]:
 
 
 class TestTypes:
-    def test_the_seven_types_and_their_plurals(self) -> None:
-        assert set(resources.RESOURCE_TYPES) == set(IDS)
+    def test_the_thirteen_types_and_their_plurals(self) -> None:
+        # The gateway chain's seven (the seed scenario's IDS) and its family's six.
+        family = {"public_ip_pool", "public_ip", "network", "subnet", "gw_interface"}
+        assert set(resources.RESOURCE_TYPES) == set(IDS) | family | {"static_route"}
         for name, rtype in resources.RESOURCE_TYPES.items():
             assert rtype.plural == keys.plural(name)
             for common in ("id", "tenant_id", "name", "description"):
@@ -60,12 +62,20 @@ class TestTypes:
 
     def test_workable(self) -> None:
         workable = {n for n in resources.RESOURCE_TYPES if resources.is_workable(n)}
-        assert workable == set(IDS) - {"internet_service", "qos_option"}
+        family = {"public_ip", "gw_interface", "static_route"}
+        assert workable == (set(IDS) - {"internet_service", "qos_option"}) | family
         gateway = resources.resource_type("internet_gateway")
         assert (gateway.heat_template, gateway.monitoring_template) == (
             "internet_gateway",
             "internet_gateway_monitoring",
         )
+        # The origin's template_path (ACgw_interface_&Pservice_type, service type internet).
+        gw_interface = resources.resource_type("gw_interface")
+        assert (gw_interface.heat_template, gw_interface.monitoring_template) == (
+            "gw_interface_internet",
+            "gw_interface_monitoring",
+        )
+        assert resources.resource_type("static_route").heat_template == "static_route_internet"
 
     @pytest.mark.parametrize(
         ("resource_type", "field", "target"),

@@ -89,6 +89,7 @@ class ConfigLookup:
         self.pending: dict[tuple[str, str], Mapping[str, Any]] = dict(pending or {})
         self.live_only = live_only
         self._read: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+        self._all: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
 
     def __call__(self, resource_type: str, resource_id: str) -> Mapping[str, Any] | None:
         """The body of the resource, None when ``/config`` has none."""
@@ -101,6 +102,37 @@ class ConfigLookup:
                 record = None
             self._read[wanted] = None if record is None else record.body
         return self._read[wanted]
+
+    def stored(self, resource_type: str, resource_id: str) -> Mapping[str, Any] | None:
+        """The body ``/config`` holds for the resource, whatever is pending; None without one.
+
+        With ``live_only``, one marked for deletion answers None.
+        """
+        saved = self.pending.pop((resource_type, resource_id), None)
+        try:
+            return self(resource_type, resource_id)
+        finally:
+            if saved is not None:
+                self.pending[(resource_type, resource_id)] = saved
+
+    def all_of(self, resource_type: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """``(id, body)`` of every resource of the type, the pending ones over ``/config``.
+
+        ``/config`` is read once per type by this lookup; with ``live_only``, one marked for
+        deletion is left out.
+        """
+        if resource_type not in self._all:
+            found: list[tuple[str, Mapping[str, Any]]] = []
+            for resource_id, record in configs_of(self.store, resource_type):
+                if self.live_only and record.marked_for_deletion:
+                    continue
+                found.append((resource_id, record.body))
+            self._all[resource_type] = found
+        out = {rid: body for rid, body in self._all[resource_type]}
+        for (kind, rid), body in self.pending.items():
+            if kind == resource_type:
+                out[rid] = body
+        return list(out.items())
 
 
 def lookup_in(store: Store) -> ConfigLookup:

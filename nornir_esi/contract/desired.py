@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import yaml
 
-from nornir_esi.contract import keys, secrets
+from nornir_esi.contract import family, keys, secrets
 from nornir_esi.contract.config import ConfigLookup, configs_of
 from nornir_esi.contract.records import AUDIT_VIAS, AuditRequest, ConfigRecord, utc_now
 from nornir_esi.contract.resources import (
@@ -173,7 +173,9 @@ def validate_batch(
         (t, validate(t, dict(body) if isinstance(body, Mapping) else body, lookup))
         for t, body in batch
     ]
-    return clean, lookup
+    # The family's rules across bodies, and what the service fills in (a public IP's block
+    # and its pool's new state, a route's public IP).
+    return family.complete(clean, lookup), lookup
 
 
 def apply(
@@ -200,6 +202,38 @@ def apply(
     (:func:`nornir_esi.contract.secrets.plaintext_allowed`). An unchanged resource is not written,
     so data the original stored stays readable either way.
     """
+    items = list(items)
+    # A batch that allocates public IP blocks races other allocations on the same pool: the
+    # transaction that lost (its pool changed since it was read) is validated again, so
+    # blocks are taken afresh, and never twice.
+    allocating = any(kind == "public_ip" for kind, _ in items)
+    for attempt in range(_ALLOCATION_ATTEMPTS if allocating else 1):
+        try:
+            return _apply_once(
+                store,
+                items,
+                requested_by=requested_by,
+                plaintext_secrets=plaintext_secrets,
+                expected=expected,
+            )
+        except TemporaryError:
+            if attempt + 1 >= (_ALLOCATION_ATTEMPTS if allocating else 1):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# How often a batch that allocates public IP blocks is tried against concurrent ones.
+_ALLOCATION_ATTEMPTS = 20
+
+
+def _apply_once(
+    store: Store,
+    items: list[tuple[str, Mapping[str, Any]]],
+    *,
+    requested_by: Requester | None,
+    plaintext_secrets: bool | None,
+    expected: Mapping[tuple[str, str], int] | None,
+) -> list[Change]:
     validated_at = store.revision()
     batch, _ = validate_batch(store, items)
     plaintext_ok = secrets.plaintext_allowed(plaintext_secrets)

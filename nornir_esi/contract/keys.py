@@ -96,6 +96,12 @@ PLURALS: dict[str, str] = {
     "internet_service": "internet_services",
     "qos_option": "qos_options",
     "internet_gateway": "internet_gateways",
+    "public_ip_pool": "public_ip_pools",
+    "public_ip": "public_ips",
+    "network": "networks",
+    "subnet": "subnets",
+    "gw_interface": "gw_interfaces",
+    "static_route": "static_routes",
 }
 _SINGULARS = {p: s for s, p in PLURALS.items()}
 

@@ -54,7 +54,13 @@ from nornir_esi.contract.records import (
     ResourceRef,
     shipped_heat_templates,
 )
-from nornir_esi.contract.resources import Lookup, field_spec, object_name, resource_type
+from nornir_esi.contract.resources import (
+    RESOURCE_TYPES,
+    Lookup,
+    field_spec,
+    object_name,
+    resource_type,
+)
 from nornir_esi.contract.secrets import is_reference
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.store.base import Store
@@ -72,8 +78,13 @@ def evaluate(
     resource_type_name: str,
     body: Mapping[str, Any],
     lookup: Lookup,
+    *,
+    version: int | None = None,
 ) -> list[Param]:
     """Evaluate ``mappings`` (param name -> mapping) for one resource, in their order.
+
+    ``version`` is the config version the job is for: ``Vauto_filled`` gives it (None
+    when the params are computed for no version, in a dry run).
 
     ``lookup(type, id)`` gives the current body of another resource, or None. An
     unknown field, a path that does not follow a reference, or a reference to a
@@ -84,7 +95,7 @@ def evaluate(
     obj = object_name(resource_type_name, body)
     params: list[Param] = []
     for name, mapping in mappings.items():
-        ev = _Evaluation(obj, name, mapping, lookup)
+        ev = _Evaluation(obj, name, mapping, lookup, version)
         value, resources = ev.expression(mapping, resource_type_name, body, ignore_missing=False)
         # Only a secret field (or a constant spelled as one) yields a reference.
         ptype = "secret" if is_reference(value) else "value"
@@ -111,6 +122,7 @@ class _Evaluation:
     param: str
     mapping: Any
     lookup: Lookup
+    version: int | None = None
 
     def fail(self, reason: str) -> NoReturn:
         shown = self.mapping if isinstance(self.mapping, str) else json.dumps(self.mapping)
@@ -133,6 +145,10 @@ class _Evaluation:
         kind, rest = expr[:1], expr[1:]
         if kind == "C":
             return rest, []
+        if kind == "V":
+            if rest != "auto_filled":
+                self.fail("the only V mapping is Vauto_filled (the config version)")
+            return self.version, []
         if kind == "P":
             return self.walk([], rest, rtype, body, ignore_missing=ignore_missing)
         if kind == "F":
@@ -181,11 +197,23 @@ class _Evaluation:
         path = expr.get("path", [])
         if not isinstance(field, str) or not field:
             self.fail("field must be a non-empty string")
-        if not isinstance(path, list) or not all(isinstance(fk, str) and fk for fk in path):
-            self.fail("path must be a list of foreign key names")
-        return self.walk(
-            [(fk, None) for fk in path], field, rtype, body, ignore_missing=ignore_missing
-        )
+        if not isinstance(path, list):
+            self.fail("path must be a list of foreign keys")
+        steps: list[tuple[str, str | None]] = []
+        for fk in path:
+            # The origin's two spellings: "downlink_interface_id", or
+            # {"type": "network", "id": "network_id"} (the key, with its target's type).
+            if isinstance(fk, str) and fk:
+                steps.append((fk, None))
+            elif (
+                isinstance(fk, dict)
+                and set(fk) == {"type", "id"}
+                and all(isinstance(v, str) and v for v in fk.values())
+            ):
+                steps.append((fk["id"], fk["type"]))
+            else:
+                self.fail("path must be a list of foreign key names or {type, id} objects")
+        return self.walk(steps, field, rtype, body, ignore_missing=ignore_missing)
 
     # --- the forms ---------------------------------------------------------------------
 
@@ -262,12 +290,18 @@ class _Evaluation:
 
 
 def template_of(store: Store | None, resource_type: str) -> HeatTemplate:
-    """The resource type's heat template record: from ``/config`` when there, else shipped."""
+    """The resource type's heat template record: from ``/config`` when there, else shipped.
+
+    Its id is the type's (``gw_interface`` -> ``gw_interface_internet``, the origin's
+    template_path); a name that is no resource type is taken as a template id.
+    """
+    rtype = RESOURCE_TYPES.get(resource_type)
+    template_id = (rtype.heat_template if rtype else None) or resource_type
     if store is not None:
-        template = heat_template_of(store, resource_type)
+        template = heat_template_of(store, template_id)
         if template is not None:
             return template
-    shipped = shipped_heat_templates().get(resource_type)
+    shipped = shipped_heat_templates().get(template_id)
     if shipped is None:
         raise ValidationError(resource_type, "type", "has no heat template: nothing to push")
     return HeatTemplate.from_value(shipped.body)

@@ -94,11 +94,15 @@ class FieldSpec:
     """
 
     name: str
-    kind: Literal["str", "int", "bool", "list", "secret"]
+    kind: Literal["str", "int", "bool", "list", "object", "array", "secret"]
     required: bool = False
     check: Check | None = None
     target: str | None = None
     many: bool = False
+    # The origin's schema permission: `create` only (an update that changes it is refused),
+    # or none at all (`computed`: the service sets it; a client's value is refused).
+    create_only: bool = False
+    computed: bool = False
 
     @property
     def secret(self) -> bool:
@@ -243,11 +247,54 @@ def _routing_instance_text(value: Any) -> str | None:
     return None
 
 
-def _one_of(*choices: str) -> Check:
+def _one_of(*choices: Any) -> Check:
     def check(value: Any) -> str | None:
-        return None if value in choices else f"{value!r} is not one of {'|'.join(choices)}"
+        if value in choices:
+            return None
+        return f"{value!r} is not one of {'|'.join(str(c) for c in choices)}"
 
     return check
+
+
+def _ipv4(value: Any) -> str | None:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return f"{value!r} is not an IPv4 address"
+    return None
+
+
+def _ipv6(value: Any) -> str | None:
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return f"{value!r} is not an IPv6 address"
+    return None
+
+
+def _ipv4_network(value: Any) -> str | None:
+    """A network address with its prefix length (``172.16.101.0/24``), host bits zero."""
+    try:
+        network = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        return f"{value!r} is not an IPv4 CIDR (a.b.c.d/len)"
+    if "/" not in value:
+        return f"{value!r} has no prefix length (a.b.c.d/len)"
+    if str(network) != value:
+        return f"{value!r} has host bits set: the network is {network}"
+    return None
+
+
+def _cidr_or_ipv4(value: Any) -> str | None:
+    try:
+        ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        return f"{value!r} is not an IPv4 CIDR or address"
+    return None
+
+
+def _uuid_or_empty(value: Any) -> str | None:
+    return None if value == "" else _uuid(value)
 
 
 def parse_vlan_ranges(text: str) -> list[tuple[int, int]]:
@@ -290,11 +337,45 @@ def _fields(*specs: FieldSpec) -> dict[str, FieldSpec]:
     return out
 
 
-def _ref(name: str, target: str, required: bool = True, many: bool = False) -> FieldSpec:
-    return FieldSpec(name, "list" if many else "str", required, None, target, many)
+def _ref(
+    name: str,
+    target: str,
+    required: bool = True,
+    many: bool = False,
+    *,
+    create_only: bool = False,
+    computed: bool = False,
+) -> FieldSpec:
+    return FieldSpec(
+        name,
+        "list" if many else "str",
+        required,
+        None,
+        target,
+        many,
+        create_only=create_only,
+        computed=computed,
+    )
+
+
+def _not_served(kind: str) -> Check:
+    def check(value: Any) -> str | None:
+        if value in ("", None):
+            return None
+        return f"names a {kind} gateway: only internet gateways are served here"
+
+    return check
 
 
 _COUNT = _int_range(0)
+# The service types of the origin's schemas; this project serves the internet gateway only.
+_SERVICE_TYPE = _one_of("internet")
+# The other gateway services' references on a gw_interface or static_route: accepted as
+# fields of the schema, refused with a value (no such gateway is served here).
+_OTHER_GATEWAYS = tuple(
+    FieldSpec(f"{kind}_gw_id", "str", False, _not_served(kind), create_only=True)
+    for kind in ("vpn", "aws", "azure", "gcp", "interdc")
+)
 _POLICY = _junos_name()
 _POLICER = _junos_name(DERIVED_NAME_MAX)
 
@@ -387,6 +468,7 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
                 FieldSpec("bandwidth", "str", False, _digits_range(1, 10**12)),
                 FieldSpec("qos_type", "str"),
                 FieldSpec("service_type", "str"),
+                FieldSpec("charge_type", "str"),
             ),
         ),
         ResourceType(
@@ -401,9 +483,110 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
                 FieldSpec("primary_logical_interface_name", "str", True, _logical_interface),
                 FieldSpec("secondary_logical_interface_name", "str", True, _logical_interface),
                 FieldSpec("maximum_static_routes", "int", False, _COUNT),
+                FieldSpec("orchestration_state", "str", computed=True),
             ),
             heat_template="internet_gateway",
             monitoring_template="internet_gateway_monitoring",
+        ),
+        ResourceType(
+            "public_ip_pool",
+            _fields(
+                FieldSpec("name", "str"),
+                _ref("ha_router_id", "ha_router", create_only=True),
+                _ref("internet_service_id", "internet_service", create_only=True),
+                FieldSpec("subnet_ip", "str", True, _ipv4, create_only=True),
+                FieldSpec("submask_length", "int", True, _int_range(8, 32), create_only=True),
+                FieldSpec("ip_version", "int", True, _one_of(4), create_only=True),
+                # The allocation state, kept by the service (contract/pools.py).
+                FieldSpec("pool_state", "str", computed=True),
+                FieldSpec("addresses_available", "int", False, _COUNT, computed=True),
+            ),
+            has_status=False,
+        ),
+        ResourceType(
+            "public_ip",
+            _fields(
+                FieldSpec("name", "str"),
+                _ref("internet_gw_id", "internet_gateway", create_only=True),
+                FieldSpec("submask_length", "int", True, _int_range(0, 128), create_only=True),
+                # Allocated by the service from a pool (contract/pools.py): the block's
+                # network address, and the pool it came from.
+                FieldSpec("cidr", "str", False, _ipv4, create_only=True),
+                _ref("ip_pool_id", "public_ip_pool", required=False, computed=True),
+                FieldSpec("suspended_public_ip_id", "str", False, _uuid_or_empty, create_only=True),
+                FieldSpec("orchestration_state", "str", computed=True),
+            ),
+            heat_template="public_ip",
+        ),
+        ResourceType(
+            "network",
+            _fields(
+                FieldSpec("name", "str"),
+                FieldSpec("admin_state_up", "bool"),
+                FieldSpec("plane", "str", False, _one_of("storage", "data"), create_only=True),
+                FieldSpec("shared", "bool", computed=True),
+                FieldSpec("subnets", "list", computed=True),
+                FieldSpec("tags", "object"),
+                FieldSpec("orchestration_state", "str", computed=True),
+            ),
+        ),
+        ResourceType(
+            "subnet",
+            _fields(
+                FieldSpec("name", "str"),
+                _ref("network_id", "network", create_only=True),
+                FieldSpec("cidr", "str", True, _ipv4_network, create_only=True),
+                FieldSpec("gateway_ip", "str", False, _ipv4),
+                FieldSpec("ip_version", "int", False, _one_of(4), create_only=True),
+                FieldSpec("allocation_pools", "array", create_only=True),
+                FieldSpec("dhcp_server_address", "str", False, _ipv4, computed=True),
+                FieldSpec("dns_nameservers", "array"),
+                FieldSpec("enable_dhcp", "bool"),
+                FieldSpec("host_routes", "array"),
+                FieldSpec("ntp_servers", "array"),
+                FieldSpec("ipv6_address_mode", "str", computed=True),
+                FieldSpec("ipv6_ra_mode", "str", computed=True),
+                FieldSpec("tags", "object"),
+                FieldSpec("orchestration_state", "str", computed=True),
+            ),
+        ),
+        ResourceType(
+            "gw_interface",
+            _fields(
+                FieldSpec("name", "str"),
+                _ref("internet_gw_id", "internet_gateway", create_only=True),
+                _ref("network_id", "network", create_only=True),
+                FieldSpec("service_type", "str", True, _SERVICE_TYPE, create_only=True),
+                FieldSpec("vrid", "int", True, _int_range(1, 255), create_only=True),
+                FieldSpec("gw_vipv4", "str", True, _ipv4, create_only=True),
+                FieldSpec("primary_ipv4", "str", True, _ipv4, create_only=True),
+                FieldSpec("secondary_ipv4", "str", True, _ipv4, create_only=True),
+                FieldSpec("netmask", "int", True, _int_range(1, 30), create_only=True),
+                FieldSpec("gw_vipv6", "str", False, _ipv6, create_only=True),
+                FieldSpec("primary_ipv6", "str", False, _ipv6, create_only=True),
+                FieldSpec("secondary_ipv6", "str", False, _ipv6, create_only=True),
+                _ref("public_ip_id", "public_ip", required=False, computed=True),
+                *_OTHER_GATEWAYS,
+                FieldSpec("operational_state", "str", computed=True),
+                FieldSpec("orchestration_state", "str", computed=True),
+            ),
+            heat_template="gw_interface_internet",
+            monitoring_template="gw_interface_monitoring",
+        ),
+        ResourceType(
+            "static_route",
+            _fields(
+                FieldSpec("name", "str"),
+                _ref("internet_gw_id", "internet_gateway", create_only=True),
+                FieldSpec("destination", "str", True, _cidr_or_ipv4, create_only=True),
+                FieldSpec("nexthop", "str", True, _ipv4, create_only=True),
+                FieldSpec("service_type", "str", True, _SERVICE_TYPE, create_only=True),
+                # Set by the service: the gateway's public IP whose block is the destination.
+                _ref("public_ip_id", "public_ip", required=False, computed=True),
+                *_OTHER_GATEWAYS,
+                FieldSpec("orchestration_state", "str", computed=True),
+            ),
+            heat_template="static_route_internet",
         ),
     )
 }
@@ -471,6 +654,8 @@ _KINDS: dict[str, type | tuple[type, ...]] = {
     "int": int,
     "bool": bool,
     "list": list,
+    "object": dict,
+    "array": list,
     "secret": (str, dict),
 }
 
@@ -495,6 +680,8 @@ _KIND_NAMES = {
     "int": "an integer",
     "bool": "a boolean",
     "list": "a list",
+    "object": "an object",
+    "array": "a list",
     "secret": 'a reference {"ref": "<scheme>:<name>"} or a string',
 }
 

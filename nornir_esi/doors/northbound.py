@@ -182,6 +182,8 @@ _STRICT: dict[str, Any] = {
     "int": StrictInt,
     "bool": StrictBool,
     "list": list[StrictStr],
+    "object": dict[str, Any],
+    "array": list[Any],
 }
 # A secret field (a router's password): a reference {"ref": "<scheme>:<name>"}, or a plain
 # string (refused by desired.apply unless the compatibility switch is on). Which one, and
@@ -204,6 +206,8 @@ _PLAIN: dict[str, Any] = {
     "int": int,
     "bool": bool,
     "list": list[str],
+    "object": dict[str, Any],
+    "array": list[Any],
     "secret": dict[str, str] | str,
 }
 

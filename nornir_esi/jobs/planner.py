@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from nornir_esi.contract import keys
 from nornir_esi.contract.mapping import Lookup, evaluate
 from nornir_esi.contract.records import ConfigRecord, HeatTemplate, Job, State, WorkerCache
+from nornir_esi.contract.resources import RESOURCE_TYPES
 
 __all__ = ["HEAT_WORKER", "MONITORING_WORKER", "Plan", "plan", "unplannable"]
 
@@ -52,8 +53,12 @@ def plan(
     lookup: Lookup,
 ) -> Plan:
     """The workflow for ``record``, given the cache of the previous version planned."""
-    heat = templates.get(resource_type)
-    monitoring = templates.get(f"{resource_type}_monitoring")
+    # The template ids are the type's (the origin's template_path: gw_interface_internet).
+    rtype = RESOURCE_TYPES.get(resource_type)
+    heat = templates.get(rtype.heat_template or "") if rtype else templates.get(resource_type)
+    monitoring = templates.get(
+        (rtype.monitoring_template or "") if rtype else f"{resource_type}_monitoring"
+    )
     if heat is None and monitoring is None:
         worker_state = "DELETE_COMPLETED" if record.marked_for_deletion else "READ_COMPLETE"
         return Plan(state=State(worker_state=worker_state, version=record.version, error=""))
@@ -81,7 +86,13 @@ def plan(
             on_failure=on_failure,
             dependency=[d.id for d in depends],
             resource_input=dict(record.body),
-            params=evaluate(template.parameter_mappings, resource_type, record.body, lookup),
+            params=evaluate(
+                template.parameter_mappings,
+                resource_type,
+                record.body,
+                lookup,
+                version=record.version,
+            ),
         )
 
     if record.marked_for_deletion:
