@@ -112,20 +112,29 @@ def pairs_of(graph: Iterable[Item]) -> list[dict[str, dict[str, Any]]]:
 
 def router_names(graph: Iterable[Item]) -> dict[str, str]:
     """Router name -> role (``primary``/``secondary``) for every router of ``graph``."""
-    roles: dict[str, str] = {}
+    return {name: role for name, (role, _) in _router_places(graph).items()}
+
+
+def _router_places(graph: Iterable[Item]) -> dict[str, tuple[str, str]]:
+    """Router name -> (role, its pair's HA router name)."""
+    places: dict[str, tuple[str, str]] = {}
     for pair in pairs_of(graph):
         ha = pair["ha_router"]
         routers = pair["edge_routers"]
-        roles[routers[ha["primary_router_id"]]["name"]] = "primary"
-        roles[routers[ha["secondary_router_id"]]["name"]] = "secondary"
-    return roles
+        places[routers[ha["primary_router_id"]]["name"]] = ("primary", ha["name"])
+        places[routers[ha["secondary_router_id"]]["name"]] = ("secondary", ha["name"])
+    return places
 
 
 def router_specs(graph: Iterable[Item]) -> list[RouterSpec]:
-    """Simulator routers for every router of ``graph``, on ephemeral loopback ports."""
+    """Simulator routers for every router of ``graph``, on ephemeral loopback ports.
+
+    Each pair on its own L2 segment (labelled by its HA router): pairs reuse VLAN ids, and
+    routers of different pairs must not elect VRRP masters among each other.
+    """
     return [
-        RouterSpec(name, "127.0.0.1", 0, role=role)  # type: ignore[arg-type]
-        for name, role in router_names(graph).items()
+        RouterSpec(name, "127.0.0.1", 0, role=role, segment=segment)  # type: ignore[arg-type]
+        for name, (role, segment) in _router_places(graph).items()
     ]
 
 

@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from nornir_esi.contract import desired, keys
+from nornir_esi.contract import desired, keys, resources
 from nornir_esi.contract.records import ConfigRecord, State
 from nornir_esi.doors.api import ApiServer, create_app
 from nornir_esi.doors.northbound import load_tokens
@@ -40,7 +40,8 @@ from tests.store.helpers import InterposingStore
 INVENTORY = Path(__file__).parent.parent / "inventory"
 RESOURCES = desired.load_file(INVENTORY / "resources.yaml")
 GATEWAY = desired.load_file(INVENTORY / "gateway.yaml")
-ITEMS = RESOURCES + GATEWAY
+FAMILY = desired.load_file(INVENTORY / "family.yaml")
+ITEMS = RESOURCES + GATEWAY + FAMILY
 TYPES = list(dict.fromkeys(t for t, _ in ITEMS))  # in dependency order, as the files are
 
 TOKENS = {"alice": "alice-0123456789abcdef", "bob": "bob-0123456789abcdef"}
@@ -114,6 +115,15 @@ def _wrapped(type_name: str, body: dict[str, Any]) -> dict[str, Any]:
 # --- round trips -----------------------------------------------------------------------
 
 
+def _service_filled(type_name: str, stored: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``stored`` the service filled in: computed ones, a public IP's block."""
+    fields = resources.RESOURCE_TYPES[type_name].fields.values()
+    names = {f.name for f in fields if f.computed} | (
+        {"cidr"} if type_name == "public_ip" else set()
+    )
+    return {k: v for k, v in stored.items() if k in names}
+
+
 @pytest.mark.parametrize("type_name", TYPES)
 def test_create_get_list_update_delete(api: Api, store: Store, type_name: str) -> None:
     needs, body = _item(type_name)
@@ -122,10 +132,12 @@ def test_create_get_list_update_delete(api: Api, store: Store, type_name: str) -
 
     created = api.call("POST", _path(type_name), json=_wrapped(type_name, body))
     assert created.status_code == 201, created.text
-    assert created.json() == {type_name: {**body, "status": "PENDING_CREATE"}}
     record = _config(store, type_name, rid)
     assert record is not None and record.version == 1 and not record.marked_for_deletion
-    assert {k: v for k, v in record.body.items() if k != "status"} == body
+    # What the service fills in (a public IP's block, a pool's state) comes with the body.
+    filled = _service_filled(type_name, record.body)
+    assert created.json() == {type_name: {**body, **filled, "status": "PENDING_CREATE"}}
+    assert {k: v for k, v in record.body.items() if k != "status"} == {**body, **filled}
 
     shown = api.call("GET", _path(type_name, rid))
     assert shown.status_code == 200
@@ -142,7 +154,7 @@ def test_create_get_list_update_delete(api: Api, store: Store, type_name: str) -
     )
     assert updated.status_code == 200, updated.text
     assert updated.json() == {
-        type_name: {**body, "description": "changed", "status": "PENDING_UPDATE"}
+        type_name: {**body, **filled, "description": "changed", "status": "PENDING_UPDATE"}
     }
     record = _config(store, type_name, rid)
     assert record is not None and record.version == 2
@@ -200,7 +212,7 @@ def test_list_filters_by_name(api: Api, store: Store) -> None:
 
 
 def test_status_follows_the_state_of_the_workflow(api: Api, store: Store) -> None:
-    desired.apply(store, ITEMS)
+    desired.apply(store, RESOURCES + GATEWAY)  # no family: the gateway may be deleted alone
     rid = GATEWAY[0][1]["id"]
     path = _path("internet_gateway", rid)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -212,10 +213,10 @@ def test_a_changed_statement_is_found() -> None:
     assert "bandwidth-limit 20m;" in text and "filter INET_OUT {" in text
     tampered = text.replace("bandwidth-limit 20m;", "bandwidth-limit 30m;", 1)
     tampered = tampered.replace("filter INET_OUT {", "filter INET_OUT_GONE {", 1)
-    tampered += "protocols {\n    lldp {\n        interface all;\n    }\n}\n"
+    tampered += "snmp {\n    location lab;\n}\n"
     lab = parse_text(tampered)
     assert day0_differences(netsim, lab) == [
-        "protocols: not in the simulator's day-0",
+        "snmp: not in the simulator's day-0",
         "firewall: different",
     ]
     ae0 = _entry(_child(lab, "interfaces"), "interface", "ae0")
@@ -244,7 +245,7 @@ def test_render_follows_its_inputs() -> None:
         node.name, ipaddress.IPv4Interface("192.168.7.9/26"), node.startup_config, node.members
     )
     assert "address 192.168.7.9/26;" in render_day0.render(moved, "esi", "x", day0)
-    assert "version" not in text.split("\n", 3)[3]  # the image sets its own
+    assert not re.search(r"^version ", text.split("\n", 3)[3], re.M)  # the image sets its own
 
 
 def test_parse_text_reads_the_day0_as_written() -> None:

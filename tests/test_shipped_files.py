@@ -11,7 +11,7 @@ from pathlib import Path
 from nornir_esi.contract import desired
 from nornir_esi.contract.records import shipped_heat_templates
 from nornir_esi.device.inventory import ResourceInventory, load_overrides
-from nornir_esi.services.internet_gateway.render import _ENV
+from nornir_esi.services.rendering import _environment
 
 ROOT = Path(__file__).parent.parent
 INVENTORY = ROOT / "inventory"
@@ -99,4 +99,4 @@ class TestPackageData:
             for f in _package_files(resources.files("nornir_esi"))
             if f.startswith("templates/junos/")
         }
-        assert sorted(_ENV.list_templates()) == sorted(junos)
+        assert sorted(_environment("test").list_templates()) == sorted(junos)

@@ -40,9 +40,11 @@ def _authorized_key(value: str) -> tuple[str, str]:
     "routers",
     multiple=True,
     required=True,
-    metavar="NAME=HOST:PORT[,role=primary|secondary][,FAULT=VALUE]",
-    help="A router to simulate; repeat for each. Faults: commit-delay, fail-commits, "
-    "fail-message, drop-on-commit, refuse-connections, hold-lock, links-down=ae0+ae1.",
+    metavar="NAME=HOST:PORT[,role=primary|secondary][,segment=LABEL][,FAULT=VALUE]",
+    help="A router to simulate; repeat for each. segment: the routers of one label share "
+    "L2 segments per VLAN (an HA pair's downlink), default one for all. Faults: "
+    "commit-delay, fail-commits, fail-message, drop-on-commit, refuse-connections, "
+    "hold-lock, links-down=ae0+ae1.",
 )
 @click.option("--day0", type=click.Path(exists=True, dir_okay=False), help="Day-0 Junos text.")
 @click.option(

@@ -27,6 +27,8 @@ records (what ``nornir-esi get /config/`` prints).
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,6 +221,8 @@ def apply(
         except TemporaryError:
             if attempt + 1 >= (_ALLOCATION_ATTEMPTS if allocating else 1):
                 raise
+            # Back off, randomly, so the racing batches stop meeting at the same revision.
+            time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -351,10 +355,14 @@ def delete(
 
     checked_at = store.revision()
     _refuse_referenced(store, marking, batch)
+    family.refuse_delete(ConfigLookup(store, live_only=True), marking, batch)
     # A referrer written after the check (another request) fails the transaction.
     compare += [
         Compare.none_written_since(keys.type_prefix(keys.CONFIG_PREFIX, referrer), checked_at)
-        for referrer in sorted({r for t, _ in marking for r, _ in referrers(t)})
+        for referrer in sorted(
+            {r for t, _ in marking for r, _ in referrers(t)}
+            | {family.NEEDED_BY[t] for t, _ in marking if t in family.NEEDED_BY}
+        )
     ]
     if ops and not store.txn(compare, ops).succeeded:
         raise TemporaryError(

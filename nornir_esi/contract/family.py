@@ -19,6 +19,10 @@ batch's family members are then checked against each other and against ``/config
   gateway has that destination; at most the gateway's ``maximum_static_routes`` (else the
   internet service's ``default_static_routes_per_gateway``, else 32); ``public_ip_id`` set
   to the gateway's public IP whose block is the destination.
+- On delete (:func:`refuse_delete`): a subnet that holds a gw_interface's addresses, and a
+  gw_interface whose gateway still has static routes (their next hops resolve over its
+  segment), stay until those go (or go in the same batch), as references hold their
+  targets.
 - On update: a field the origin's schema makes create-only keeps its value; a computed one
   (set by the service) is carried over.
 
@@ -36,9 +40,18 @@ from nornir_esi.contract.config import ConfigLookup
 from nornir_esi.contract.resources import RESOURCE_TYPES, object_name
 from nornir_esi.exceptions import ValidationError
 
-__all__ = ["DEFAULT_STATIC_ROUTES", "complete", "subnet_of_gw_interface"]
+__all__ = [
+    "DEFAULT_STATIC_ROUTES",
+    "NEEDED_BY",
+    "complete",
+    "refuse_delete",
+    "subnet_of_gw_interface",
+]
 
 DEFAULT_STATIC_ROUTES = 32
+# What a member's delete must wait for beyond references (:func:`refuse_delete`): the type
+# whose resources may still need it.
+NEEDED_BY = {"subnet": "gw_interface", "gw_interface": "static_route"}
 
 _Batch = list[tuple[str, dict[str, Any]]]
 
@@ -349,3 +362,46 @@ _CHECKS = {
     "gw_interface": _check_gw_interface,
     "static_route": _check_static_route,
 }
+
+
+def refuse_delete(
+    lookup: ConfigLookup, marking: list[tuple[str, str]], batch: set[tuple[str, str]]
+) -> None:
+    """Raise if a member of ``marking`` is still needed by one that stays; see the module.
+
+    ``lookup`` sees live resources only; ``batch`` is everything the delete takes.
+    """
+
+    def staying(resource_type: str) -> list[tuple[str, Mapping[str, Any]]]:
+        return [
+            (rid, b) for rid, b in lookup.all_of(resource_type) if (resource_type, rid) not in batch
+        ]
+
+    for resource_type, resource_id in marking:
+        body = lookup(resource_type, resource_id)
+        if body is None:
+            continue
+        obj = f"{resource_type} {resource_id}"
+        if resource_type == "subnet":
+            network = _network(str(body.get("cidr")))
+            for rid, other in staying("gw_interface"):
+                inside = other.get("network_id") == body.get("network_id") and (
+                    ipaddress.IPv4Address(str(other.get("primary_ipv4"))) in network
+                )
+                if inside:
+                    raise ValidationError(
+                        obj, "cidr", f"holds the addresses of gw_interface {rid}, which stays"
+                    )
+        if resource_type == "gw_interface":
+            routes = [
+                rid
+                for rid, other in staying("static_route")
+                if other.get("internet_gw_id") == body.get("internet_gw_id")
+            ]
+            if routes:
+                raise ValidationError(
+                    obj,
+                    "internet_gw_id",
+                    f"static routes {', '.join(routes[:5])} of its gateway resolve over its "
+                    "segment and stay",
+                )

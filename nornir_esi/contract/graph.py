@@ -14,7 +14,10 @@ from typing import Any
 
 from nornir_esi.exceptions import ValidationError
 
-__all__ = ["Lookup", "Pair", "member_interfaces", "pair_of", "router_of_interface"]
+__all__ = ["FAMILY", "Lookup", "Pair", "member_interfaces", "pair_of", "router_of_interface"]
+
+# The gateway's family members that configure its routers, through ``internet_gw_id``.
+FAMILY = ("public_ip", "gw_interface", "static_route")
 
 Lookup = Callable[[str, str], Mapping[str, Any] | None]
 
@@ -41,8 +44,11 @@ def _get(lookup: Lookup, resource_type: str, resource_id: object, *, via: str) -
 
 
 def pair_of(lookup: Lookup, resource_type: str, body: Mapping[str, Any]) -> Pair:
-    """The router pair of a gateway, an HA interface or an HA router."""
+    """The router pair of a gateway (or a family member's), an HA interface or an HA router."""
     via = f"{resource_type} {body.get('id', '?')}"
+    if resource_type in FAMILY:
+        body = _get(lookup, "internet_gateway", body.get("internet_gw_id"), via=via)
+        resource_type = "internet_gateway"
     if resource_type == "internet_gateway":
         body = _get(lookup, "ha_interface", body.get("downlink_interface_id"), via=via)
         resource_type = "ha_interface"

@@ -25,7 +25,10 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from nornir_esi.contract import keys
+from nornir_esi.contract.records import ConfigRecord
 from nornir_esi.exceptions import ValidationError
+from nornir_esi.store.base import Compare, Op, Store
 
 __all__ = [
     "MAX_POOL_PREFIX",
@@ -33,6 +36,7 @@ __all__ = [
     "allocate",
     "block_of",
     "fresh_state",
+    "release",
     "release_block",
 ]
 
@@ -152,6 +156,25 @@ def allocate(
             address = str(network.network_address + start)
             return address, _state(bitmap)
     return None
+
+
+def release(store: Store, public_ip: Mapping[str, Any]) -> tuple[list[Compare], list[Op]]:
+    """What gives a deleted public IP's block back: its pool's next version, in a transaction.
+
+    The compare holds the pool as read; nothing when the public IP has no block or its pool
+    is gone.
+    """
+    pool_id = public_ip.get("ip_pool_id")
+    if not public_ip.get("cidr") or not isinstance(pool_id, str):
+        return [], []
+    key = keys.config("public_ip_pool", pool_id)
+    entry = store.get(key)
+    if entry is None:
+        return [], []
+    record = ConfigRecord.from_value(entry.value)
+    body = {**record.body, **release_block(record.body, public_ip)}
+    new = ConfigRecord(body=body, version=record.version + 1, marked_for_deletion=False)
+    return [Compare.unchanged_since(key, entry.mod_revision)], [Op.put(key, new.to_json())]
 
 
 def release_block(pool: Mapping[str, Any], public_ip: Mapping[str, Any]) -> dict[str, Any]:

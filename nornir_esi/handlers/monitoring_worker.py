@@ -7,6 +7,8 @@ for an absent uplink; here the state is read from the routers over NETCONF:
 - er_physical_interface: oper-status of the interface -> ``interface``; ``/monitoring``;
 - ha_router: each router reachable -> ``primary``, ``secondary``;
 - ha_interface: each member physical interface up -> ``primary``, ``secondary``;
+- gw_interface: VRRP settled, MASTER on the primary and BACKUP on the secondary, in
+  ``state_monitoring`` and ``/monitoring`` (``{"status": {...}}``, as the origin's collector);
 - internet_gateway: the downlink (and uplink, when set) HA interface is ``ACTIVE`` when both
   member interfaces are up; an absent uplink is reported ``ACTIVE`` as the original did
   (there is nothing to be down). The gateway's four firewall counters must exist on both
@@ -17,6 +19,8 @@ the resource's ``/monitoring`` record is removed.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from nornir_esi.contract import keys
 from nornir_esi.contract.config import lookup_in
@@ -46,7 +50,7 @@ def monitoring_worker(ctx: Context) -> list[Op]:
     lookup = lookup_in(ctx.store)
     devices = ctx.services.devices
     body = job.resource_input
-    live: dict[str, str] | None = None
+    live: dict[str, Any] | None = None
     if job.resource_type == "edge_router":
         up = devices.reachable(body)
         states = {"router": _active(up)}
@@ -63,6 +67,7 @@ def monitoring_worker(ctx: Context) -> list[Op]:
         states = _ha_interface_state(devices, lookup, job.resource_id)
     elif (service := service_for(job.resource_type)) is not None:
         states = service.monitor(devices, lookup, body, ctx.params)
+        live = service.live(states)
     else:
         raise PermanentError(
             f"{job.resource_type} {job.resource_id}: monitoring_worker does not know this type"

@@ -39,7 +39,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nornir_esi.contract import keys
+from nornir_esi.contract import keys, pools
 from nornir_esi.contract.records import (
     AuditJob,
     ConfigRecord,
@@ -104,6 +104,28 @@ def _references(resource_type: str, body: Mapping[str, Any]) -> set[tuple[str, s
         ids = value if isinstance(value, list) else [value]
         out.update((target, i) for i in ids if isinstance(i, str) and i)
     return out
+
+
+# Orders the references do not give: a static route's next hop resolves over its gateway's
+# gw_interface (its address on the segment), so a route waits for that gw_interface's jobs
+# in flight, and a gw_interface's delete for its gateway's routes'.
+# How often removing a deleted public IP is tried while its pool changes under it.
+_FORGET_ATTEMPTS = 10
+
+_FAMILY_ORDER = {("static_route", False): "gw_interface", ("gw_interface", True): "static_route"}
+
+
+def _family_order(flight: _Flight, resource_type: str, record: ConfigRecord) -> list[str]:
+    """Ids of the jobs in flight the workflow of ``record`` must wait for, beyond references."""
+    other = _FAMILY_ORDER.get((resource_type, record.marked_for_deletion))
+    gateway = record.body.get("internet_gw_id")
+    if other is None or not gateway:
+        return []
+    return [
+        job.id
+        for job in flight.jobs.values()
+        if job.resource_type == other and job.resource_input.get("internet_gw_id") == gateway
+    ]
 
 
 def _job_id(key: str) -> str:
@@ -658,6 +680,7 @@ class JobManager:
                 for used in _references(resource_type, record.body)
                 for job in self._flight.of_resource(used)
             ]
+        others += _family_order(self._flight, resource_type, record)
         after = sorted(set(own) | set(others))
         # The cache decides what was planned: unchanged since read, or another manager
         # (or this one, for a duplicate event) planned this version first.
@@ -719,21 +742,32 @@ class JobManager:
             record = ConfigRecord.from_value(config.value)
             if record.version != version or not record.marked_for_deletion:
                 return
-        compare = [_compare_unchanged(config_key, config)]
-        ops = [
-            Op.delete(key(resource_type, resource_id))
-            for key in (
-                keys.config,
-                keys.state,
-                keys.monitoring,
-                keys.worker_config,
-                keys.heat_stack,
-                keys.applied,
-                keys.job_state,
-            )
-        ]
-        if self.store.txn(compare, ops).succeeded:
-            log.info("%s %s deleted: its keys are gone", resource_type, resource_id)
+        for _ in range(_FORGET_ATTEMPTS):
+            compare = [_compare_unchanged(config_key, config)]
+            ops = [
+                Op.delete(key(resource_type, resource_id))
+                for key in (
+                    keys.config,
+                    keys.state,
+                    keys.monitoring,
+                    keys.worker_config,
+                    keys.heat_stack,
+                    keys.applied,
+                    keys.job_state,
+                )
+            ]
+            if config is not None and resource_type == "public_ip":
+                # Its block goes back to its pool with it (the pool's next version).
+                pool_compare, pool_ops = pools.release(
+                    self.store, ConfigRecord.from_value(config.value).body
+                )
+                compare += pool_compare
+                ops += pool_ops
+            if self.store.txn(compare, ops).succeeded:
+                log.info("%s %s deleted: its keys are gone", resource_type, resource_id)
+                return
+            if self.store.get(config_key) != config:
+                return  # a newer version came: not deleted after all
 
     # -- collection ------------------------------------------------------------------------
 

@@ -15,9 +15,9 @@ from lxml import etree
 from nornir_esi.junos.schema import ROOT, Stmt
 from nornir_esi.junos.text import (
     Out,
+    entry_name,
     key_of,
     out_lines,
-    quote,
     schema_of,
     statement,
 )
@@ -205,7 +205,7 @@ class _Differ:
                 if n.stmt.kind == "container":
                     words.append(tag)
                 else:
-                    key = quote(_key(n))
+                    key = entry_name(_key(n))
                     words += [key] if stmt.anon == tag else [tag, key]
                 self.walk(o.elem, n.elem, n.stmt, words, [])
 

@@ -29,8 +29,8 @@ Rendering hints, matching what ``show configuration`` prints:
 ``grouped``
     a list printed as one block, ``destination-prefix-list { a; b; }``.
 ``oneliner``
-    a container printed on one line when it holds a single leaf or flag:
-    ``then accept;``, ``from instance vrf1;``.
+    a container, or a list entry, printed on one line when it holds a single leaf or
+    flag: ``then accept;``, ``from instance vrf1;``, ``route 0.0.0.0/0 next-hop 192.0.2.1;``.
 ``flatten``
     a container printed as the prefix of each child: ``family inet { ... }``.
 ``ordered``
@@ -43,6 +43,10 @@ Rendering hints, matching what ``show configuration`` prints:
     a container whose main leaf is written without its keyword:
     ``autonomous-system 65101;`` is
     ``<autonomous-system><as-number>65101</as-number></autonomous-system>``.
+``presence``
+    a container that means something by itself (``family inet;`` enables IPv4 on a unit,
+    ``preempt;`` turns preemption on): a delete that empties it leaves it in place, where
+    any other container emptied by a delete goes with its last child.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ class Stmt:
     ordered: bool = False
     single: bool = False
     positional: str | None = None
+    presence: bool = False
     known: bool = True
 
     def __repr__(self) -> str:  # the recursive groups entry would make the default unreadable
@@ -109,9 +114,10 @@ _VRRP_GROUP = _l(
         "virtual-address": LEAF_LIST,
         "priority": LEAF,
         "accept-data": FLAG,
-        "preempt": _c({"hold-time": LEAF}),
+        "preempt": _c({"hold-time": LEAF}, presence=True),
         "no-preempt": FLAG,
         "advertise-interval": LEAF,
+        "fast-interval": LEAF,
         "track": _c({"interface": _l({"priority-cost": LEAF})}),
     }
 )
@@ -121,13 +127,17 @@ _FAMILY_INET = _c(
         "filter": _c({"input": _FILTER_REF, "output": _FILTER_REF}),
         "address": _l({"vrrp-group": _VRRP_GROUP, "primary": FLAG, "preferred": FLAG}),
         "mtu": LEAF,
-    }
+    },
+    presence=True,
 )
 
 _UNIT = _l(
     {
         "vlan-id": LEAF,
-        "family": _c({"inet": _FAMILY_INET, "inet6": _FAMILY_INET, "mpls": _c()}, flatten=True),
+        "family": _c(
+            {"inet": _FAMILY_INET, "inet6": _FAMILY_INET, "mpls": _c(presence=True)},
+            flatten=True,
+        ),
         "disable": FLAG,
         "encapsulation": LEAF,
     }
@@ -142,7 +152,10 @@ _INTERFACE = _l(
         "mtu": LEAF,
         "encapsulation": LEAF,
         "aggregated-ether-options": _c(
-            {"minimum-links": LEAF, "lacp": _c({"active": FLAG, "passive": FLAG, "periodic": LEAF})}
+            {
+                "minimum-links": LEAF,
+                "lacp": _c({"active": FLAG, "passive": FLAG, "periodic": LEAF}, presence=True),
+            }
         ),
     }
 )
@@ -156,7 +169,17 @@ _POLICY_FROM = _c(
         "instance": LEAF_LIST,
         "protocol": LEAF_LIST,
         "prefix-list": _l(),
-        "route-filter": _l({}, key="address"),
+        "route-filter": _l(
+            {
+                "exact": FLAG,
+                "orlonger": FLAG,
+                "longer": FLAG,
+                "upto": LEAF,
+                "prefix-length-range": LEAF,
+            },
+            key="address",
+            oneliner=True,
+        ),
         "community": LEAF_LIST,
         "neighbor": LEAF_LIST,
     },
@@ -168,6 +191,7 @@ _POLICY_THEN = _c(
         "accept": FLAG,
         "reject": FLAG,
         "next": LEAF,
+        "next-hop": LEAF,
         "community": _l({}, key="community-name"),
         "local-preference": LEAF,
     },
@@ -237,8 +261,27 @@ _ROUTING_OPTIONS = _c(
         "router-id": LEAF,
         "instance-import": LEAF_LIST,
         "instance-export": LEAF_LIST,
-        "static": _c({"route": _l({"next-hop": LEAF_LIST, "discard": FLAG}, key="name")}),
+        "static": _c(
+            {
+                "route": _l(
+                    {"next-hop": LEAF_LIST, "discard": FLAG, "reject": FLAG, "preference": LEAF},
+                    oneliner=True,
+                )
+            }
+        ),
         "maximum-routes": _c({"limit": LEAF}),
+    }
+)
+
+_BGP_NEIGHBOR = _l(
+    {
+        "peer-as": LEAF,
+        "local-address": LEAF,
+        "hold-time": LEAF,
+        "import": LEAF_LIST,
+        "export": LEAF_LIST,
+        "log-updown": FLAG,
+        "passive": FLAG,
     }
 )
 
@@ -249,14 +292,26 @@ _BGP_GROUP = _l(
         "export": LEAF_LIST,
         "peer-as": LEAF,
         "local-address": LEAF,
-        "neighbor": _l({"peer-as": LEAF, "import": LEAF_LIST, "export": LEAF_LIST}),
+        "hold-time": LEAF,
+        "log-updown": FLAG,
+        "passive": FLAG,
+        "neighbor": _BGP_NEIGHBOR,
         "allow": LEAF_LIST,
     }
 )
 
 _PROTOCOLS = _c(
     {
-        "bgp": _c({"group": _BGP_GROUP, "import": LEAF_LIST, "export": LEAF_LIST}),
+        "bgp": _c(
+            {
+                "group": _BGP_GROUP,
+                "import": LEAF_LIST,
+                "export": LEAF_LIST,
+                "log-updown": FLAG,
+                "hold-time": LEAF,
+            }
+        ),
+        "vrrp": _c({"version-3": FLAG, "traceoptions": _c()}),
         "lldp": _c({"interface": _l()}),
     }
 )
@@ -294,7 +349,10 @@ _SYSTEM = _c(
             }
         ),
         "services": _c(
-            {"ssh": _c({"root-login": LEAF}), "netconf": _c({"ssh": _c({"port": LEAF})})}
+            {
+                "ssh": _c({"root-login": LEAF}, presence=True),
+                "netconf": _c({"ssh": _c({"port": LEAF}, presence=True)}, presence=True),
+            }
         ),
         "syslog": _c(),
     }

@@ -17,7 +17,15 @@ from lxml import etree
 from nornir_esi.exceptions import ConfigSyntaxError
 from nornir_esi.junos.schema import ROOT, Stmt, child, infer
 
-__all__ = ["brace_problem", "parse_set", "parse_text", "quote", "render_set", "render_text"]
+__all__ = [
+    "brace_problem",
+    "entry_name",
+    "parse_set",
+    "parse_text",
+    "quote",
+    "render_set",
+    "render_text",
+]
 
 Element = etree._Element
 
@@ -115,6 +123,16 @@ def quote(value: str) -> str:
     if value and value[0] != "<" and not _NEEDS_QUOTES.search(value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def entry_name(value: str) -> str:
+    """A list entry's name as ``show configuration`` prints it.
+
+    A wildcard name (``<*>``, ``<ge-*>``) is printed bare, where ``display set`` quotes it.
+    """
+    if value.startswith("<") and value.endswith(">") and not _NEEDS_QUOTES.search(value):
+        return value
+    return quote(value)
 
 
 def _edit(path: list[str]) -> str:
@@ -426,9 +444,12 @@ def statement(elem: Element, sub: Stmt, *, anon: bool = False) -> list[Out]:
         return [Out(f"{tag} {quote(elem.text or '')}", None, inactive)]
     if sub.kind == "list":
         key = key_of(elem, sub)
-        name = quote(key.text or "") if key is not None else ""
+        name = entry_name(key.text or "") if key is not None else ""
         body = _outs(elem, sub, skip=key)
-        return [Out(name if anon else f"{tag} {name}".strip(), body or None, inactive)]
+        head = name if anon else f"{tag} {name}".strip()
+        if sub.oneliner and _one_line(body):  # `route 0.0.0.0/0 next-hop 192.0.2.1;`
+            return [Out(f"{head} {body[0].head}", None, inactive)]
+        return [Out(head, body or None, inactive)]
     value = elem.find(sub.positional) if sub.positional else None
     if value is not None:
         tag = f"{tag} {quote(value.text or '')}"
@@ -437,9 +458,14 @@ def statement(elem: Element, sub: Stmt, *, anon: bool = False) -> list[Out]:
         if not body:
             return [Out(tag, None, inactive)]
         return [Out(f"{tag} {o.head}", o.body, o.inactive or inactive) for o in body]
-    if sub.oneliner and len(body) == 1 and body[0].body is None and not body[0].inactive:
+    if sub.oneliner and _one_line(body):
         return [Out(f"{tag} {body[0].head}", None, inactive)]
     return [Out(tag, body or None, inactive)]
+
+
+def _one_line(body: list[Out]) -> bool:
+    """Whether a oneliner's ``body`` is a single active statement without a block."""
+    return len(body) == 1 and body[0].body is None and not body[0].inactive
 
 
 def _outs(parent: Element, stmt: Stmt, skip: Element | None = None) -> list[Out]:

@@ -249,13 +249,16 @@ def _apply_children(
     words: list[str],
     *,
     top: bool = False,
-) -> None:
+) -> bool:
+    """Apply the children of ``src`` to ``node``; whether any statement was removed."""
     skip = key_tag(stmt) if kind == "list" else None
+    removed = False
     for s in src:
         if s.tag == skip:
             skip = None  # the entry's key identified it already; a second one is content
             continue
-        _apply_one(node, s, _child_stmt(stmt, str(s.tag)), stmt, op, words, top=top)
+        removed |= _apply_one(node, s, _child_stmt(stmt, str(s.tag)), stmt, op, words, top=top)
+    return removed
 
 
 def _apply_one(
@@ -267,7 +270,14 @@ def _apply_one(
     words: list[str],
     *,
     top: bool,
-) -> None:
+) -> bool:
+    """Apply statement ``s`` to ``parent``; whether a statement was removed (at or below it).
+
+    A container that a removal leaves empty goes too (Junos shows no empty containers), so
+    the removal of a last routing instance takes ``routing-instances`` with it. Kept: list
+    entries (their key is content), presence containers (``family inet``), and containers
+    that were empty before (``set protocols bgp``, a flag-like ``ssh;``).
+    """
     kind = node_kind(s, stmt)
     op = _operation(s, inherited, words)
     here = words + _words(s, stmt, parent_stmt)
@@ -281,7 +291,7 @@ def _apply_one(
                 raise _missing(words, bad)
             for c in same:
                 parent.remove(c)
-            return
+            return bool(same)
         raise NetsimRpcError(
             f"missing key {key_tag(stmt)} in {s.tag}",
             tag="missing-element",
@@ -300,7 +310,7 @@ def _apply_one(
             raise _missing(words, bad)
         for c in existing_all:
             parent.remove(c)
-        return
+        return bool(existing_all)
 
     if op == "create" and existing is not None:
         raise NetsimRpcError(
@@ -318,7 +328,7 @@ def _apply_one(
         if _only_removes(s, stmt, kind):
             # `delete interfaces ae0 unit 1041 family` on a router without that unit: Junos
             # builds nothing (it warns), so neither is an empty `unit 1041` left behind.
-            return
+            return False
         node = _shell(s, stmt, kind)
         _place(parent, node, top=top)
     elif op == "replace" or (
@@ -342,8 +352,13 @@ def _apply_one(
         del node.attrib["inactive"]
     if s.get("insert") is not None:
         _insert(parent, node, s, stmt, kind, words)
-    if kind in ("container", "list"):
-        _apply_children(node, s, stmt, kind, sub_op, here)
+    if kind not in ("container", "list"):
+        return False
+    removed = _apply_children(node, s, stmt, kind, sub_op, here)
+    # Pruned once all of `s` is applied: a later sibling in `s` may add to `node` again.
+    if removed and kind == "container" and not len(node) and not (stmt and stmt.presence):
+        parent.remove(node)
+    return removed
 
 
 def _operation(s: _Element, inherited: str, words: list[str]) -> str:

@@ -1,8 +1,11 @@
 """The commit checks Junos performs that a gateway configuration can trip over.
 
-Only references and uniqueness rules are checked, not the whole Junos semantics. The
-``groups`` subtree is skipped (its ``<*>`` wildcards are no configuration by themselves),
-and so are inactive statements, which Junos leaves out of the committed configuration.
+Only references and uniqueness rules are checked, not the whole Junos semantics. As on
+Junos, the configuration is checked as it takes effect: with the statements its
+apply-groups inherit (a policy a group names must exist where the group is applied), and
+without inactive statements, which Junos leaves out of the committed configuration. The
+``groups`` subtree itself is skipped (its ``<*>`` wildcards are no configuration by
+themselves), but every group it names must be defined.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable, Iterator
 from lxml import etree
 
 from nornir_esi.exceptions import NetsimRpcError
+from nornir_esi.junos.inherit import inherit
 from nornir_esi.junos.tree import junos_path
 
 __all__ = ["check"]
@@ -26,8 +30,9 @@ _FAMILIES = ("inet", "inet6")
 def check(config: _Element) -> list[NetsimRpcError]:
     """The errors a commit of ``config`` would fail with, in document order; [] when it commits."""
     errors: list[NetsimRpcError] = []
-    state = _State(config)
-    for el, path in _walk(config, ()):
+    effective = inherit(config)
+    state = _State(effective)
+    for el, path in _walk(effective, ()):
         for rule in _RULES:
             errors += rule(state, el, path)
     return errors
@@ -145,14 +150,15 @@ def _filter_refs(state: _State, el: _Element, path: _Path) -> list[NetsimRpcErro
 
 
 def _group_refs(state: _State, el: _Element, path: _Path) -> list[NetsimRpcError]:
-    if el.tag != "apply-groups":
+    # Anywhere outside `groups`: the top, an interface, a unit, a bgp group of an instance.
+    if el.tag not in ("apply-groups", "apply-groups-except"):
         return []
     name = el.text or ""
     if state.find(f"groups={name}") is not None:
         return []
     parent = el.getparent()
     assert parent is not None
-    return [_error(f"apply-groups: group '{name}' is not defined", parent, name)]
+    return [_error(f"{el.tag}: group '{name}' is not defined", parent, name)]
 
 
 _POLICY_REFS: frozenset[_Path] = frozenset(

@@ -19,6 +19,8 @@ Junos semantics kept on purpose (clients and our own pair transaction rely on th
 - Rollbacks 0-49 are kept; rollback 0 is the running configuration.
 - Firewall counters exist only for ``count`` actions of the committed configuration and
   grow with time from the commit that created them.
+- Routers see each other through their :class:`Segments` (the simulator's): VRRP elects
+  among the routers of a segment, BGP sessions come up between them (``protocols``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import time
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from lxml import etree
 
@@ -39,7 +41,9 @@ from nornir_esi.junos import tree
 from nornir_esi.junos.text import parse_text
 from nornir_esi.netsim import checks
 
-__all__ = ["CommitRecord", "Faults", "Router", "Session", "Settings"]
+__all__ = ["CommitRecord", "Faults", "Router", "Segments", "Session", "Settings"]
+
+T = TypeVar("T")
 
 Role = Literal["primary", "secondary"]
 MAX_ROLLBACKS = 50
@@ -70,11 +74,39 @@ class Faults:
 
 @dataclass
 class Settings:
-    """How the router presents itself; ``minute`` is the length of a Junos minute in seconds."""
+    """How the router presents itself; ``minute`` is the length of a Junos minute in seconds.
+
+    ``segment``: the label of the L2 segments the router is wired to (see :class:`Segments`);
+    "" is the default segment.
+    """
 
     role: Role = "primary"
     model: str = "mx960"
     minute: float = 60.0
+    segment: str = ""
+
+
+class Segments:
+    """Which routers share L2 segments: the routers of one simulator, by segment label.
+
+    Routers of one label are wired alike, as the two routers of an HA pair are to their
+    downlink: a VLAN id on any physical interface of one is the same broadcast domain as
+    that VLAN id on any physical interface of the others. Routers of different labels
+    never see each other. The simulator owns one and hands it to each of its routers.
+    """
+
+    def __init__(self) -> None:
+        self._routers: list[Router] = []
+
+    def join(self, router: Router) -> None:
+        """Wire ``router`` to the segments of its label (``router.settings.segment``)."""
+        if router not in self._routers:
+            self._routers.append(router)
+
+    def neighbours(self, router: Router) -> list[Router]:
+        """The other routers of ``router``'s segment label, in the order they joined."""
+        label = router.settings.segment
+        return [r for r in self._routers if r is not router and r.settings.segment == label]
 
 
 @dataclass
@@ -121,10 +153,16 @@ class Router:
         day0: etree._Element | str | None = None,
         settings: Settings | None = None,
         faults: Faults | None = None,
+        segments: Segments | None = None,
     ) -> None:
+        """``segments``: the routers it shares L2 segments with; a router of its own by default."""
         self.name = name
         self.settings = settings or Settings()
         self.faults = faults or Faults()
+        self.segments = segments if segments is not None else Segments()
+        self.segments.join(self)
+        self._derived: dict[Callable[..., Any], Any] = {}
+        self._derived_from: etree._Element | None = None
         self.sessions: dict[int, Session] = {}
         self.lock_owner: Session | str | None = None
         self._day0 = self._initial(day0)
@@ -535,9 +573,19 @@ class Router:
         entry = _interface(self.running, physical)
         return entry is not None and entry.find("disable") is None
 
-    def vrrp_state(self) -> str:
-        """The router's VRRP state: ``master`` on the primary, ``backup`` on the secondary."""
-        return "master" if self.settings.role == "primary" else "backup"
+    def derived(self, build: Callable[[etree._Element], T]) -> T:
+        """What ``build`` makes of the running configuration, made once per commit.
+
+        For operational state read on every RPC (the units, addresses and VRRP groups a
+        configuration declares): a router answers it from the last commit's result.
+        """
+        if self._derived_from is not self.running:
+            self._derived = {}
+            self._derived_from = self.running
+        if build not in self._derived:
+            self._derived[build] = build(self.running)
+        result: T = self._derived[build]
+        return result
 
 
 class CommitCheckError(NetsimRpcError):

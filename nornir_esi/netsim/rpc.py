@@ -12,6 +12,7 @@ also carries Junos' closing ``configuration check-out failed``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from nornir_esi.exceptions import ConfigSyntaxError, NetsimRpcError
 from nornir_esi.junos import tree
 from nornir_esi.junos.diff import diff_text
 from nornir_esi.junos.text import parse_set, parse_text, render_set, render_text
+from nornir_esi.netsim import protocols
 from nornir_esi.netsim.device import (
     JUNOS_VERSION,
     CommitCheckError,
@@ -40,6 +42,7 @@ _NSMAP = {None: BASE_NS, "junos": JUNOS_NS}
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, etree._Element], Awaitable[list[etree._Element]]]
+Network = ipaddress.IPv4Network
 
 
 class CloseSession(Exception):  # noqa: N818 (a request to end the session, not an error)
@@ -532,26 +535,140 @@ async def _get_firewall_counter_information(
 
 
 async def _get_vrrp_information(session: Session, rpc: etree._Element) -> list[etree._Element]:
-    router = session.router
-    vrrp_groups = {
-        group.findtext("name", "")
-        for group in router.running.iterfind("groups")
-        if group.find(".//vrrp-group") is not None
-    }
     info = _leaf("vrrp-information")
-    for interface in router.running.iterfind("interfaces/interface"):
-        for unit in interface.iterfind("unit"):
-            applied = [g.text for g in unit.iterfind("apply-groups") if g.text in vrrp_groups]
-            if not applied:
+    for group in protocols.vrrp_groups(session.router, _text(rpc, "interface")):
+        entry = _sub(info, "vrrp-interface")
+        _sub(entry, "interface", group.interface)
+        _sub(entry, "interface-state", "up" if group.up else "down")
+        _sub(entry, "group", str(group.vrid))
+        _sub(entry, "vrrp-state", group.state)
+        _sub(entry, "vrrp-mode", "Active")
+        _sub(entry, "local-interface-address", group.address)
+        for virtual in group.virtual:
+            _sub(entry, "virtual-ip-address", virtual)
+    return [info]
+
+
+def _destination_filter(raw: str, exact: bool) -> Callable[[protocols.Table], list[Network]]:
+    """The destinations ``show route DEST`` lists of a table.
+
+    The routes inside DEST (DEST itself among them), or else the longest one holding it;
+    with ``exact``, DEST alone.
+    """
+    try:
+        wanted = ipaddress.IPv4Network(raw, strict=False)
+    except ValueError as exc:
+        raise NetsimRpcError(
+            f"invalid destination: {raw}", tag="invalid-value", error_type="protocol"
+        ) from exc
+
+    def pick(table: protocols.Table) -> list[Network]:
+        prefixes = table.destinations
+        if exact:
+            return [p for p in prefixes if p == wanted]
+        inside = [p for p in prefixes if p.subnet_of(wanted)]
+        if inside:
+            return inside
+        holding = [p for p in prefixes if wanted.subnet_of(p)]
+        return [max(holding, key=lambda p: p.prefixlen)] if holding else []
+
+    return pick
+
+
+async def _get_route_information(session: Session, rpc: etree._Element) -> list[etree._Element]:
+    tables = protocols.route_tables(session.router)
+    name = _text(rpc, "table")
+    if name:
+        tables = [t for t in tables if t.name == name]
+        if not tables:
+            raise NetsimRpcError(
+                f"Invalid routing table name: {name}",
+                tag="invalid-value",
+                error_type="protocol",
+                bad_element=name,
+            )
+    destination = _text(rpc, "destination")
+    pick = (
+        _destination_filter(destination, _child(rpc, "exact") is not None) if destination else None
+    )
+    # `show route hidden` lists the hidden routes alone; `show route`, every other one.
+    hidden = _child(rpc, "hidden") is not None
+    info = _leaf("route-information")
+    for table in tables:
+        shown = set(pick(table) if pick is not None else table.destinations)
+        if pick is not None and not shown:
+            continue  # `show route DEST` prints only the tables that hold a route for it
+        routes = table.routes
+        element = _sub(info, "route-table")
+        _sub(element, "table-name", table.name)
+        _sub(element, "destination-count", str(len(table.destinations)))
+        _sub(element, "total-route-count", str(len(routes)))
+        _sub(element, "active-route-count", str(sum(r.active for r in routes)))
+        _sub(element, "holddown-route-count", "0")
+        _sub(element, "hidden-route-count", str(sum(r.hidden for r in routes)))
+        for prefix in table.destinations:
+            entries = [r for r in routes if r.prefix == prefix and r.hidden == hidden]
+            if prefix not in shown or not entries:
                 continue
-            logical = f"{interface.findtext('name', '')}.{unit.findtext('name', '')}"
-            up = router.link_up(logical) and unit.find("disable") is None
-            entry = _sub(info, "vrrp-interface")
-            _sub(entry, "interface", logical)
-            _sub(entry, "interface-state", "up" if up else "down")
-            _sub(entry, "group", unit.findtext("vlan-id") or unit.findtext("name", ""))
-            _sub(entry, "vrrp-state", router.vrrp_state() if up else "init")
-            _sub(entry, "config-group", applied[0] or "")
+            rt = _sub(element, "rt")
+            _sub(rt, "rt-destination", str(prefix))
+            for route in entries:
+                _route_entry(rt, route)
+    return [info]
+
+
+def _route_entry(rt: etree._Element, route: protocols.Route) -> None:
+    entry = _sub(rt, "rt-entry")
+    if route.active:
+        _sub(entry, "active-tag", "*")
+        _sub(entry, "current-active")
+        _sub(entry, "last-active")
+    _sub(entry, "protocol-name", route.protocol)
+    _sub(entry, "preference", str(route.preference))
+    if route.protocol == "Local":
+        _sub(entry, "nh-type", "Local")
+        _sub(_sub(entry, "nh"), "nh-local-interface", route.via)
+    elif route.discard:
+        _sub(entry, "nh-type", "Discard")
+    elif route.hidden:
+        _sub(entry, "nh-type", "Unusable")  # no up unit of the instance reaches the next hop
+        if route.to:
+            _sub(_sub(entry, "nh"), "to", route.to)
+    else:
+        nh = _sub(entry, "nh")
+        _sub(nh, "selected-next-hop")
+        if route.to:
+            _sub(nh, "to", route.to)
+        _sub(nh, "via", route.via)
+
+
+async def _get_bgp_neighbor_information(
+    session: Session, rpc: etree._Element
+) -> list[etree._Element]:
+    instance = _text(rpc, "instance")
+    address = _text(rpc, "neighbor-address").split("+")[0]
+    info = _leaf("bgp-information")
+    for peer in protocols.bgp_peers(session.router):
+        if (instance and peer.instance != instance) or (address and peer.address != address):
+            continue
+        established = peer.state == "Established"
+        entry = _sub(info, "bgp-peer")
+        # Ports are shown once there is a TCP connection.
+        _sub(
+            entry,
+            "peer-address",
+            f"{peer.address}+{protocols.BGP_PORT}" if established else peer.address,
+        )
+        if peer.peer_as:
+            _sub(entry, "peer-as", peer.peer_as)
+        if peer.local_address:
+            local = peer.local_address
+            _sub(entry, "local-address", f"{local}+{peer.local_port}" if established else local)
+        _sub(entry, "local-as", peer.local_as)
+        _sub(entry, "peer-group", peer.group)
+        _sub(entry, "peer-cfg-rti", peer.instance)
+        _sub(entry, "peer-type", "Internal" if peer.internal else "External")
+        _sub(entry, "peer-state", peer.state)
     return [info]
 
 
@@ -581,6 +698,8 @@ HANDLERS: dict[str, Handler] = {
     "get-firewall-filter-information": _get_firewall_filter_information,
     "get-firewall-counter-information": _get_firewall_counter_information,
     "get-vrrp-information": _get_vrrp_information,
+    "get-route-information": _get_route_information,
+    "get-bgp-neighbor-information": _get_bgp_neighbor_information,
 }
 
 

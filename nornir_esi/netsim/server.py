@@ -38,7 +38,15 @@ from lxml import etree
 
 from nornir_esi.device.known_hosts import FILE_ENV, record
 from nornir_esi.exceptions import NetsimError
-from nornir_esi.netsim.device import Faults, Role, Router, Session, SessionDroppedError, Settings
+from nornir_esi.netsim.device import (
+    Faults,
+    Role,
+    Router,
+    Segments,
+    Session,
+    SessionDroppedError,
+    Settings,
+)
 from nornir_esi.netsim.hostkeys import host_key, known_hosts_line
 from nornir_esi.netsim.rpc import BASE_NS, CloseSession, handle_rpc
 
@@ -73,7 +81,13 @@ _CHUNK = re.compile(rb"\n#(\d+)\n")
 
 @dataclass
 class RouterSpec:
-    """A router to simulate: where it listens, its role, its day-0 and its faults."""
+    """A router to simulate: where it listens, its role, its day-0 and its faults.
+
+    ``segment``: the label of the L2 segments it is wired to; the routers of one label (of
+    one simulator) share a broadcast domain per VLAN id, as the two routers of an HA pair
+    do. "" is the default segment: give each pair its own label when a simulator runs
+    several pairs that use the same VLANs.
+    """
 
     name: str
     host: str = "127.0.0.1"
@@ -81,10 +95,11 @@ class RouterSpec:
     role: Role = "primary"
     day0: str | None = None
     faults: Faults = field(default_factory=Faults)
+    segment: str = ""
 
     @classmethod
     def parse(cls, spec: str) -> RouterSpec:
-        """``NAME=HOST:PORT[,role=primary|secondary][,fault=value...]`` as the CLI takes it."""
+        """``NAME=HOST:PORT[,role=primary|secondary][,segment=LABEL][,fault=value...]``."""
         name, sep, rest = spec.partition("=")
         if not sep or not name:
             raise NetsimError(f"router spec {spec!r}: expected NAME=HOST:PORT[,key=value...]")
@@ -102,6 +117,8 @@ class RouterSpec:
                 if value not in ("primary", "secondary"):
                     raise NetsimError(f"router {name}: role {value!r} is not primary|secondary")
                 router.role = value  # type: ignore[assignment]
+            elif key == "segment":
+                router.segment = value
             elif key == "day0":
                 try:
                     router.day0 = Path(value).read_text(encoding="utf-8")
@@ -349,6 +366,7 @@ class Simulator:
         self.authorized_keys = authorized_keys or {}
         self.seed = host_key_seed
         self.routers: dict[str, Router] = {}
+        self.segments = Segments()
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self._listeners: dict[str, asyncssh.SSHAcceptor] = {}
         self._placeholders: dict[str, socket.socket] = {}
@@ -367,14 +385,16 @@ class Simulator:
         A failure to listen stops the simulator, and is raised.
         """
         self._loop = asyncio.get_running_loop()
+        self.segments = Segments()  # a start makes new routers: no old one stays wired
         for spec in self.specs:
             if spec.faults.commit_delay == 0.0:
                 spec.faults.commit_delay = self._commit_delay
             router = Router(
                 spec.name,
                 day0=spec.day0 if spec.day0 is not None else self._day0,
-                settings=Settings(role=spec.role, minute=self._minute),
+                settings=Settings(role=spec.role, minute=self._minute, segment=spec.segment),
                 faults=spec.faults,
+                segments=self.segments,
             )
             self._start_faults[spec.name] = deepcopy(spec.faults)
             self._listener_locks[spec.name] = asyncio.Lock()

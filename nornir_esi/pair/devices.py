@@ -25,6 +25,7 @@ from nornir_esi.pair.coalesce import DEFAULT_BATCH, Coalescer
 from nornir_esi.pair.transaction import apply_pair
 from nornir_esi.store.mutex import EtcdMutex
 from nornir_esi.tasks.collect_commits import collect_commits
+from nornir_esi.tasks.collect_forwarding import collect_forwarding
 from nornir_esi.tasks.collect_state import collect_state
 from nornir_esi.tasks.push_config import push_config
 
@@ -171,6 +172,22 @@ class NornirDevices:
         try:
             result = nr.run(task=collect_state, interfaces=interfaces, counters=counters)
             _raise_failure(result, "collect state")
+            state: dict[str, Any] = next(iter(result.values()))[0].result
+            return state
+        finally:
+            nr.close_connections()
+
+    def forwarding(
+        self, router: Router, *, interfaces: Sequence[str] = (), instance: str = ""
+    ) -> dict[str, Any]:
+        """One router's VRRP groups on ``interfaces``, and BGP peers and routes of ``instance``.
+
+        Read by :func:`~nornir_esi.tasks.collect_forwarding.collect_forwarding`, in one session.
+        """
+        nr = self._nornir([router])
+        try:
+            result = nr.run(task=collect_forwarding, interfaces=list(interfaces), instance=instance)
+            _raise_failure(result, "collect forwarding")
             state: dict[str, Any] = next(iter(result.values()))[0].result
             return state
         finally:

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nornir_esi.services import internet_gateway
+from nornir_esi.services import gw_interface, internet_gateway, public_ip, static_route
 from nornir_esi.services.base import DeviceService
 
 __all__ = ["SERVICES", "service_for"]
 
 SERVICES: Mapping[str, DeviceService] = {
-    service.resource_type: service for service in (internet_gateway.SERVICE,)
+    service.resource_type: service
+    for service in (
+        internet_gateway.SERVICE,
+        public_ip.SERVICE,
+        gw_interface.SERVICE,
+        static_route.SERVICE,
+    )
 }
 
 

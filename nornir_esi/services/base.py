@@ -72,3 +72,7 @@ class DeviceService(Protocol):
         Read from its ``body`` and the monitoring job's ``params``.
         """
         ...
+
+    def live(self, states: Mapping[str, str]) -> dict[str, Any] | None:
+        """The ``/monitoring`` record's fields for ``states``; None: the service keeps none."""
+        ...

@@ -73,7 +73,7 @@ def _creations(events: list[Event], prefix: str) -> dict[str, int]:
 def _expected_jobs(items: list[tuple[str, dict[str, Any]]]) -> int:
     """A create plans heat and monitoring for a gateway, monitoring alone for the types
     with a monitoring template only, nothing for the non-workable ones."""
-    per_type = {"internet_gateway": 2, "internet_service": 0, "qos_option": 0}
+    per_type = {"internet_gateway": 2, "internet_service": 0, "qos_option": 0, "public_ip_pool": 0}
     return sum(per_type.get(t, 1) for t, _ in items)
 
 

@@ -170,7 +170,7 @@ def test_one_routers_missing_secret_fails_that_router_only(
     unset = {"ref": "env:ESI_UNSET_PASSWORD"}
     desired.apply(
         store,
-        [(t, {**b, "password": unset} if b["name"] == broken else b) for t, b in RESOURCES],
+        [(t, {**b, "password": unset} if b.get("name") == broken else b) for t, b in RESOURCES],
     )
     nr = InitNornir(
         inventory={

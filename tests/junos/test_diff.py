@@ -24,9 +24,11 @@ groups {
                     family inet {
                         address <*> {
                             vrrp-group <*> {
-                                priority 200;
+                                fast-interval 10000;
+                                preempt {
+                                    hold-time 180;
+                                }
                                 accept-data;
-                                preempt;
                             }
                         }
                     }
@@ -41,9 +43,51 @@ groups {
                     family inet {
                         address <*> {
                             vrrp-group <*> {
-                                priority 100;
+                                fast-interval 10000;
+                                preempt {
+                                    hold-time 180;
+                                }
                                 accept-data;
-                                no-preempt;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    InetGW1-RI-IBGP {
+        routing-instances {
+            <*> {
+                protocols {
+                    bgp {
+                        log-updown;
+                        group <*> {
+                            type internal;
+                            peer-as 65101;
+                            neighbor <*> {
+                                hold-time 30;
+                                import BGP-InetGW1-RI_IN;
+                                export BGP-InetGW1-RI_OUT;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    InetGW2-RI-IBGP {
+        routing-instances {
+            <*> {
+                protocols {
+                    bgp {
+                        log-updown;
+                        group <*> {
+                            type internal;
+                            peer-as 65101;
+                            neighbor <*> {
+                                hold-time 30;
+                                import BGP-InetGW2-RI_IN;
+                                export BGP-InetGW2-RI_OUT;
                             }
                         }
                     }
@@ -112,6 +156,11 @@ interfaces {
 routing-options {
     autonomous-system 65101;
 }
+protocols {
+    vrrp {
+        version-3;
+    }
+}
 policy-options {
     prefix-list BGP-VIRTUAL-ROUTER-PEERS {
         100.64.0.0/10;
@@ -125,6 +174,34 @@ policy-options {
     policy-statement INSTANCE-USER_OUT {
         term default {
             then accept;
+        }
+    }
+    policy-statement BGP-InetGW1-RI_IN {
+        term accept-all {
+            then accept;
+        }
+    }
+    policy-statement BGP-InetGW1-RI_OUT {
+        term default {
+            from route-filter 0.0.0.0/0 exact;
+            then {
+                next-hop self;
+                accept;
+            }
+        }
+    }
+    policy-statement BGP-InetGW2-RI_IN {
+        term accept-all {
+            then accept;
+        }
+    }
+    policy-statement BGP-InetGW2-RI_OUT {
+        term default {
+            from route-filter 0.0.0.0/0 exact;
+            then {
+                next-hop self;
+                accept;
+            }
         }
     }
     policy-statement INSTANCE-MASTER_IN {

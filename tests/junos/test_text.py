@@ -141,13 +141,25 @@ def test_gateway_stanzas_parse_to_junos_xml() -> None:
 def test_groups_are_entries_at_the_top() -> None:
     config = parse_text(DAY0)
     groups = config.findall("groups")
-    assert [g.findtext("name") for g in groups] == ["InetGW1-VRRP", "InetGW2-VRRP"]
+    assert [g.findtext("name") for g in groups] == [
+        "InetGW1-VRRP",
+        "InetGW2-VRRP",
+        "InetGW1-RI-IBGP",
+        "InetGW2-RI-IBGP",
+    ]
     vrrp = groups[0].xpath(
         "interfaces/interface[name='<*>']/unit[name='<*>']/family/inet/address[name='<*>']"
         "/vrrp-group[name='<*>']"
     )[0]
-    assert vrrp.findtext("priority") == "200"
+    assert vrrp.findtext("fast-interval") == "10000"
+    assert vrrp.findtext("preempt/hold-time") == "180"
     assert vrrp.find("accept-data") is not None
+    assert vrrp.find("priority") is None  # the gateway's unit sets it
+    neighbor = groups[2].xpath(
+        "routing-instances/instance[name='<*>']/protocols/bgp/group[name='<*>']"
+        "/neighbor[name='<*>']"
+    )[0]
+    assert neighbor.findtext("import") == "BGP-InetGW1-RI_IN"
 
 
 def test_empty_known_container_and_positional_value() -> None:
@@ -181,7 +193,7 @@ def test_quoting() -> None:
     assert config.findtext("interfaces/interface/description") == 'to the "core" switch'
     text = render_text(config)
     assert 'description "to the \\"core\\" switch";' in text
-    assert '    "<*>" {' in text
+    assert "    <*> {" in text  # a wildcard name is bare in curly text, quoted in set
     assert 'host-name "a;b";' in text
     assert _xml(parse_text(text)) == _xml(config)
 
@@ -336,7 +348,7 @@ def test_set_round_trip_day0() -> None:
     assert "set routing-options autonomous-system 65101\n" in commands
     assert (
         'set groups InetGW1-VRRP interfaces "<*>" unit "<*>" family inet address "<*>" '
-        'vrrp-group "<*>" priority 200\n' in commands
+        'vrrp-group "<*>" fast-interval 10000\n' in commands
     )
     assert "set system services ssh\n" in commands
     assert "set policy-options prefix-list BGP-VIRTUAL-ROUTER-PEERS 100.64.0.0/10\n" in commands
@@ -476,3 +488,143 @@ def test_set_fragments_apply_as_written_and_are_only_read() -> None:
     assert config.findtext("interfaces/interface/description") == " inet gw "
     assert config.findtext("interfaces/interface/unit/vlan-id") == "1025"
     assert [etree.tostring(f) for f in fragments] == before
+
+
+# --- the origin's gateway stanzas ---------------------------------------------------------
+
+
+ORIGIN_STANZAS = """\
+groups {
+    InetGW2-RI-IBGP {
+        routing-instances {
+            <*> {
+                protocols {
+                    bgp {
+                        log-updown;
+                        group <*> {
+                            type internal;
+                            peer-as 65101;
+                            neighbor <*> {
+                                hold-time 30;
+                                import BGP-InetGW2-RI_IN;
+                                export BGP-InetGW2-RI_OUT;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    InetGW1-VRRP {
+        interfaces {
+            <*> {
+                unit <*> {
+                    family inet {
+                        address <*> {
+                            vrrp-group <*> {
+                                fast-interval 10000;
+                                preempt {
+                                    hold-time 180;
+                                }
+                                accept-data;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+interfaces {
+    ae0 {
+        unit 1025 {
+            family inet {
+                address 172.16.101.152/24 {
+                    vrrp-group 20 {
+                        virtual-address 172.16.101.151;
+                        priority 105;
+                    }
+                }
+            }
+        }
+    }
+}
+protocols {
+    vrrp {
+        version-3;
+    }
+}
+policy-options {
+    prefix-list vrf_x_prefix {
+        203.0.112.0/28;
+    }
+}
+routing-instances {
+    vrf_x {
+        protocols {
+            bgp {
+                group inet-gw-group {
+                    apply-groups InetGW2-RI-IBGP;
+                    local-address 172.16.101.152;
+                    neighbor 172.16.101.153;
+                }
+            }
+        }
+        routing-options {
+            static {
+                route 203.0.112.0/28 next-hop 172.16.101.1;
+            }
+        }
+    }
+}
+"""
+
+
+def test_origin_stanzas_print_as_junos_prints_them() -> None:
+    config = parse_text(ORIGIN_STANZAS)
+    assert render_text(config) == ORIGIN_STANZAS
+    group = "routing-instances/instance[name='vrf_x']/protocols/bgp/group[name='inet-gw-group']"
+    assert _text_at(config, f"{group}/apply-groups") == ["InetGW2-RI-IBGP"]
+    # `neighbor` is a list entry keyed by its address, printed bare when it has no children
+    assert _xml(config.xpath(f"{group}/neighbor")[0]) == (
+        "<neighbor><name>172.16.101.153</name></neighbor>"
+    )
+    route = "routing-instances/instance/routing-options/static/route[name='203.0.112.0/28']"
+    assert _text_at(config, f"{route}/next-hop") == ["172.16.101.1"]
+    assert config.find("protocols/vrrp/version-3") is not None
+
+
+def test_origin_stanzas_as_set_commands_give_the_same_tree() -> None:
+    config = parse_text(ORIGIN_STANZAS)
+    commands = render_set(config)
+    assert (
+        "set routing-instances vrf_x routing-options static route 203.0.112.0/28 "
+        "next-hop 172.16.101.1\n" in commands
+    )
+    assert (
+        "set routing-instances vrf_x protocols bgp group inet-gw-group neighbor 172.16.101.153\n"
+        in (commands)
+    )
+    assert (
+        'set groups InetGW2-RI-IBGP routing-instances "<*>" protocols bgp group "<*>" '
+        'neighbor "<*>" hold-time 30\n' in commands
+    )
+    rebuilt = etree.Element("configuration")
+    for fragment in parse_set(commands):
+        tree.edit_config(rebuilt, fragment)
+    assert render_text(rebuilt) == ORIGIN_STANZAS
+
+
+def test_route_with_two_next_hops_and_a_route_filter_print_on_one_line() -> None:
+    config = parse_text(
+        "routing-options { static { route 0.0.0.0/0 { next-hop [ 192.0.2.1 192.0.2.5 ]; } "
+        "route 10.0.0.0/8 { discard; preference 200; } } } "
+        "policy-options { policy-statement P { term t { from { route-filter 0.0.0.0/0 exact; } "
+        "then { next-hop self; accept; } } } }"
+    )
+    text = render_text(config)
+    assert "        route 0.0.0.0/0 next-hop [ 192.0.2.1 192.0.2.5 ];\n" in text
+    assert "        route 10.0.0.0/8 {\n            discard;\n            preference 200;\n" in text
+    assert "            from route-filter 0.0.0.0/0 exact;\n" in text
+    assert "            then {\n                next-hop self;\n                accept;\n" in text
+    assert _xml(parse_text(text)) == _xml(config)

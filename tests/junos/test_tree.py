@@ -506,3 +506,77 @@ def test_junos_delete_of_a_missing_path_builds_nothing() -> None:
     ):
         tree.edit_config(config, fragment)
     assert tree.canonical_bytes(config) == before
+
+
+# --- a delete prunes the containers it empties ------------------------------------------------
+
+
+PRUNE = """
+<configuration>
+  <interfaces><interface><name>ae0</name>
+    <unit><name>1025</name><family><inet><address><name>10.0.0.2/24</name></address></inet>
+    </family></unit>
+    <aggregated-ether-options><lacp><active/></lacp></aggregated-ether-options>
+  </interface></interfaces>
+  <protocols><bgp><group><name>g</name><neighbor><name>10.0.0.3</name></neighbor></group></bgp>
+    <lldp><interface><name>all</name></interface></lldp></protocols>
+  <routing-instances><instance><name>V</name>
+    <routing-options><static><route><name>0.0.0.0/0</name><next-hop>10.0.0.1</next-hop></route>
+    </static></routing-options>
+  </instance></routing-instances>
+  <system><services><ssh/></services></system>
+</configuration>
+"""
+
+
+def _deleted(fragment: str) -> etree._Element:
+    target = xml(PRUNE)
+    tree.edit_config(target, xml(f"<configuration>{fragment}</configuration>"))
+    return target
+
+
+def test_delete_prunes_emptied_ancestors_up_to_one_with_other_children() -> None:
+    config = _deleted(
+        '<protocols><bgp><group operation="delete"><name>g</name></group></bgp></protocols>'
+    )
+    protocols = config.find("protocols")
+    assert protocols is not None and [c.tag for c in protocols] == ["lldp"]
+
+
+def test_delete_stops_at_a_list_entry_that_keeps_its_key() -> None:
+    config = _deleted(
+        "<routing-instances><instance><name>V</name><routing-options><static>"
+        '<route delete="delete"><name>0.0.0.0/0</name></route></static></routing-options>'
+        "</instance></routing-instances>"
+    )
+    instance = config.find("routing-instances/instance")
+    assert instance is not None and [c.tag for c in instance] == ["name"]
+
+
+def test_delete_of_the_last_entry_removes_the_top_level_container() -> None:
+    config = _deleted(
+        '<routing-instances><instance delete="delete"><name>V</name></instance></routing-instances>'
+    )
+    assert config.find("routing-instances") is None
+
+
+def test_presence_containers_and_flags_stay() -> None:
+    config = _deleted(
+        "<interfaces><interface><name>ae0</name><unit><name>1025</name><family><inet>"
+        '<address operation="remove"><name>10.0.0.2/24</name></address></inet></family></unit>'
+        '<aggregated-ether-options><lacp><active operation="delete"/></lacp>'
+        "</aggregated-ether-options></interface></interfaces>"
+    )
+    unit = config.find("interfaces/interface/unit")
+    assert unit is not None and unit.find("family/inet") is not None  # `family inet;`
+    assert config.find("interfaces/interface/aggregated-ether-options/lacp") is not None
+    assert config.find("system/services/ssh") is not None
+
+
+def test_an_empty_container_that_nothing_was_deleted_from_stays() -> None:
+    target = xml("<configuration><protocols><bgp/></protocols></configuration>")
+    tree.edit_config(
+        target,
+        xml('<configuration><protocols><lldp operation="remove"/></protocols></configuration>'),
+    )
+    assert target.find("protocols/bgp") is not None

@@ -19,16 +19,38 @@ DAY0 = """
   <groups><name>InetGW1-VRRP</name>
     <interfaces><interface><name>&lt;*&gt;</name><unit><name>&lt;*&gt;</name>
       <family><inet><address><name>&lt;*&gt;</name>
-        <vrrp-group><name>&lt;*&gt;</name><priority>200</priority><accept-data/><preempt/></vrrp-group>
+        <vrrp-group><name>&lt;*&gt;</name><fast-interval>10000</fast-interval>
+          <preempt><hold-time>180</hold-time></preempt><accept-data/></vrrp-group>
       </address></inet></family>
     </unit></interface></interfaces>
   </groups>
   <groups><name>InetGW2-VRRP</name>
     <interfaces><interface><name>&lt;*&gt;</name><unit><name>&lt;*&gt;</name>
       <family><inet><address><name>&lt;*&gt;</name>
-        <vrrp-group><name>&lt;*&gt;</name><priority>100</priority><accept-data/><no-preempt/></vrrp-group>
+        <vrrp-group><name>&lt;*&gt;</name><fast-interval>10000</fast-interval>
+          <preempt><hold-time>180</hold-time></preempt><accept-data/></vrrp-group>
       </address></inet></family>
     </unit></interface></interfaces>
+  </groups>
+  <groups><name>InetGW1-RI-IBGP</name>
+    <routing-instances><instance><name>&lt;*&gt;</name>
+      <protocols><bgp><log-updown/>
+        <group><name>&lt;*&gt;</name><type>internal</type><peer-as>65101</peer-as>
+          <neighbor><name>&lt;*&gt;</name><hold-time>30</hold-time>
+            <import>BGP-InetGW1-RI_IN</import><export>BGP-InetGW1-RI_OUT</export></neighbor>
+        </group>
+      </bgp></protocols>
+    </instance></routing-instances>
+  </groups>
+  <groups><name>InetGW2-RI-IBGP</name>
+    <routing-instances><instance><name>&lt;*&gt;</name>
+      <protocols><bgp><log-updown/>
+        <group><name>&lt;*&gt;</name><type>internal</type><peer-as>65101</peer-as>
+          <neighbor><name>&lt;*&gt;</name><hold-time>30</hold-time>
+            <import>BGP-InetGW2-RI_IN</import><export>BGP-InetGW2-RI_OUT</export></neighbor>
+        </group>
+      </bgp></protocols>
+    </instance></routing-instances>
   </groups>
   <system><services><ssh/><netconf><ssh><port>830</port></ssh></netconf></services></system>
   <chassis><aggregated-devices><ethernet><device-count>4</device-count></ethernet></aggregated-devices></chassis>
@@ -46,10 +68,19 @@ DAY0 = """
     </interface>
   </interfaces>
   <routing-options><autonomous-system><as-number>65101</as-number></autonomous-system></routing-options>
+  <protocols><vrrp><version-3/></vrrp></protocols>
   <policy-options>
     <prefix-list><name>BGP-VIRTUAL-ROUTER-PEERS</name><prefix-list-item><name>100.64.0.0/10</name></prefix-list-item></prefix-list>
     <policy-statement><name>INSTANCE-USER_IN</name><term><name>default</name><then><accept/></then></term></policy-statement>
     <policy-statement><name>INSTANCE-USER_OUT</name><term><name>default</name><then><accept/></then></term></policy-statement>
+    <policy-statement><name>BGP-InetGW1-RI_IN</name><term><name>accept-all</name><then><accept/></then></term></policy-statement>
+    <policy-statement><name>BGP-InetGW1-RI_OUT</name><term><name>default</name>
+      <from><route-filter><address>0.0.0.0/0</address><exact/></route-filter></from>
+      <then><next-hop>self</next-hop><accept/></then></term></policy-statement>
+    <policy-statement><name>BGP-InetGW2-RI_IN</name><term><name>accept-all</name><then><accept/></then></term></policy-statement>
+    <policy-statement><name>BGP-InetGW2-RI_OUT</name><term><name>default</name>
+      <from><route-filter><address>0.0.0.0/0</address><exact/></route-filter></from>
+      <then><next-hop>self</next-hop><accept/></then></term></policy-statement>
   </policy-options>
   <firewall>
     <family><inet>
@@ -405,3 +436,34 @@ def test_errors_come_in_document_order() -> None:
         "</instance></routing-instances>",
     )
     assert [e.message.split()[0] for e in check(config)] == ["apply-groups:", "vlan-id", "Policy"]
+
+
+IBGP = (
+    "<routing-instances><instance><name>GW-1025</name><protocols><bgp><group>"
+    "<name>inet-gw-group</name><apply-groups>InetGW1-RI-IBGP</apply-groups>"
+    "<local-address>198.51.100.2</local-address><neighbor><name>198.51.100.3</name></neighbor>"
+    "</group></bgp></protocols></instance></routing-instances>"
+)
+
+
+def test_applied_group_is_checked_where_it_is_applied() -> None:
+    assert check(with_(gateway(), IBGP)) == []
+    config = with_(gateway(), IBGP)
+    policies = config.find("policy-options")
+    assert policies is not None
+    for policy in policies.findall("policy-statement"):
+        if policy.findtext("name") == "BGP-InetGW1-RI_IN":
+            policies.remove(policy)
+    error = only_error(config)
+    assert error.message == "Policy error: Policy BGP-InetGW1-RI_IN referenced but not defined"
+    assert error.path == (
+        "[edit routing-instances GW-1025 protocols bgp group inet-gw-group neighbor 198.51.100.3]"
+    )
+
+
+def test_undefined_group_in_a_bgp_group() -> None:
+    config = with_(gateway(), IBGP.replace("InetGW1-RI-IBGP", "InetGW9-RI-IBGP"))
+    error = only_error(config)
+    assert error.message == "apply-groups: group 'InetGW9-RI-IBGP' is not defined"
+    assert error.path == "[edit routing-instances GW-1025 protocols bgp group inet-gw-group]"
+    assert error.bad_element == "InetGW9-RI-IBGP"

@@ -26,6 +26,36 @@ CASES = [
         "[edit interfaces ae0 unit 1025]",
     ),
     (
+        "undefined apply-group on an interface",
+        "interfaces { ae0 { apply-groups NOPE-GROUP; } }",
+        "apply-groups: group 'NOPE-GROUP' is not defined",
+        "[edit interfaces ae0]",
+    ),
+    (
+        "undefined apply-group in a bgp group of a routing instance",
+        UNIT.format(extra="family inet { address 172.16.101.152/24; }")
+        + " routing-instances { V { instance-type virtual-router; interface ae0.1025; "
+        "protocols { bgp { group inet-gw-group { apply-groups InetGW9-RI-IBGP; "
+        "local-address 172.16.101.152; neighbor 172.16.101.153; } } } } }",
+        "apply-groups: group 'InetGW9-RI-IBGP' is not defined",
+        "[edit routing-instances V protocols bgp group inet-gw-group]",
+    ),
+    (
+        "undefined apply-groups-except",
+        UNIT.format(extra="apply-groups-except NOPE-GROUP;"),
+        "apply-groups-except: group 'NOPE-GROUP' is not defined",
+        "[edit interfaces ae0 unit 1025]",
+    ),
+    (
+        "undefined policy named by an applied group",
+        "groups { G { routing-instances { <*> { protocols { bgp { group <*> { "
+        "neighbor <*> { import NOPE; } } } } } } } } "
+        "routing-instances { V { protocols { bgp { group g { apply-groups G; "
+        "neighbor 192.0.2.9; } } } } }",
+        "Policy error: Policy NOPE referenced but not defined",
+        "[edit routing-instances V protocols bgp group g neighbor 192.0.2.9]",
+    ),
+    (
         "undefined policy",
         "routing-instances { V { instance-type virtual-router; "
         "routing-options { instance-import NOPE; } } }",

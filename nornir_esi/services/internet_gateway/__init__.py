@@ -55,5 +55,9 @@ class InternetGateway:
         """See :func:`~nornir_esi.services.internet_gateway.monitoring.gateway_state`."""
         return monitoring.gateway_state(devices, lookup, body, params)
 
+    def live(self, states: Mapping[str, str]) -> None:
+        """A gateway keeps no ``/monitoring`` record of its state (drift checks write one)."""
+        return None
+
 
 SERVICE = InternetGateway()

@@ -23,16 +23,13 @@ quoted for the Junos CLI, with line breaks refused, so no param can inject a com
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import jinja2
-
 from nornir_esi.exceptions import ValidationError
-from nornir_esi.junos.quote import Named, junos_quote
+from nornir_esi.junos.quote import Named
 from nornir_esi.junos.text import brace_problem
+from nornir_esi.services import rendering
 
 __all__ = [
     "OBJ",
@@ -49,45 +46,21 @@ _TEMPLATES = {
     "delete": "internet_gateway.delete.j2",
     "replace": "internet_gateway.replace.j2",
 }
-_UNDEFINED = re.compile(r"'([^']+)' is undefined")
-
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("nornir_esi", "templates/junos"),
-    undefined=jinja2.StrictUndefined,
-    # Set commands are line-oriented: block tags must not leave blank or indented lines.
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
-_ENV.filters["q"] = functools.partial(junos_quote, what=OBJ)
 
 
 def params_by_name(params: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """A job's ``[{"param", "type", "value", "resources"}, ...]`` as ``{param: value}``."""
-    out: dict[str, Any] = {}
-    for entry in params:
-        name = entry.get("param")
-        if not isinstance(name, str) or not name:
-            raise ValidationError(OBJ, "params", f"entry {dict(entry)!r} has no param name")
-        out[name] = entry.get("value")
-    return out
+    return rendering.params_by_name(params, what=OBJ)
 
 
 def _require(params: Mapping[str, Any], name: str) -> str:
-    value = params.get(name)
-    if value is None or str(value) == "":
-        raise ValidationError(OBJ, name, "is missing" if value is None else "is empty")
-    return str(value)
+    return rendering.require(params, name, what=OBJ)
 
 
 def _context(params: Mapping[str, Any], role: str) -> dict[str, Any]:
     if role not in ("primary", "secondary"):
         raise ValidationError(OBJ, "role", f"{role!r} is not primary|secondary")
-    context: dict[str, Any] = {
-        name: Named("" if value is None else str(value), name) for name, value in params.items()
-    }
+    context = rendering.named(params)
     physical_param = f"{role}_device_physical_interface"
     logical_param = f"{role}_device_logical_interface"
     physical = _require(params, physical_param)
@@ -115,13 +88,7 @@ def _context(params: Mapping[str, Any], role: str) -> dict[str, Any]:
 
 
 def _render(template: str, context: Mapping[str, Any]) -> str:
-    try:
-        return _ENV.get_template(template).render(context)
-    except jinja2.UndefinedError as exc:
-        match = _UNDEFINED.search(str(exc))
-        raise ValidationError(
-            OBJ, match.group(1) if match else "params", f"is missing ({template})"
-        ) from exc
+    return rendering.render(template, context, what=OBJ)
 
 
 def render_gateway(params: Mapping[str, Any], role: str, *, action: str) -> str:

@@ -13,7 +13,6 @@ from typing import Any
 
 from nornir.core.task import Task
 
-from nornir_esi.device.rpc import call, leaf, sub
 from nornir_esi.exceptions import DeviceRejectedError, ValidationError
 from nornir_esi.pair.change import Role, Verifier
 from nornir_esi.tasks.collect_state import collect_state
@@ -26,8 +25,8 @@ class GatewayVerifier:
     """A :class:`Verifier` of gateways on one router; see :func:`gateway_verifier`.
 
     ``gateways``: each gateway's params (a job's params by name) and whether it must be
-    present. All of them are read together: one interface listing, one VRRP listing and
-    the counters, however many gateways a coalesced transaction carries.
+    present. All of them are read together: one interface listing and the counters,
+    however many gateways a coalesced transaction carries.
     """
 
     gateways: tuple[tuple[Mapping[str, Any], bool], ...]
@@ -66,11 +65,11 @@ def gateway_verifier(
 
     ``present``: the gateway's logical interface (``<role>_device_logical_interface``) is
     up, its counters (``<vrf>_IN`` on ``inet_in_filter``, ``<vrf>_OUT`` on
-    ``inet_out_filter``) exist, and VRRP on the unit is ``master`` on the primary,
-    ``backup`` on the secondary. Not ``present`` (after a delete): the unit and the
-    counters are gone. A router may take a few seconds to get there (VRRP elects after
-    the commit), so the checks are repeated for up to ``settle`` seconds, well inside a
-    one-minute confirm timer. Raises DeviceRejectedError(host, "verify", what is wrong).
+    ``inet_out_filter``) exist. VRRP is not the gateway's to check: it runs only once a
+    gw_interface puts an address with a VRRP group on the unit (its own verifier checks
+    it). Not ``present`` (after a delete): the unit and the counters are gone. The checks
+    are repeated for up to ``settle`` seconds, well inside a one-minute confirm timer.
+    Raises DeviceRejectedError(host, "verify", what is wrong).
     """
     return GatewayVerifier(((params, present),), settle)
 
@@ -97,8 +96,6 @@ def _gateway_problems(
     state = collect_state(task, interfaces=logicals, counters=counters).result
     found = {name for name, value in state["counters"].items() if value is not None}
     problems: list[str] = []
-    vrrp: dict[str, str] | None = None
-    want = "master" if role == "primary" else "backup"
     for logical, counters, present in wanted:
         status = state["interfaces"][logical]
         names = [f"{f}/{c}" for f, c in counters]
@@ -110,24 +107,4 @@ def _gateway_problems(
         if status != "up":
             problems.append(f"{logical} is {status}")
         problems += [f"counter {name} is missing" for name in names if name not in found]
-        if vrrp is None:
-            vrrp = _vrrp_states(task, logicals)
-        if vrrp.get(logical) != want:
-            problems.append(
-                f"VRRP on {logical} is {vrrp.get(logical) or 'not running'}, not {want}"
-            )
     return problems
-
-
-def _vrrp_states(task: Task, logicals: Sequence[str]) -> dict[str, str]:
-    """VRRP state by logical interface: asked for the one interface, or for all of them."""
-    rpc = leaf("get-vrrp-information")
-    if len(logicals) == 1:
-        sub(rpc, "interface", logicals[0])
-    reply = call(task, "verify", rpc)
-    return {
-        (entry.findtext("{*}interface") or "").strip(): (
-            entry.findtext("{*}vrrp-state") or ""
-        ).strip()
-        for entry in reply.iter("{*}vrrp-interface")
-    }
