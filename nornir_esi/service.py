@@ -22,7 +22,7 @@ from nornir_esi.jobs.manager import JobManager
 from nornir_esi.jobs.worker import Worker
 from nornir_esi.pair.coalesce import DEFAULT_BATCH
 from nornir_esi.pair.devices import NornirDevices
-from nornir_esi.services.internet_gateway.operations import DriftChecker
+from nornir_esi.services.rounds import DriftChecker
 from nornir_esi.store.base import Compare, Op, Store
 from nornir_esi.store.mutex import EtcdMutex
 

@@ -167,6 +167,31 @@ def test_a_gateway_with_its_family_is_not_deleted_alone(family: Store) -> None:
     assert {c.outcome for c in changes} == {"deleting"}
 
 
+def test_a_gateway_with_its_family_keeps_the_objects_they_live_in(family: Store) -> None:
+    gateway = BY_TYPE["internet_gateway"]
+    reason = _refused(
+        family,
+        [
+            (
+                "internet_gateway",
+                {
+                    **gateway,
+                    "vlan_id": "1026",
+                    "primary_logical_interface_name": "ae0.1026",
+                    "secondary_logical_interface_name": "ae0.1026",
+                },
+            )
+        ],
+        "vlan_id",
+        "cannot change while the gateway has family members",
+    )
+    assert BY_TYPE["gw_interface"]["id"] in reason
+    # What lives elsewhere still changes: the name.
+    desired.apply(family, [("internet_gateway", {**gateway, "name": "renamed"})])
+    record = read_config(family, "internet_gateway", GATEWAY_ID)
+    assert record is not None and record.body["name"] == "renamed"
+
+
 def test_the_segment_stays_while_a_gw_interface_uses_it(family: Store) -> None:
     before = family.revision()
     with pytest.raises(ValidationError) as caught:

@@ -24,10 +24,12 @@ from nornir_esi.exceptions import EsiError
 __all__ = ["check", "plan", "repair"]
 
 
-def _gateway_only(resource_type: str) -> None:
-    if resource_type != "internet_gateway":
+def _on_routers(resource_type: str) -> None:
+    from nornir_esi.services import SERVICES
+
+    if resource_type not in SERVICES:
         raise click.BadParameter(
-            f"{resource_type!r}: only internet_gateway resources change routers",
+            f"{resource_type!r} changes no router; those that do: {', '.join(SERVICES)}",
             param_hint="TYPE",
         )
 
@@ -45,32 +47,37 @@ def _print_diffs(diffs: dict[str, str]) -> None:
 def plan(target: tuple[str, ...], endpoints: str | None, inventory: str | None) -> None:
     """Dry run: per router, the Junos diff a change would commit. Nothing changes.
 
-    FILE: resources as `apply` takes them, validated, not written. TYPE ID: the resource's
-    current /config version (pending or not).
+    FILE: resources as `apply` takes them, validated, not written; those on one router pair
+    are planned together, as one transaction would commit them. TYPE ID: the resource's
+    current /config version (pending or not). TYPE: a gateway or a family member
+    (public_ip, gw_interface, static_route).
     """
     from nornir_esi.contract import desired
-    from nornir_esi.services.internet_gateway import operations
+    from nornir_esi.services import operations
 
     try:
         store, devices = open_store(endpoints), open_devices(inventory)
         if len(target) == 1:
             plans = operations.plan_items(store, devices, desired.load_file(target[0]))
             if not plans:
-                click.echo("no internet_gateway in the file: no router would change")
-            for resource_id, diffs in plans.items():
-                click.echo(f"# internet_gateway {resource_id}")
-                _print_diffs(diffs)
+                click.echo("nothing in the file changes a router")
+            for planned in plans:
+                for resource_type, resource_id in planned.resources:
+                    click.echo(f"# {resource_type} {resource_id}")
+                _print_diffs(planned.diffs)
         elif len(target) == 2:
-            _gateway_only(target[0])
-            _print_diffs(operations.plan_pending(store, devices, target[1]))
+            _on_routers(target[0])
+            _print_diffs(
+                operations.plan_pending(store, devices, target[1], resource_type=target[0])
+            )
         else:
             raise click.UsageError("plan takes FILE, or TYPE ID")
     except EsiError as exc:
         fail(exc)
 
 
-def _on_a_gateway(command: Any) -> Any:
-    """TYPE ID and where the gateway's store, routers and Heat are (check, repair)."""
+def _on_a_resource(command: Any) -> Any:
+    """TYPE ID and where the resource's store, routers and Heat are (check, repair)."""
     for decorator in reversed(
         (
             click.argument("resource_type", metavar="TYPE"),
@@ -86,7 +93,7 @@ def _on_a_gateway(command: Any) -> Any:
 
 
 @click.command()
-@_on_a_gateway
+@_on_a_resource
 def check(
     resource_type: str,
     resource_id: str,
@@ -100,15 +107,16 @@ def check(
     Compared on each router, and in the Heat stack's record.
     """
     from nornir_esi.heat.factory import heat_from
-    from nornir_esi.services.internet_gateway import operations
+    from nornir_esi.services import operations
 
-    _gateway_only(resource_type)
+    _on_routers(resource_type)
     try:
         drift = operations.check(
             open_store(endpoints),
             open_devices(inventory),
             resource_id,
             heat_from(heat_url, project=heat_project),
+            resource_type=resource_type,
         )
     except EsiError as exc:
         fail(exc)
@@ -123,7 +131,7 @@ def check(
 
 
 @click.command()
-@_on_a_gateway
+@_on_a_resource
 def repair(
     resource_type: str,
     resource_id: str,
@@ -137,15 +145,16 @@ def repair(
     The routers get it as one pair transaction.
     """
     from nornir_esi.heat.factory import heat_from
-    from nornir_esi.services.internet_gateway import operations
+    from nornir_esi.services import operations
 
-    _gateway_only(resource_type)
+    _on_routers(resource_type)
     try:
         result = operations.repair(
             open_store(endpoints),
             open_devices(inventory),
             resource_id,
             heat_from(heat_url, project=heat_project),
+            resource_type=resource_type,
         )
     except EsiError as exc:
         fail(exc)

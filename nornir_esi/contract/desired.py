@@ -41,7 +41,6 @@ from nornir_esi.contract.config import ConfigLookup, configs_of
 from nornir_esi.contract.records import AUDIT_VIAS, AuditRequest, ConfigRecord, utc_now
 from nornir_esi.contract.resources import (
     RESOURCE_TYPES,
-    Lookup,
     object_name,
     referrers,
     secret_fields,
@@ -147,7 +146,7 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 def validate_batch(
     store: Store, items: Iterable[tuple[str, Mapping[str, Any]]]
-) -> tuple[list[tuple[str, dict[str, Any]]], Lookup]:
+) -> tuple[list[tuple[str, dict[str, Any]]], ConfigLookup]:
     """Every body of ``items`` validated, and a lookup that sees the batch over ``/config``.
 
     A reference may point at another resource of the same batch. Nothing is written.

@@ -24,7 +24,9 @@ batch's family members are then checked against each other and against ``/config
   segment), stay until those go (or go in the same batch), as references hold their
   targets.
 - On update: a field the origin's schema makes create-only keeps its value; a computed one
-  (set by the service) is carried over.
+  (set by the service) is carried over. A gateway with family members keeps the fields
+  that name the objects they live in (its VLAN, VRF, downlink and logical interfaces):
+  its members' configuration is inside them (:mod:`nornir_esi.services.carried`).
 
 Each refusal names the resource and the field, and nothing is written.
 """
@@ -42,6 +44,8 @@ from nornir_esi.exceptions import ValidationError
 
 __all__ = [
     "DEFAULT_STATIC_ROUTES",
+    "GATEWAY_HOLDS",
+    "MEMBERS",
     "NEEDED_BY",
     "complete",
     "refuse_delete",
@@ -54,6 +58,17 @@ DEFAULT_STATIC_ROUTES = 32
 NEEDED_BY = {"subnet": "gw_interface", "gw_interface": "static_route"}
 
 _Batch = list[tuple[str, dict[str, Any]]]
+
+# The family's device members, by their ``internet_gw_id``.
+MEMBERS = ("public_ip", "gw_interface", "static_route")
+# A gateway's fields its members' configuration lives under.
+GATEWAY_HOLDS = (
+    "downlink_interface_id",
+    "vlan_id",
+    "vrf_name",
+    "primary_logical_interface_name",
+    "secondary_logical_interface_name",
+)
 
 
 def complete(batch: _Batch, lookup: ConfigLookup) -> _Batch:
@@ -355,7 +370,31 @@ def _check_static_route(
     return {**body, "public_ip_id": public_ip_id}
 
 
+def _check_gateway(body: dict[str, Any], lookup: ConfigLookup, batch: _Batch) -> dict[str, Any]:
+    current = lookup.stored("internet_gateway", str(body["id"]))
+    if current is None:
+        return body
+    changed = [f for f in GATEWAY_HOLDS if str(body.get(f)) != str(current.get(f))]
+    if not changed:
+        return body
+    members = [
+        f"{t} {rid}"
+        for t in MEMBERS
+        for rid, other in lookup.all_of(t)
+        if other.get("internet_gw_id") == body["id"]
+    ]
+    if members:
+        raise ValidationError(
+            object_name("internet_gateway", body),
+            changed[0],
+            f"cannot change while the gateway has family members ({', '.join(members[:5])}): "
+            "their configuration is inside its unit and routing instance",
+        )
+    return body
+
+
 _CHECKS = {
+    "internet_gateway": _check_gateway,
     "public_ip_pool": _check_public_ip_pool,
     "subnet": _check_subnet,
     "public_ip": _check_public_ip,

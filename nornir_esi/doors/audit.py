@@ -51,11 +51,13 @@ from nornir_esi.contract.records import (
 )
 from nornir_esi.doors.views import job_rows
 from nornir_esi.exceptions import EsiError, ValidationError
+from nornir_esi.services import SERVICES
 from nornir_esi.store.base import Store
 
 __all__ = ["CommitReader", "gather"]
 
-_PAIRED = ("internet_gateway", "ha_interface", "ha_router")
+# The types whose jobs change a router pair: every service's, and the HA pair's own.
+_PAIRED = (*SERVICES, "ha_interface", "ha_router")
 
 
 class CommitReader(Protocol):

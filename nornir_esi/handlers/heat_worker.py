@@ -1,10 +1,11 @@
-"""``heat_worker``: change the gateway on its router pair as one transaction, record the stack.
+"""``heat_worker``: change a resource on its router pair as one transaction, record the stack.
 
-For an internet gateway (the only type with a heat template in the contract):
+For a gateway or a family member (the types with a service, :mod:`nornir_esi.services`):
 
-1. compute each router's change from desired state (``gateway.changes``): create, modify
-   (against the params of the version applied before, ``/esi-worker/applied/...``) or
-   delete;
+1. compute each router's change from desired state (the service's ``changes``): create,
+   modify (against the params of the version applied before, ``/esi-worker/applied/...``)
+   or delete; a gateway's modify sets its carried members again after it
+   (:mod:`nornir_esi.services.carried`);
 2. apply it to the pair as one transaction (``pair.apply_pair``: both locked, loaded and
    commit-checked, then ``commit confirmed`` on the VRRP backup router, verified, the same
    on the master, both confirmed only when both verified; any failure leaves both routers
@@ -34,6 +35,7 @@ from nornir_esi.exceptions import PermanentError
 from nornir_esi.handlers.common import Context, update_job_state
 from nornir_esi.services import service_for
 from nornir_esi.services.base import Action
+from nornir_esi.services.carried import with_members
 from nornir_esi.store.base import Op
 
 __all__ = ["heat_worker"]
@@ -60,11 +62,21 @@ def heat_worker(ctx: Context) -> list[Op]:
         action = "create"
     else:
         action = "modify"
-    pair = pair_of(lookup_in(store), job.resource_type, job.resource_input)
+    lookup = lookup_in(store)
+    pair = pair_of(lookup, job.resource_type, job.resource_input)
     deleting = action == "delete"
     verified_params = (applied or params) if deleting else params
-    ctx.services.devices.push_pair(
+    changes = with_members(
+        store,
+        lookup,
+        job.resource_type,
+        job.resource_input,
         service.changes(params, pair, action=action, applied=applied),
+        action=action,
+        pair=pair,
+    )
+    ctx.services.devices.push_pair(
+        changes,
         comment=job.id,
         verify=service.verifier(verified_params, present=not deleting),
         subject=(job.resource_type, job.resource_id),

@@ -21,7 +21,7 @@ from nornir_esi.contract import desired, keys
 from nornir_esi.contract.config import require_config
 from nornir_esi.contract.records import ConfigRecord
 from nornir_esi.exceptions import ValidationError
-from nornir_esi.services.internet_gateway import operations
+from nornir_esi.services import operations
 from nornir_esi.services.internet_gateway.request import CHOSEN as _CHOSEN
 from nornir_esi.services.internet_gateway.request import GATEWAY, derive
 from nornir_esi.store.base import Store
@@ -91,7 +91,7 @@ def handle(
             raise ValidationError(GATEWAY, "action", f"{action!r} is not create/update/delete")
         body = derive(store, chosen)
         if dry_run:
-            diffs = operations.plan_items(store, devices, [(GATEWAY, body)])[resource_id]
+            diffs = operations.plan_items(store, devices, [(GATEWAY, body)])[0].diffs
             return {
                 "id": resource_id,
                 "outcome": "dry-run",

@@ -8,7 +8,9 @@ error names the router and the step.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Hashable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -19,7 +21,14 @@ from nornir.core.task import AggregatedResult
 from nornir_esi.contract import keys
 from nornir_esi.device.inventory import nornir_for
 from nornir_esi.device.reads import GroupReads
-from nornir_esi.exceptions import DeviceError, DeviceUnavailableError, EsiError, ValidationError
+from nornir_esi.exceptions import (
+    DeviceBusyError,
+    DeviceError,
+    DeviceUnavailableError,
+    EsiError,
+    PairError,
+    ValidationError,
+)
 from nornir_esi.pair.change import ROLES, Change, PairResult, Router, Verifier
 from nornir_esi.pair.coalesce import DEFAULT_BATCH, Coalescer
 from nornir_esi.pair.transaction import apply_pair
@@ -132,14 +141,32 @@ class NornirDevices:
                 f"roles {sorted(changes_by_role)} are not primary+secondary",
             )
         if dry_run:
-            with self._pair_lock(changes_by_role):
-                return apply_pair(
-                    changes_by_role, comment=comment, overrides=self.overrides, dry_run=True
-                )
+            return self._dry_run(changes_by_role, comment=comment)
         key = tuple(str(changes_by_role[role].router.get("name")) for role in ROLES)
         return self.coalescer.submit(
             key, changes_by_role, comment=comment, verify=verify, subject=subject
         )
+
+    def _dry_run(self, changes_by_role: Mapping[str, Change], *, comment: str) -> PairResult:
+        """A dry run, tried again while another session locks a router.
+
+        A transaction, or a drift check of another process: for up to the coalescer's
+        ``busy_for`` seconds.
+        """
+        deadline = time.monotonic() + self.coalescer.busy_for
+        wait = 0.05
+        while True:
+            try:
+                with self._pair_lock(changes_by_role):
+                    return apply_pair(
+                        changes_by_role, comment=comment, overrides=self.overrides, dry_run=True
+                    )
+            except PairError as exc:
+                if not isinstance(exc.cause, DeviceBusyError) or time.monotonic() >= deadline:
+                    raise
+            # Jittered, as the coalescer's retries: two waiting sessions do not retry in step.
+            time.sleep(random.uniform(wait / 2, wait))
+            wait = min(wait * 2, 1.0)
 
     def _apply(
         self, changes_by_role: Mapping[str, Change], *, comment: str, verify: Verifier | None

@@ -9,7 +9,7 @@ its own share, ``gateways[host name]``.
   :func:`~nornir_esi.tasks.collect_counters.collect_counters`;
 - :func:`expected_by_router`: what each settled gateway should have on the router, the
   change ``nornir-esi check`` dry-runs
-  (:func:`~nornir_esi.services.internet_gateway.operations.expected`), for
+  (:func:`~nornir_esi.services.operations.expected`), for
   :func:`~nornir_esi.tasks.check_drift.check_drift`;
 - :func:`ha_router`: an HA router by id or name, as an operator names it.
 """
@@ -24,7 +24,7 @@ from nornir_esi.contract.graph import pair_of
 from nornir_esi.contract.mapping import params_for, template_of
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.runbooks.inventory import live_bodies
-from nornir_esi.services.internet_gateway import operations
+from nornir_esi.services import operations
 from nornir_esi.services.internet_gateway.monitoring import gateway_counters
 from nornir_esi.store.base import Store
 from nornir_esi.tasks.check_drift import GatewayConfig

@@ -17,7 +17,8 @@ from nornir.core.task import Task
 from nornir_esi.pair.change import Role, Verifier
 from nornir_esi.services import rendering
 from nornir_esi.services.member import MemberService, poll
-from nornir_esi.tasks.collect_forwarding import prefix_list_items
+from nornir_esi.tasks.collect_forwarding import counting_terms, prefix_list_items
+from nornir_esi.tasks.collect_state import collect_state
 
 __all__ = ["SERVICE", "PublicIp", "PublicIpVerifier"]
 
@@ -33,7 +34,9 @@ def block(params: Mapping[str, Any], *, what: str = "public_ip template") -> str
 class PublicIpVerifier:
     """Checks that each public IP's block is an item of its prefix-list (or no longer is).
 
-    ``items``: ``(prefix_list_name, block, present)``; one read per prefix-list.
+    ``items``: ``(prefix_list_name, block, present)``; one read per prefix-list. A block
+    present is counted too: a filter term matches its list and counts, and that counter
+    exists.
     """
 
     items: tuple[tuple[str, str, bool], ...]
@@ -65,6 +68,31 @@ class PublicIpVerifier:
             return found
 
         poll(task, self.settle, problems)
+        # Configuration, not state that settles: read once.
+        counted = sorted({name for name, _, present in self.items if present})
+        if counted:
+            poll(task, 0.0, lambda: _uncounted(task, counted))
+
+
+def _uncounted(task: Task, prefix_lists: Sequence[str]) -> list[str]:
+    """What keeps the blocks of ``prefix_lists`` from being counted on ``task.host``.
+
+    Each list must be matched, as destination (traffic in) and as source (traffic out), by
+    a counting term of an inet filter, and each such counter must exist: the gateway's
+    ``<vrf>_IN`` on INET_IN and ``<vrf>_OUT`` on INET_OUT.
+    """
+    out: list[str] = []
+    wanted: list[tuple[str, str]] = []
+    for name in prefix_lists:
+        terms = counting_terms(task, "verify", name)
+        for match in ("destination-prefix-list", "source-prefix-list"):
+            if not any(m == match for _, _, m in terms):
+                out.append(f"no firewall filter term counts {match} {name}")
+        wanted += [(f, c) for f, c, _ in terms]
+    if wanted:
+        counters = collect_state(task, counters=wanted).result["counters"]
+        out += [f"counter {key} is missing" for key, value in counters.items() if value is None]
+    return out
 
 
 class PublicIp(MemberService):

@@ -22,6 +22,7 @@ __all__ = [
     "Vrrp",
     "bgp_peers",
     "collect_forwarding",
+    "counting_terms",
     "prefix_list_items",
     "routes",
     "vrrp_groups",
@@ -142,6 +143,31 @@ def prefix_list_items(task: Task, step: str, name: str) -> list[str] | None:
         if _text(found, "name") == name:
             return [_text(item, "name") for item in found.iterfind("{*}prefix-list-item")]
     return None
+
+
+def counting_terms(task: Task, step: str, prefix_list: str) -> list[tuple[str, str, str]]:
+    """``(filter, counter, match)`` of each committed inet filter term counting ``prefix_list``.
+
+    A term whose ``from`` names the list (``match``: ``source-prefix-list`` or
+    ``destination-prefix-list``) and whose ``then`` counts: what counts a public IP's
+    traffic, in (to the block) and out (from it).
+    """
+    rpc = leaf("get-configuration")
+    rpc.set("database", "committed")
+    sub(sub(sub(sub(rpc, "configuration"), "firewall"), "family"), "inet")
+    reply = call(task, step, rpc)
+    out: list[tuple[str, str, str]] = []
+    for filter_ in reply.iter("{*}filter"):
+        filter_name = _text(filter_, "name")
+        for term in filter_.iterfind("{*}term"):
+            counter = (term.findtext("{*}then/{*}count") or "").strip()
+            if not counter:
+                continue
+            for match in ("source-prefix-list", "destination-prefix-list"):
+                names = [_text(n, "name") for n in term.iterfind(f"{{*}}from/{{*}}{match}")]
+                if prefix_list in names:
+                    out.append((filter_name, counter, match))
+    return out
 
 
 def collect_forwarding(

@@ -11,6 +11,7 @@ its plugin left them, do not hold here), and the routers end exactly at day 0.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,18 @@ from lxml import etree
 
 from nornir_esi.contract import desired, keys
 from nornir_esi.contract.records import ConfigRecord, Monitoring
+from nornir_esi.doors import audit
 from nornir_esi.doors.waiting import wait_for_state
 from nornir_esi.junos.diff import diff_text
 from nornir_esi.netsim.server import Simulator
+from nornir_esi.pair.devices import NornirDevices
 from nornir_esi.service import Service
+from nornir_esi.services import forwarding, operations
 from nornir_esi.store.base import Store
 from tests.store.helpers import eventually
 
 from .conftest import INVENTORY, ROUTERS
+from .test_pair_flow import _out_of_band
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "family"
 RESOURCES = desired.load_file(INVENTORY / "resources.yaml")
@@ -169,3 +174,158 @@ def test_each_member_commits_the_origins_diff_and_goes_back_to_day0(
     now = _running(pair)
     for role in ROUTERS:
         assert diff_text(day0[role], now[role]).strip() == ""
+
+
+@pytest.fixture
+def checking(store: Store, pair: Simulator, overrides: Path) -> Iterator[Store]:
+    """The sample resources and gateway, with a service whose leader checks every 0.5 s."""
+    pair.reset()
+    with Service(
+        store,
+        inventory=str(overrides),
+        workers=1,
+        manager_lease_ttl=5,
+        worker_lease_ttl=5,
+        drift_interval=0.5,
+    ):
+        desired.apply(store, [*RESOURCES, *GATEWAY], plaintext_secrets=True)
+        _settled(store, [*RESOURCES, *GATEWAY], until="CREATE_COMPLETED")
+        yield store
+
+
+def _record(store: Store, resource_type: str, resource_id: str) -> dict[str, Any] | None:
+    entry = store.get(keys.monitoring(resource_type, resource_id))
+    return None if entry is None else Monitoring.from_value(entry.value).to_value()
+
+
+def _vrrp_recorded(store: Store) -> dict[str, str] | None:
+    record = _record(store, "gw_interface", BY_TYPE["gw_interface"]["id"])
+    return None if record is None else record.get("status")
+
+
+def test_the_family_in_one_file_forwards_and_a_failover_shows_in_monitoring(
+    pair: Simulator, checking: Store, overrides: Path
+) -> None:
+    store = checking
+    devices = NornirDevices(overrides=str(overrides))
+    # Planned as one candidate per pair, nothing written: the file's diff on each router.
+    (planned,) = operations.plan_items(store, devices, FAMILY)
+    assert {t for t, _ in planned.resources} == {"public_ip", "gw_interface", "static_route"}
+    for role, name in ROUTERS.items():
+        shown = _normal(planned.diffs[name])
+        for resource_type in ("public_ip", "gw_interface", "static_route"):
+            missing = [x for x in _origin_diff(resource_type, role) if x not in shown]
+            assert not missing, (role, resource_type, missing)
+    assert store.get(keys.config("gw_interface", BY_TYPE["gw_interface"]["id"])) is None
+
+    desired.apply(store, FAMILY, requested_by=desired.Requester("cli", "noc"))
+    _settled(store, FAMILY, until="CREATE_COMPLETED")
+    settled_at = int(time.time())
+    health = forwarding.forwarding_health(store, devices, GATEWAY_ID)
+    assert {
+        role: (h.vrrp, h.bgp, h.routes_active, h.routes_total) for role, h in health.items()
+    } == {
+        "primary": ("MASTER", "Established", 1, 1),
+        "secondary": ("BACKUP", "Established", 1, 1),
+    }
+    assert forwarding.forwards(health)
+    # Each member's audit trail: its heat job's commits on both routers, found by the job
+    # id their comments carry (alone, or with others its transaction carried).
+    for resource_type in ("public_ip", "gw_interface", "static_route"):
+        trail = audit.gather(store, resource_type, BY_TYPE[resource_type]["id"], devices)
+        (v1,) = trail["versions"]
+        assert (v1["request"]["change"], v1["request"]["principal"]) == ("created", "noc")
+        (heat_job,) = [j for j in v1["jobs"] if j["handler"] == "heat_worker"]
+        assert heat_job["outcome"] == "finished"
+        for name in ROUTERS.values():
+            assert len(heat_job["routers"][name]["commits"]) == 2, (resource_type, heat_job)
+    # The leader's rounds: no drift on the gateway (its replay carries its family) nor on
+    # any member.
+    for resource_type in ("internet_gateway", "public_ip", "gw_interface", "static_route"):
+        resource_id = (
+            GATEWAY_ID if resource_type == "internet_gateway" else BY_TYPE[resource_type]["id"]
+        )
+        record = eventually(
+            lambda t=resource_type, r=resource_id: (
+                (m := _record(store, t, r)) is not None
+                and m.get("drift_checked_at", 0) > settled_at
+                and m
+            ),
+            timeout=30,
+            what=f"{resource_type} checked",
+        )
+        assert record["drift"] == "NONE", (resource_type, record)
+    assert _vrrp_recorded(store) == {"primary": "MASTER", "secondary": "BACKUP"}
+
+    # The primary's link goes down: the secondary takes over, and monitoring says so.
+    pair.set_faults(ROUTERS["primary"], links_down={"ae0"})
+    try:
+        eventually(
+            lambda: _vrrp_recorded(store) == {"primary": "INIT", "secondary": "MASTER"},
+            timeout=30,
+            what="the failover recorded",
+        )
+        health = forwarding.forwarding_health(store, devices, GATEWAY_ID)
+        assert not forwarding.forwards(health)
+    finally:
+        pair.set_faults(ROUTERS["primary"], links_down=set())
+    eventually(
+        lambda: _vrrp_recorded(store) == {"primary": "MASTER", "secondary": "BACKUP"},
+        timeout=30,
+        what="the primary back as master",
+    )
+
+
+def test_a_members_drift_is_found_and_repaired_and_a_gateway_repair_keeps_its_family(
+    pair: Simulator, gateway: Store, overrides: Path
+) -> None:
+    store = gateway
+    devices = NornirDevices(overrides=str(overrides))
+    desired.apply(store, FAMILY)
+    _settled(store, FAMILY, until="CREATE_COMPLETED")
+    with_family = _running(pair)
+    route_id = BY_TYPE["static_route"]["id"]
+    vrf = GATEWAY[0][1]["vrf_name"]
+    primary = ROUTERS["primary"]
+
+    assert not operations.check(store, devices, GATEWAY_ID).found
+    assert not operations.check(store, devices, route_id, resource_type="static_route").found
+
+    # The route deleted by hand on the primary: the route's check finds it, its repair
+    # puts it back, on that router only.
+    _out_of_band(pair, primary, f"delete routing-instances {vrf} routing-options static\n")
+    drift = operations.check(store, devices, route_id, resource_type="static_route")
+    assert drift.found
+    assert "+ route 203.0.112.0/28 next-hop 172.16.101.1;" in _normal(drift.diffs[primary])
+    assert drift.diffs[ROUTERS["secondary"]].strip() == ""
+    operations.repair(store, devices, route_id, resource_type="static_route")
+    assert not operations.check(store, devices, route_id, resource_type="static_route").found
+
+    # A gateway repair deletes and sets its unit and routing instance: its family comes
+    # back with it, and VRRP keeps its roles.
+    operations.repair(store, devices, GATEWAY_ID)
+    now = _running(pair)
+    for role in ROUTERS:
+        assert diff_text(with_family[role], now[role]).strip() == "", role
+    health = forwarding.forwarding_health(store, devices, GATEWAY_ID)
+    assert forwarding.forwards(health), health
+
+
+def test_a_public_ip_nothing_counts_fails_and_changes_no_router(
+    pair: Simulator, gateway: Store
+) -> None:
+    store = gateway
+    vrf = GATEWAY[0][1]["vrf_name"]
+    primary = ROUTERS["primary"]
+    # Out of band, the gateway's count term goes from the primary's INET_IN.
+    _out_of_band(pair, primary, f"delete firewall family inet filter INET_IN term {vrf}_filter\n")
+    before = _running(pair)
+    items = [(t, BY_TYPE[t]) for t in ("public_ip_pool", "public_ip")]
+    desired.apply(store, items)
+    state = wait_for_state(store, "public_ip", BY_TYPE["public_ip"]["id"], timeout=90)
+    assert state is not None and state.worker_state == "CREATE_FAILED", state
+    assert f"router {primary}: verify: " in state.error, state.error
+    assert f"no firewall filter term counts destination-prefix-list {vrf}_prefix" in state.error
+    after = _running(pair)
+    for role in ROUTERS:
+        assert diff_text(before[role], after[role]).strip() == "", role

@@ -22,7 +22,7 @@ from nornir_esi.netsim.sample import VRF
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.pair.devices import NornirDevices
 from nornir_esi.service import Service
-from nornir_esi.services.internet_gateway import operations
+from nornir_esi.services import operations
 from nornir_esi.store.base import Store
 from tests.store.helpers import eventually
 
@@ -80,7 +80,8 @@ def test_plan_shows_the_origin_diff_and_changes_nothing(
     expected = {ROUTERS["secondary"]: sections["MX-1"], ROUTERS["primary"]: sections["MX-2"]}
 
     # A resource file, validated and not written.
-    (plan,) = operations.plan_items(store, devices, _items("gateway.yaml")).values()
+    (planned,) = operations.plan_items(store, devices, _items("gateway.yaml"))
+    plan = planned.diffs
     assert {name: _normal(diff) for name, diff in plan.items()} == expected
     assert store.get_prefix(keys.type_prefix(keys.CONFIG_PREFIX, GW)) == []
 

@@ -19,7 +19,7 @@ from nornir_esi.heat.openstack import OpenStackHeat
 from nornir_esi.netsim.server import Simulator
 from nornir_esi.pair.devices import NornirDevices
 from nornir_esi.service import Service
-from nornir_esi.services.internet_gateway import operations
+from nornir_esi.services import operations
 from nornir_esi.store.base import Store
 from nornir_esi.testing.heat import HeatServer
 from tests.flow.conftest import ROUTERS, write_overrides

@@ -1,8 +1,8 @@
 """The internet gateway service.
 
 A gateway's change per router (``changes``), its Junos (``render``), its request
-(``request``), its verification (``verify``), its monitoring (``monitoring``), plan, drift
-and repair (``operations``).
+(``request``), its verification (``verify``), its monitoring (``monitoring``). Plan, drift
+and repair are every service's (:mod:`nornir_esi.services.operations`).
 """
 
 from __future__ import annotations
