@@ -1,7 +1,7 @@
 """The performance benchmark of issue 9: every figure beside its goal and a baseline.
 
-Run: ``make bench`` (or ``python -m bench.perf [--sections latency,throughput,engine,memory,
-netconf] [--runs 2] [--gateways 1000 --pairs 10] [--quick] [--timeout 900]``).
+Run: ``make bench`` (or ``python -m bench.perf [--sections latency,family,throughput,engine,
+memory,netconf] [--runs 2] [--gateways 1000 --pairs 10] [--quick] [--timeout 900]``).
 
 Sections (each measured against a baseline in the same run; details in the modules):
 
@@ -9,6 +9,10 @@ Sections (each measured against a baseline in the same run; details in the modul
   ``CREATE_COMPLETED``, simulated routers without commit delay, a job manager and a worker
   in this process; median and p95 over ``--samples`` gateways. Goal: median <= 0.5 s.
   Baseline: the same gateways pushed by a plain Nornir script.
+- family (``bench/perf_family.py``): as latency, a gateway with its family (a public IP, a
+  network and subnet, a gw_interface, two static routes) in one apply, to every member
+  ``CREATE_COMPLETED``; median and p95 over ``--family-samples``. Goal: <= 1 s. Baseline:
+  as many gateways alone, measured alternately in the same run.
 - throughput (``bench/perf_flow.py``): ``--gateways`` gateways over ``--pairs`` simulated
   pairs (one simulator, commit delay ``--commit-delay`` 1 s), two ``nornir-esi run``
   processes; time until all are ``CREATE_COMPLETED``. Goals: <= 20 s, and >= 5x the
@@ -28,8 +32,8 @@ Sections (each measured against a baseline in the same run; details in the modul
 Every router is checked after each push (ours and the baseline's): it must carry exactly
 the gateways of its pair, or the run exits 1. ``--runs 2`` repeats every section and shows
 both values (the spread). ``--quick`` shrinks the sizes for a smoke run (40 gateways on 2
-pairs, 10 latency samples, 300 engine jobs). No goal is asserted anywhere: a goal not met
-is a "no" in the table. Results go to ``bench/results/perf.json``.
+pairs, 10 latency samples, 5 families, 300 engine jobs). No goal is asserted anywhere: a
+goal not met is a "no" in the table. Results go to ``bench/results/perf.json``.
 """
 
 from __future__ import annotations
@@ -47,14 +51,16 @@ from typing import Any
 
 from bench.perf_common import Figure, Section
 from bench.perf_engine import engine_section
+from bench.perf_family import family_section
 from bench.perf_flow import coalescing_section, latency_section, throughput_section
 from bench.perf_netconf import netconf_section
 from nornir_esi.pair.coalesce import DEFAULT_BATCH
 
 RESULTS = Path(__file__).parent / "results" / "perf.json"
-SECTIONS = ("latency", "throughput", "memory", "coalescing", "engine", "netconf")
+SECTIONS = ("latency", "family", "throughput", "memory", "coalescing", "engine", "netconf")
 FULL = {
     "samples": 50,
+    "family_samples": 20,
     "gateways": 1000,
     "pairs": 10,
     "jobs": 2000,
@@ -63,6 +69,7 @@ FULL = {
 }
 QUICK = {
     "samples": 10,
+    "family_samples": 5,
     "gateways": 40,
     "pairs": 2,
     "jobs": 300,
@@ -81,6 +88,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=1, help="repeat each section (spread)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--samples", type=int, help="latency: gateways created one by one")
+    parser.add_argument(
+        "--family-samples", type=int, help="family: gateways with their family (and as many alone)"
+    )
     parser.add_argument("--gateways", type=int, help="throughput: gateways")
     parser.add_argument("--pairs", type=int, help="throughput: router pairs")
     parser.add_argument("--commit-delay", type=float, default=1.0, help="throughput: seconds")
@@ -131,6 +141,13 @@ def _runners(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]
                 lambda: latency_section(
                     samples=args.samples + 1, baseline_tick=args.baseline_tick, timeout=args.timeout
                 ),
+            )
+        )
+    if "family" in wanted:
+        out.append(
+            (
+                "family",
+                lambda: family_section(samples=args.family_samples + 1, timeout=args.timeout),
             )
         )
     if wanted & {"throughput", "memory"}:

@@ -106,12 +106,14 @@ def _references(resource_type: str, body: Mapping[str, Any]) -> set[tuple[str, s
     return out
 
 
-# Orders the references do not give: a static route's next hop resolves over its gateway's
-# gw_interface (its address on the segment), so a route waits for that gw_interface's jobs
-# in flight, and a gw_interface's delete for its gateway's routes'.
 # How often removing a deleted public IP is tried while its pool changes under it.
 _FORGET_ATTEMPTS = 10
 
+# Orders the references do not give: a static route's next hop resolves over its gateway's
+# gw_interface (its address on the segment), so a route waits for that gw_interface's
+# router change in flight (its heat job: the address is committed and verified there; its
+# monitoring job, which may wait for a VRRP preempt hold-time, is not needed for that), and
+# a gw_interface's delete for every job of its gateway's routes.
 _FAMILY_ORDER = {("static_route", False): "gw_interface", ("gw_interface", True): "static_route"}
 
 
@@ -124,7 +126,9 @@ def _family_order(flight: _Flight, resource_type: str, record: ConfigRecord) -> 
     return [
         job.id
         for job in flight.jobs.values()
-        if job.resource_type == other and job.resource_input.get("internet_gw_id") == gateway
+        if job.resource_type == other
+        and job.resource_input.get("internet_gw_id") == gateway
+        and (record.marked_for_deletion or job.handler == "heat_worker")
     ]
 
 
@@ -175,23 +179,38 @@ def _rounds(
     """``versions`` in order, cut into rounds where one would wait for an earlier one's jobs.
 
     A version waits for the jobs of an earlier one in the same round when both are of the same
-    resource, or of a resource it references or that references it.
+    resource, or of a resource it references or that references it, or when the family's
+    order makes it (:data:`_FAMILY_ORDER`: a static route after its gateway's gw_interface).
     """
     group: list[tuple[str, str, Entry]] = []
     members: set[tuple[str, str]] = set()
     referenced: set[tuple[str, str]] = set()
+    # (type, internet_gw_id) of the round's family members.
+    family: set[tuple[str, str]] = set()
     for resource_type, resource_id, entry in versions:
         resource = (resource_type, resource_id)
+        kin: tuple[str, str] | None = None
+        needs: tuple[str, str] | None = None
         try:
-            refs = _references(resource_type, ConfigRecord.from_value(entry.value).body)
+            record = ConfigRecord.from_value(entry.value)
+            refs = _references(resource_type, record.body)
+            gateway = record.body.get("internet_gw_id")
+            if isinstance(gateway, str) and gateway:
+                kin = (resource_type, gateway)
+                other = _FAMILY_ORDER.get((resource_type, record.marked_for_deletion))
+                needs = None if other is None else (other, gateway)
         except EsiError:
             refs = set()  # a broken record: refused when it is planned, alone
-        if group and (resource in members or resource in referenced or refs & members):
+        if group and (
+            resource in members or resource in referenced or refs & members or needs in family
+        ):
             yield group
-            group, members, referenced = [], set(), set()
+            group, members, referenced, family = [], set(), set(), set()
         group.append((resource_type, resource_id, entry))
         members.add(resource)
         referenced |= refs
+        if kin is not None:
+            family.add(kin)
     if group:
         yield group
 

@@ -218,19 +218,30 @@ def test_the_family_in_one_file_forwards_and_a_failover_shows_in_monitoring(
             assert not missing, (role, resource_type, missing)
     assert store.get(keys.config("gw_interface", BY_TYPE["gw_interface"]["id"])) is None
 
-    desired.apply(store, FAMILY, requested_by=desired.Requester("cli", "noc"))
-    _settled(store, FAMILY, until="CREATE_COMPLETED")
+    # With a second route, whose only order is the gw_interface's (no public IP of its).
+    other_route = {
+        **BY_TYPE["static_route"],
+        "id": "5e1c7a3e-2f4b-4d6e-9a1b-0c2d3e4f5a6b",
+        "name": "to-the-tenants-lan",
+        "destination": "198.51.100.0/24",
+    }
+    items = [*FAMILY, ("static_route", other_route)]
+    desired.apply(store, items, requested_by=desired.Requester("cli", "noc"))
+    _settled(store, items, until="CREATE_COMPLETED")
     settled_at = int(time.time())
     health = forwarding.forwarding_health(store, devices, GATEWAY_ID)
     assert {
         role: (h.vrrp, h.bgp, h.routes_active, h.routes_total) for role, h in health.items()
     } == {
-        "primary": ("MASTER", "Established", 1, 1),
-        "secondary": ("BACKUP", "Established", 1, 1),
+        "primary": ("MASTER", "Established", 2, 2),
+        "secondary": ("BACKUP", "Established", 2, 2),
     }
     assert forwarding.forwards(health)
+    state = wait_for_state(store, "gw_interface", BY_TYPE["gw_interface"]["id"], timeout=1)
+    assert state is not None and state.measured() == {"primary": "MASTER", "secondary": "BACKUP"}
     # Each member's audit trail: its heat job's commits on both routers, found by the job
     # id their comments carry (alone, or with others its transaction carried).
+    heat_jobs: dict[str, dict[str, Any]] = {}
     for resource_type in ("public_ip", "gw_interface", "static_route"):
         trail = audit.gather(store, resource_type, BY_TYPE[resource_type]["id"], devices)
         (v1,) = trail["versions"]
@@ -239,6 +250,14 @@ def test_the_family_in_one_file_forwards_and_a_failover_shows_in_monitoring(
         assert heat_job["outcome"] == "finished"
         for name in ROUTERS.values():
             assert len(heat_job["routers"][name]["commits"]) == 2, (resource_type, heat_job)
+        heat_jobs[resource_type] = heat_job
+    # Ordered by reference: the route's change after its public IP's (the origin's mapping)
+    # and after the gw_interface's, over whose segment its next hop resolves.
+    for before in ("public_ip", "gw_interface"):
+        assert heat_jobs[before]["ended"] <= heat_jobs["static_route"]["started"], heat_jobs
+    trail = audit.gather(store, "static_route", other_route["id"])
+    (other_job,) = [j for j in trail["versions"][0]["jobs"] if j["handler"] == "heat_worker"]
+    assert heat_jobs["gw_interface"]["ended"] <= other_job["started"], (heat_jobs, other_job)
     # The leader's rounds: no drift on the gateway (its replay carries its family) nor on
     # any member.
     for resource_type in ("internet_gateway", "public_ip", "gw_interface", "static_route"):
