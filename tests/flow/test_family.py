@@ -348,3 +348,45 @@ def test_a_public_ip_nothing_counts_fails_and_changes_no_router(
     after = _running(pair)
     for role in ROUTERS:
         assert diff_text(before[role], after[role]).strip() == "", role
+
+
+def test_a_gateway_update_keeps_its_family(
+    pair: Simulator, gateway: Store, overrides: Path
+) -> None:
+    store = gateway
+    desired.apply(store, FAMILY)
+    _settled(store, FAMILY, until="CREATE_COMPLETED")
+    before = _running(pair)
+    # Another QoS option: the update replaces the gateway's unit, and its family with it.
+    qos = {
+        **next(b for t, b in RESOURCES if t == "qos_option"),
+        "id": "7d1f0c52-93a4-4f0e-8b61-2c5a9e3d4f70",
+        "name": "20Mbps-Guaranteed",
+        "bandwidth": "20",
+        "incoming_policer_name": "20M-GA-UP-INET",
+        "outgoing_policer_name": "20M-GA-DOWN-INET",
+    }
+    desired.apply(store, [("qos_option", qos)])
+    _settled(store, [("qos_option", qos)], until="READ_COMPLETE")
+    updated = {**GATEWAY[0][1], "qos_option_id": qos["id"]}
+    desired.apply(store, [("internet_gateway", updated)])
+    state = wait_for_state(store, "internet_gateway", GATEWAY_ID, version=2, timeout=90)
+    assert state is not None and state.worker_state == "MODIFY_COMPLETED", state
+    after = _running(pair)
+    for role in ROUTERS:
+        # Only the filters changed: the address, VRRP group, iBGP group and route stayed.
+        changed = [
+            line for line in _normal(diff_text(before[role], after[role])) if line[0] in "+-"
+        ]
+        assert sorted(changed) == sorted(
+            [
+                "- input FILTER_10M-GA-UP-INET;",
+                "+ input FILTER_20M-GA-UP-INET;",
+                "- output FILTER_10M-GA-DOWN-INET;",
+                "+ output FILTER_20M-GA-DOWN-INET;",
+            ]
+        ), (role, changed)
+    health = forwarding.forwarding_health(
+        store, NornirDevices(overrides=str(overrides)), GATEWAY_ID
+    )
+    assert forwarding.forwards(health), health
