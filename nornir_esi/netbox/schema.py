@@ -15,8 +15,12 @@ ha_interface           ``ipam.vlangroup``: the VLAN space of the two routers' in
                        gateways may use (``restricted_vlans`` is the rest)
 internet_gateway       written back: ``ipam.vlan`` in the HA interface's group (NetBox
                        refuses a VLAN id taken in the group), ``ipam.vrf``, a virtual
-                       ``dcim.interface`` unit (``ae0.1025``) on each router in the VRF,
-                       and an ``ipam.fhrpgroup`` (VRRP) holding both units
+                       ``dcim.interface`` unit (``ae0.1025``) on each router in the VRF
+public_ip_pool,        written back: ``ipam.prefix`` (the pool's ``is_pool``; a block
+public_ip              inside it)
+gw_interface           written back: ``ipam.ipaddress`` of each router's address on its
+                       unit, the VIP (role ``vrrp``) in an ``ipam.fhrpgroup`` (``vrrp3``,
+                       the vrid) that both units join with their priorities
 tenant_id              ``tenancy.tenant``: custom field ``esi_tenant_id``, else its slug
 internet_service,      stay ``/config`` resources of ours: they are names of Junos
 qos_option             policies, filters and policers and their text, which NetBox has no
@@ -98,6 +102,9 @@ CUSTOM_FIELDS = (
             "dcim.virtualchassis",
             "ipam.vlangroup",
             "ipam.vlan",
+            "ipam.prefix",
+            "ipam.ipaddress",
+            "ipam.fhrpgroup",
         ),
         "ESI id",
         "The nornir-esi resource id (a UUID); derived from the NetBox id when empty",
@@ -179,9 +186,16 @@ def ensure_schema(nb: Any) -> list[str]:
     """
     created: list[str] = []
     for spec in CUSTOM_FIELDS:
-        if nb.extras.custom_fields.get(name=spec.name) is None:
+        found = nb.extras.custom_fields.get(name=spec.name)
+        if found is None:
             nb.extras.custom_fields.create(spec.payload())
             created.append(f"custom field {spec.name}")
+            continue
+        # A field of an earlier version of the mapping: it now applies to more types.
+        have = set(found.object_types or [])
+        if not have >= set(spec.object_types):
+            found.update({"object_types": sorted(have | set(spec.object_types))})
+            created.append(f"custom field {spec.name}: object types")
     if nb.dcim.device_roles.get(slug=EDGE_ROUTER_ROLE) is None:
         nb.dcim.device_roles.create(
             name="ESI edge router", slug=EDGE_ROUTER_ROLE, color="2196f3", vm_role=False

@@ -12,12 +12,14 @@ For each internet gateway, from its ``/config`` body and ``/state``:
 Once the gateway is ``DELETE_COMPLETED`` (or gone from ``/config``), the units, the VRF
 and the VLAN go. Idempotent: what is already right is not written again.
 
-VRRP is not written as an FHRP group: a gateway gets its VRRP settings from the router
-pair's apply-groups (``InetGW1-VRRP``: wildcards, no group id or virtual address of the
-gateway's own), so there is nothing an FHRP group could hold.
+A gateway alone has no VRRP group of its own (the pair's apply-groups hold only
+wildcards): its gw_interface brings the group, and with it the FHRP group
+(:mod:`nornir_esi.netbox.ipam`).
 
-:class:`WritebackLoop` follows ``/state/.../internet_gateways/`` and writes each change
-back, after a first pass over every gateway.
+:class:`WritebackLoop` follows ``/state/`` and writes each change of a gateway back, and
+each of its family's IPAM (:mod:`nornir_esi.netbox.ipam`: public IP pools and blocks as
+prefixes, a gw_interface's addresses, its VIP with role VRRP in an FHRP group), after a
+first pass over every one.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from nornir_esi.contract import keys
 from nornir_esi.contract.config import read_config
 from nornir_esi.contract.records import State
 from nornir_esi.exceptions import EsiError, TemporaryError
+from nornir_esi.netbox.ipam import FAMILY_TYPES, write_family
+from nornir_esi.netbox.objects import save_changed, tenant_pk
 from nornir_esi.netbox.schema import EDGE_ROUTER_ROLE
 from nornir_esi.netbox.sync import resource_id
 from nornir_esi.store.base import Store
@@ -40,6 +44,8 @@ __all__ = ["WritebackLoop", "write_back"]
 log = logging.getLogger(__name__)
 
 GATEWAY = "internet_gateway"
+# What the loop writes back, in the order of a full pass.
+_ORDER = (GATEWAY, *FAMILY_TYPES)
 _ACTIVE = {"CREATE_COMPLETED", "MODIFY_COMPLETED"}
 _GONE = {"DELETE_COMPLETED"}
 
@@ -51,23 +57,6 @@ def _by_resource_id(records: Any, model: str) -> dict[str, Any]:
 def _body(store: Store, resource_type: str, rid: str) -> Mapping[str, Any] | None:
     record = read_config(store, resource_type, rid)
     return None if record is None else record.body
-
-
-def _set(record: Any, changes: Mapping[str, Any]) -> None:
-    """Save ``changes`` when they differ from what ``record`` holds."""
-    current = {k: getattr(record, k, None) for k in changes}
-
-    def plain(value: Any) -> Any:
-        if hasattr(value, "id"):
-            return value.id
-        if isinstance(value, list):
-            return sorted(plain(v) for v in value)
-        if isinstance(value, Mapping) and "value" in value:
-            return value["value"]
-        return value
-
-    if any(plain(current[k]) != plain(v) for k, v in changes.items()):
-        record.update(dict(changes))
 
 
 def write_back(nb: Any, store: Store, gateway_id: str) -> str:
@@ -87,7 +76,7 @@ def write_back(nb: Any, store: Store, gateway_id: str) -> str:
     group = groups.get(str(body["downlink_interface_id"]))
     if group is None:
         return "skipped: its HA interface is not a NetBox VLAN group"
-    tenant = _tenant(nb, str(body["tenant_id"]))
+    tenant = tenant_pk(nb, str(body["tenant_id"]))
     vid = int(body["vlan_id"])
     active = worker_state in _ACTIVE
     fields = {
@@ -110,7 +99,7 @@ def write_back(nb: Any, store: Store, gateway_id: str) -> str:
     # The VLAN's status last: active means the VRF and the units are there too.
     status = "active" if active else "reserved"
     custom = {**(vlan.custom_fields or {}), **fields["custom_fields"], "esi_state": worker_state}
-    _set(vlan, {**fields, "status": status, "custom_fields": custom})
+    save_changed(vlan, {**fields, "status": status, "custom_fields": custom})
     return status
 
 
@@ -138,15 +127,7 @@ def _write_units(
         if unit is None:
             nb.dcim.interfaces.create(device=device.id, name=unit_name, **unit_fields)
         else:
-            _set(unit, unit_fields)
-
-
-def _tenant(nb: Any, tenant_id: str) -> int | None:
-    for tenant in nb.tenancy.tenants.all():
-        custom = tenant.custom_fields or {}
-        if tenant_id in (custom.get("esi_tenant_id"), tenant.slug):
-            return int(tenant.id)
-    return None
+            save_changed(unit, unit_fields)
 
 
 def _remove(nb: Any, vlans: list[Any]) -> str:
@@ -166,10 +147,11 @@ def _remove(nb: Any, vlans: list[Any]) -> str:
 
 
 class WritebackLoop:
-    """Follows gateway ``/state`` changes and writes each back.
+    """Follows the ``/state`` changes of gateways and their family, and writes each back.
 
-    A first pass covers every gateway. NetBox or etcd errors are logged, and a full pass
-    follows after a pause.
+    Gateways with :func:`write_back`, the family's pools, public IPs and gw_interfaces
+    with :func:`nornir_esi.netbox.ipam.write_family`. A first pass covers every one,
+    gateways first. NetBox or etcd errors are logged, and a full pass follows after a pause.
     """
 
     def __init__(self, nb: Any, store: Store, *, retry_after: float = 2.0) -> None:
@@ -196,34 +178,46 @@ class WritebackLoop:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
-    def _one(self, gateway_id: str) -> bool:
+    def _one(self, resource: tuple[str, str]) -> bool:
+        resource_type, rid = resource
         try:
-            self.done[gateway_id] = write_back(self.nb, self.store, gateway_id)
+            if resource_type == GATEWAY:
+                self.done[rid] = write_back(self.nb, self.store, rid)
+            else:
+                self.done[rid] = write_family(self.nb, self.store, resource_type, rid)
             return True
         except Exception as exc:  # NetBox answering errors, etcd away: tried again later
-            self.last_error = f"{gateway_id}: {type(exc).__name__}: {exc}"
-            log.warning("netbox writeback of %s failed: %s", gateway_id, exc)
+            self.last_error = f"{resource_type} {rid}: {type(exc).__name__}: {exc}"
+            log.warning("netbox writeback of %s %s failed: %s", resource_type, rid, exc)
             return False
 
+    @staticmethod
+    def _written(key: str) -> tuple[str, str] | None:
+        """The ``(type, id)`` of a ``/state`` key this loop writes back; None for another."""
+        parsed = keys.parse_state_key(key)
+        return parsed if parsed is not None and parsed[0] in _ORDER else None
+
     def _run(self) -> None:
-        prefix = keys.type_prefix(keys.STATE_PREFIX, GATEWAY)
+        prefix = keys.STATE_PREFIX
         while not self._stop.is_set():
             try:
                 revision = self.store.revision()
                 pending = {
-                    parsed[1]
+                    found
                     for e in self.store.get_prefix(prefix)
-                    if (parsed := keys.parse_state_key(e.key))
+                    if (found := self._written(e.key)) is not None
                 }
                 self._watch = self.store.watch(prefix, start_revision=revision + 1)
-                failed = [g for g in sorted(pending) if not self._one(g)]
+                # Gateways first: a gw_interface's addresses go on their units.
+                ordered = sorted(pending, key=lambda r: (_ORDER.index(r[0]), r[1]))
+                failed = [r for r in ordered if not self._one(r)]
                 # Once NetBox refused or was away: start over after a pause, with a full
-                # pass, so no gateway is left unwritten.
+                # pass, so nothing is left unwritten.
                 if not failed:
                     for event in self._watch:
-                        parsed = keys.parse_state_key(event.key)
-                        if parsed is not None and not self._one(parsed[1]):
-                            failed.append(parsed[1])
+                        found = self._written(event.key)
+                        if found is not None and not self._one(found):
+                            failed.append(found)
                             break
                 self._watch.cancel()
                 if failed:
