@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from nornir_esi.contract import desired, keys, resources
 from nornir_esi.contract.records import ConfigRecord, State
 from nornir_esi.doors.api import ApiServer, create_app
-from nornir_esi.doors.northbound import load_tokens
+from nornir_esi.doors.identity import load_tokens
 from nornir_esi.doors.views import api_status
 from nornir_esi.exceptions import ValidationError
 from nornir_esi.store.base import Store
@@ -71,7 +71,8 @@ def _serve(store: Store, **server_args: Any) -> tuple[ApiServer, list[str | None
     @app.middleware("http")
     async def record_principal(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
-        principals.append(getattr(request.state, "principal", None))
+        principal = getattr(request.state, "principal", None)
+        principals.append(None if principal is None else principal.name)
         return response
 
     return ApiServer(app, **server_args), principals
@@ -308,7 +309,8 @@ def _refused(
     answer = api.call(method, path, **kwargs)
     assert answer.status_code == status, answer.text
     body: dict[str, Any] = answer.json()
-    assert set(body) == {"error", "object", "field", "reason"}
+    assert set(body) == {"error", "message", "object", "field", "reason"}
+    assert body["message"] == body["error"]
     assert store.revision() == revision
     return body
 
@@ -466,7 +468,7 @@ GATEWAY_BODY = GATEWAY[0][1]
         ),
         ({"vlanid": "1025"}, "vlanid", "is not a field of internet_gateway"),
         ({"status": "ACTIVE"}, "status", "is read-only"),
-        ({"vrf_name": None}, "vrf_name", "is missing"),
+        ({"internet_service_id": None}, "internet_service_id", "is missing"),
         ({"qos_option_id": str(uuid.uuid4())}, "qos_option_id", "does not exist"),
     ],
 )
@@ -502,9 +504,13 @@ def test_a_bad_update_is_422_naming_the_field(api: Api, store: Store) -> None:
         assert reason in refusal["reason"]
 
 
-def test_an_id_that_is_no_uuid_is_422(api: Api, store: Store) -> None:
-    refusal = _refused(api, store, "GET", "/v2.0/edge_routers/not-a-uuid", 422)
-    assert refusal["field"] == "id"
+def test_an_id_that_is_no_uuid_is_404_as_a_missing_one(api: Api, store: Store) -> None:
+    # Neutron's answer: the id names nothing (with a slash-free text too long for a key).
+    for bad in ("not-a-uuid", "x" * 300, "%2e%2e"):
+        for method in ("GET", "PUT", "DELETE"):
+            kwargs = {"json": {"edge_router": {"name": "x"}}} if method == "PUT" else {}
+            refusal = _refused(api, store, method, f"/v2.0/edge_routers/{bad}", 404, **kwargs)
+            assert refusal["reason"] == "does not exist"
 
 
 def test_etcd_down_is_503_with_retry_after(tmp_path: Path) -> None:
@@ -612,7 +618,8 @@ def test_the_document_describes_every_type(api: Api) -> None:
         assert set(doc["paths"][f"/v2.0/{plural}"]) == {"get", "post"}
         assert set(doc["paths"][f"/v2.0/{plural}/{{id}}"]) == {"get", "put", "delete"}
     gateway = doc["components"]["schemas"]["InternetGatewayCreate"]
-    assert "vlan_id" in gateway["required"] and "id" not in gateway["required"]
+    # What the service derives (VLAN, HA interface, names) and the tenant may be left out.
+    assert gateway["required"] == ["internet_service_id"]
     assert gateway["additionalProperties"] is False
     assert "status" not in gateway["properties"]
     assert set(doc["components"]["securitySchemes"]) == {"AuthToken", "Bearer"}

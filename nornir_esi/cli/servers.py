@@ -155,8 +155,22 @@ def run(
     "--api-tokens",
     envvar="ESI_API_TOKENS",
     type=click.Path(dir_okay=False),
-    help="YAML file {name: token} enabling the /v2.0 API for those tokens "
-    "(default: $ESI_API_TOKENS; without, there is no /v2.0 API).",
+    help="YAML file {name: {token, tenant_id, role}} enabling the /v2.0 API for those tokens "
+    "(default: $ESI_API_TOKENS).",
+)
+@click.option(
+    "--keystone-url",
+    envvar="ESI_KEYSTONE_URL",
+    help="Keystone v3 validating the /v2.0 API's tokens (service credentials, when needed, "
+    "from ESI_KEYSTONE_USERNAME, ESI_KEYSTONE_PASSWORD, ESI_KEYSTONE_PROJECT). Without it "
+    "or --api-tokens, there is no /v2.0 API.",
+)
+@click.option(
+    "--max-body-size",
+    type=click.IntRange(min=1),
+    default=114688,
+    show_default=True,
+    help="Bytes: a request body over it is refused with 413.",
 )
 @click.option("--certfile", type=click.Path(dir_okay=False), help="PEM certificate: serve HTTPS.")
 @click.option("--keyfile", type=click.Path(dir_okay=False), help="Its PEM key, if not in it.")
@@ -170,6 +184,8 @@ def serve(
     listen: str,
     endpoints: str | None,
     api_tokens: str | None,
+    keystone_url: str | None,
+    max_body_size: int,
     certfile: str | None,
     keyfile: str | None,
     netbox_url: str | None,
@@ -186,15 +202,19 @@ def serve(
     import uvicorn
 
     from nornir_esi.doors.api import NetBoxDoor, create_app
-    from nornir_esi.doors.northbound import load_tokens
+    from nornir_esi.doors.identity import Authenticator, KeystoneAuth, TokenFile, load_tokens
 
     host, _, port = listen.rpartition(":")
     if keyfile and not certfile:
         raise click.UsageError("--keyfile needs --certfile")
-    tokens = None
-    if api_tokens:
+    if keystone_url and api_tokens:
+        raise click.UsageError("--keystone-url and --api-tokens: one or the other")
+    auth: Authenticator | None = None
+    if keystone_url:
+        auth = KeystoneAuth.from_environment(keystone_url)
+    elif api_tokens:
         try:
-            tokens = load_tokens(api_tokens)
+            auth = TokenFile(load_tokens(api_tokens), f"token file {api_tokens}")
         except EsiError as exc:
             fail(exc)
     door = None
@@ -211,10 +231,12 @@ def serve(
             devices=open_devices(inventory),
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if tokens is None:
-        logging.getLogger(__name__).warning("no --api-tokens: the /v2.0 API is off")
+    if auth is None:
+        logging.getLogger(__name__).warning(
+            "no --keystone-url nor --api-tokens: the /v2.0 API is off"
+        )
     uvicorn.run(
-        create_app(open_store(endpoints), door, tokens),
+        create_app(open_store(endpoints), door, auth=auth, max_body=max_body_size),
         host=host or "127.0.0.1",
         port=int(port),
         ssl_certfile=certfile,

@@ -186,6 +186,7 @@ def apply(
     requested_by: Requester | None = None,
     plaintext_secrets: bool | None = None,
     expected: Mapping[tuple[str, str], int] | None = None,
+    written_since: Mapping[str, int] | None = None,
 ) -> list[Change]:
     """Validate ``items`` and write what changed, all in one transaction.
 
@@ -196,6 +197,10 @@ def apply(
     based its change on (0: the resource must not exist): a resource found otherwise is a
     ConflictError and nothing is written, so a create never overwrites what another
     request created meanwhile, nor an update what another changed.
+
+    ``written_since`` maps a resource type to a revision: the transaction fails (a
+    TemporaryError, nothing written) when a ``/config`` key of that type was written after
+    it, so what the caller chose from that revision (a gateway's free VLAN) is still free.
 
     A secret field (a router's ``password``) to be written as a plain string is refused
     (ValidationError naming the object and the field; nothing is written) unless the
@@ -216,6 +221,7 @@ def apply(
                 requested_by=requested_by,
                 plaintext_secrets=plaintext_secrets,
                 expected=expected,
+                written_since=written_since,
             )
         except TemporaryError:
             if attempt + 1 >= (_ALLOCATION_ATTEMPTS if allocating else 1):
@@ -236,6 +242,7 @@ def _apply_once(
     requested_by: Requester | None,
     plaintext_secrets: bool | None,
     expected: Mapping[tuple[str, str], int] | None,
+    written_since: Mapping[str, int] | None = None,
 ) -> list[Change]:
     validated_at = store.revision()
     batch, _ = validate_batch(store, items)
@@ -248,6 +255,10 @@ def _apply_once(
         Compare.none_written_since(keys.type_prefix(keys.CONFIG_PREFIX, target), validated_at)
         for target in sorted(referenced)
     ]
+    compare.extend(
+        Compare.none_written_since(keys.type_prefix(keys.CONFIG_PREFIX, kind), revision)
+        for kind, revision in sorted((written_since or {}).items())
+    )
     ops: list[Op] = []
     changes: list[Change] = []
     batch_keys = [keys.config(t, str(clean["id"])) for t, clean in batch]

@@ -474,6 +474,9 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
         ResourceType(
             "internet_gateway",
             _fields(
+                # Optional, "" by default, as the origin's schema has it (eclcli sends none
+                # unless --name is given).
+                FieldSpec("name", "str"),
                 _ref("downlink_interface_id", "ha_interface"),
                 _ref("associated_uplink_id", "ha_interface", required=False),
                 _ref("internet_service_id", "internet_service"),

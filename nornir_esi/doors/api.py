@@ -1,16 +1,21 @@
 """The HTTP front door (FastAPI, so the OpenAPI description comes with it).
 
-With ``tokens`` it carries the northbound API, ``/v2.0/<plural>[/<id>]`` for every resource
-type in the original's shape, for the holders of a token (:mod:`nornir_esi.doors.northbound`);
-without, it has none. With a :class:`NetBoxDoor` it carries NetBox's doors: the
-event-rule webhook (``POST /netbox/webhook``), the outcome of the syncs it triggers
-(``GET /netbox/sync``), and the gateway requests of NetBox's custom scripts
+With ``auth`` (a token file's principals, or a Keystone) it carries the northbound API,
+``/v2.0/<plural>[/<id>]`` for every resource type in the original's shape, for the holders
+of a token (:mod:`nornir_esi.doors.northbound`); without, it has none. With a
+:class:`NetBoxDoor` it carries NetBox's doors: the event-rule webhook
+(``POST /netbox/webhook``), the outcome of the syncs it triggers (``GET /netbox/sync``),
+and the gateway requests of NetBox's custom scripts
 (``POST /netbox/gateways``). Both POSTs must be signed with the shared secret
 (``X-Hook-Signature``, HMAC-SHA512 of the body, as NetBox signs webhooks); the token auth
 of the northbound API does not apply to them.
 
 :class:`ApiServer` runs the app under uvicorn in a thread (for ``nornir-esi serve``, the
 demo and the tests), over TLS when given a certificate.
+
+Every refusal of the app, an unknown route or method included, has the one error body
+(:mod:`nornir_esi.doors.errors`); every request body is bounded
+(:mod:`nornir_esi.doors.limits`), before any route reads it.
 """
 
 from __future__ import annotations
@@ -25,10 +30,15 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from nornir_esi.doors import northbound
+from nornir_esi.doors.errors import error_body, refusal_body
+from nornir_esi.doors.identity import Authenticator, TokenFile
+from nornir_esi.doors.limits import DEFAULT_LIMIT, BodyLimit
 from nornir_esi.exceptions import EsiError, TemporaryError, ValidationError
 from nornir_esi.netbox import gateways, webhook
 from nornir_esi.netbox.sync import SyncOptions, sync
@@ -56,22 +66,28 @@ class NetBoxDoor:
 
 
 def _error(status: int, exc: EsiError) -> JSONResponse:
-    body: dict[str, Any] = {"error": str(exc)}
     if isinstance(exc, ValidationError):
-        body.update(object=exc.obj, field=exc.field, reason=exc.reason)
-    return JSONResponse(body, status_code=status)
+        return JSONResponse(refusal_body(exc), status_code=status)
+    return JSONResponse(error_body("server", "", str(exc)), status_code=status)
 
 
 def create_app(
     store: Store,
     netbox: NetBoxDoor | None = None,
-    tokens: Mapping[str, str] | None = None,
+    tokens: Mapping[str, Any] | None = None,
+    *,
+    auth: Authenticator | None = None,
+    max_body: int = DEFAULT_LIMIT,
 ) -> FastAPI:
     """The app on ``store``.
 
-    It carries the northbound API when ``tokens`` (``{name: token}``) are given, even none
-    (then every request is refused), and NetBox's routes with ``netbox``.
+    It carries the northbound API for the principals of ``auth``, or of ``tokens`` (a token
+    file's map, :class:`~nornir_esi.doors.identity.TokenFile`; even an empty one: then
+    every request is refused), and NetBox's routes with ``netbox``. Request bodies over
+    ``max_body`` bytes are refused with 413.
     """
+    if auth is None and tokens is not None:
+        auth = TokenFile(tokens)
     loop: webhook.SyncLoop | None = None
     writeback: WritebackLoop | None = None
     if netbox is not None:
@@ -96,8 +112,29 @@ def create_app(
     app = FastAPI(title="nornir-esi", version="0.1.0", lifespan=lifespan)
     app.state.sync_loop = loop
     app.state.writeback = writeback
-    if tokens is not None:
-        app.include_router(northbound.router(store, tokens))
+    app.add_middleware(BodyLimit, limit=max_body)
+
+    @app.exception_handler(HTTPException)
+    async def no_route(request: Request, exc: HTTPException) -> JSONResponse:
+        """An unknown route (404) or method (405), in the one error body."""
+        reason = {404: "is no route of this API", 405: "is not a method of this route"}.get(
+            exc.status_code, str(exc.detail)
+        )
+        obj = f"{request.method} {request.url.path}"
+        return JSONResponse(
+            error_body(obj, "", reason), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A request FastAPI could not read (outside the northbound routes, which say more)."""
+        errors = exc.errors()
+        where = ".".join(str(p) for p in errors[0].get("loc", ())) if errors else ""
+        reason = str(errors[0].get("msg", "is not valid")) if errors else "is not valid"
+        return JSONResponse(error_body("request", where, reason), status_code=422)
+
+    if auth is not None:
+        app.include_router(northbound.router(store, auth))
     if netbox is not None:
 
         async def signed(request: Request) -> dict[str, Any] | JSONResponse:

@@ -1,25 +1,38 @@
-"""The northbound API: ``/v2.0/<plural>[/<id>]`` for every resource type of the contract.
+"""The northbound API: ``/v2.0/<plural>[/<id>]``, the real service's, as its clients speak it.
 
-It speaks the original's northbound API (a Gohan server, Neutron style): the same paths,
-the body of one resource wrapped in its type and a list in its plural::
+It speaks the original's northbound API (a Gohan server, Neutron style), as its official
+clients (eclcli, eclsdk) drive it: the same paths, the body of one resource wrapped in its
+type and a list in its plural::
 
-    POST   /v2.0/qos_options          {"qos_option": {...}}      201 {"qos_option": {...}}
-    GET    /v2.0/qos_options          ?tenant_id=&name=&status=  200 {"qos_options": [...]}
-    GET    /v2.0/qos_options/<id>                                200 {"qos_option": {...}}
-    PUT    /v2.0/qos_options/<id>     {"qos_option": {...}}      200 {"qos_option": {...}}
-    DELETE /v2.0/qos_options/<id>                                202 {"qos_option": {...}}
+    POST   /v2.0/public_ips       {"public_ip": {...}}     201 {"public_ip": {...}}
+    GET    /v2.0/public_ips       ?name=&sort_key=...      200 {"public_ips": [...]}
+    GET    /v2.0/public_ips/<id>                           200 {"public_ip": {...}}
+    PUT    /v2.0/public_ips/<id>  {"public_ip": {...}}     200 {"public_ip": {...}}
+    DELETE /v2.0/public_ips/<id>                           202 {"public_ip": {...}}
 
-The contract (CONTRACT.md) shows only what the API stored; the wrapping is the original's
-as its published investigation shows it (``POST /v2.0/internet_gateways`` with
-``{"internet_gateway": {...}}``, ``gohan client ... show`` answering the same wrapping).
+Who asks (:mod:`nornir_esi.doors.identity`): each request's token (``X-Auth-Token``, or
+``Authorization: Bearer``) names a principal: a tenant (the token's project), or an
+operator (role ``admin``). What each may see and do (:mod:`nornir_esi.doors.public`): a
+tenant its own gateways, family and segment, in the public model the clients declare, and
+the catalog (internet services, QoS options) read-only; another tenant's object answers 404,
+as a missing one does; infrastructure answers a tenant 403. An operator sees and changes
+everything, whole records, and may create for any tenant.
 
-Writes go through :mod:`nornir_esi.contract.desired`, so the API validates exactly as ``nornir-esi
-apply`` does and writes one transaction. POST creates (the id is a new UUID when the
-body has none; an existing id is a conflict). PUT is a partial update, Neutron style as
-the original's: the fields given replace the stored ones, ``null`` removes an optional
-field, the rest is kept; the id cannot change. DELETE is the first step of the two-step delete
-(``marked_for_deletion``, ``PENDING_DELETE``); the resource is listed until the job manager
-has really deleted it.
+Writes go through :mod:`nornir_esi.contract.desired`, so the API validates exactly as
+``nornir-esi apply`` does and writes one transaction. POST creates (the id is a new UUID when
+the body has none; an existing id is a conflict); ``tenant_id`` is the token's project when
+the body names none. A gateway created in the public shape (an internet service and a QoS
+option) is placed by the service (:mod:`nornir_esi.services.internet_gateway.placement`: a
+downlink with room, a free VLAN, atomically) and its names derived. PUT is a partial
+update, Neutron style as the original's: the fields given replace the stored ones, ``null``
+removes an optional field, the rest is kept; the id cannot change. DELETE is the first step
+of the two-step delete (``marked_for_deletion``, ``PENDING_DELETE``); the resource is listed
+until the job manager has really deleted it.
+
+A list takes a filter per field of the caller's view (``?name=a&name=b``: either), the
+clients' spellings too (``minimal_subnet_length``), ``sort_key``/``sort_dir`` (repeatable,
+Neutron's), and ``fields`` (the fields to answer). A value no resource has gives an empty
+list, as Neutron's does; a parameter that is no filter is a 400 naming it.
 
 ``status`` and ``error`` are read-only: they are not desired state but derived, on every
 read, from the ``/config`` record and the ``/state`` of the resource:
@@ -36,41 +49,43 @@ absent, or of an older version than ``/config``        version 1         PENDING
 ``DELETE_COMPLETED`` of this version                   marked            PENDING_DELETE
 =====================================================  ================  ===============
 
-``error`` (the reason ``/state`` holds) is in the body only when the status is ERROR. A
-``/state`` that cannot be read is an ERROR too, saying so: a person has to look.
+``error`` (the reason ``/state`` holds, which may name routers) is shown to operators only.
 
-Every refusal is JSON ``{"error", "object", "field", "reason"}``, from one handler:
+Every refusal, unknown routes and methods included, has one body
+(:mod:`nornir_esi.doors.errors`): ``{"error", "message", "object", "field", "reason"}``:
 
 ====  ===========================================================================
-400   the body is no JSON, or not ``{"<type>": {...}}``
-401   no valid token (``X-Auth-Token: <token>`` or ``Authorization: Bearer <token>``)
-404   no such resource
+400   the body is no JSON, or not ``{"<type>": {...}}``; a query parameter that is no filter
+401   no valid token
+403   infrastructure, or a write of the catalog, asked by a tenant; a ``tenant_id`` not the
+      token's
+404   no such resource (or another tenant's), or an id that is no UUID; no such route
+405   a method the route does not have
 409   the id exists already; a resource still referenced, or being deleted; changed by
-      another request between this one's read and its write (nothing written)
-422   a field, or the id in the path, is wrong (the ValidationError's field and reason)
-503   etcd is unavailable, or changed meanwhile (``Retry-After``)
+      another request between this one's read and its write (nothing written); no room
+      for a new gateway
+413   the body is over the limit (:mod:`nornir_esi.doors.limits`)
+422   a field is wrong (the ValidationError's field and reason)
+503   etcd or Keystone is unavailable, or etcd changed meanwhile (``Retry-After``)
 ====  ===========================================================================
 
-Tokens come from a YAML file ``{name: token}`` (:func:`load_tokens`); the name of the token
-a request came with is kept as ``request.state.principal``. A write records it in the
-version's audit trail (:class:`nornir_esi.contract.desired.Requester`), with the request's id: the
-client's ``X-Request-Id`` or a new UUID, answered in the response's ``X-Request-Id``.
+A write records its principal in the version's audit trail
+(:class:`nornir_esi.contract.desired.Requester`), with the request's id: the client's
+``X-Request-Id`` or a new UUID, answered in the response's ``X-Request-Id``.
 """
 
 from __future__ import annotations
 
-import hmac
 import inspect
 import logging
 import math
+import re
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from fastapi import APIRouter, Query, Request, Security
+from fastapi import APIRouter, Request, Security
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -86,87 +101,42 @@ from pydantic import (
     WithJsonSchema,
     create_model,
 )
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from nornir_esi.contract import desired, keys
 from nornir_esi.contract.records import ConfigRecord, State
 from nornir_esi.contract.resources import API_STATUSES, RESOURCE_TYPES, FieldSpec, object_name
+from nornir_esi.doors import public
+from nornir_esi.doors.errors import Error, error_body, refusal_body
+from nornir_esi.doors.identity import Authenticator, Principal, presented_token
 from nornir_esi.doors.views import api_status
 from nornir_esi.exceptions import ConflictError, EsiError, TemporaryError, ValidationError
+from nornir_esi.services.internet_gateway import placement
 from nornir_esi.store.base import Entry, Store
 
-__all__ = ["MIN_TOKEN_LENGTH", "TokenAuth", "load_tokens", "router"]
+__all__ = ["router"]
 
 log = logging.getLogger(__name__)
 
-MIN_TOKEN_LENGTH = 16
-"""Shorter tokens are refused: they could be guessed."""
-
 _UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_UUID = re.compile(_UUID_PATTERN)
 # Derived on read, never desired state: a body that carries them is refused.
 _READ_ONLY = frozenset({"status", "error"})
 # Literal["PENDING_CREATE", ...], built from the one tuple of statuses.
 _API_STATUS: Any = Literal.__getitem__(API_STATUSES)
-
-
-# --- tokens ----------------------------------------------------------------------------
-
-
-def load_tokens(path: str | Path) -> dict[str, str]:
-    """``{name: token}`` from a YAML file; a file that is not such a map is refused."""
-    source = f"token file {path}"
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValidationError(source, "", f"cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ValidationError(source, "", f"is not YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValidationError(source, "", "must be a map of names to tokens")
-    return _checked_tokens(data, source)
-
-
-def _checked_tokens(tokens: Mapping[Any, Any], source: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    seen: dict[str, str] = {}
-    for name, token in tokens.items():
-        if not isinstance(name, str) or not name.strip():
-            raise ValidationError(source, repr(name), "is not a name")
-        if not isinstance(token, str):
-            raise ValidationError(source, name, "must be a string token")
-        if len(token) < MIN_TOKEN_LENGTH:
-            raise ValidationError(source, name, f"is shorter than {MIN_TOKEN_LENGTH} characters")
-        # One token, one principal: the audit trail must know who it was.
-        if token in seen:
-            raise ValidationError(source, name, f"has the same token as {seen[token]}")
-        seen[token] = name
-        out[name] = token
-    return out
-
-
-class TokenAuth:
-    """Who a request is, from ``X-Auth-Token`` or ``Authorization: Bearer``."""
-
-    def __init__(self, tokens: Mapping[str, str]) -> None:
-        checked = _checked_tokens(tokens, "API tokens")
-        self._tokens = [(name, token.encode()) for name, token in checked.items()]
-
-    def principal(self, headers: Mapping[str, str]) -> str | None:
-        """The name of the token presented, None when there is no valid one."""
-        presented = headers.get("x-auth-token")
-        if presented is None:
-            scheme, _, credentials = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer":
-                return None
-            presented = credentials.strip()
-        candidate = presented.encode()
-        found = None
-        # Compared with every token, in constant time, so timing tells nothing.
-        for name, token in self._tokens:
-            if hmac.compare_digest(token, candidate):
-                found = name
-        return found
+_GATEWAY = "internet_gateway"
+# What the service derives for a gateway when a create leaves it out.
+_DERIVED = frozenset(
+    {
+        "downlink_interface_id",
+        "vlan_id",
+        "vrf_name",
+        "primary_logical_interface_name",
+        "secondary_logical_interface_name",
+    }
+)
 
 
 # --- models ----------------------------------------------------------------------------
@@ -226,6 +196,13 @@ def _description(spec: FieldSpec) -> str | None:
     return f"id{'s' if spec.many else ''} of {spec.target}"
 
 
+def _optional_on_create(type_name: str, spec: FieldSpec) -> bool:
+    """Whether a create may leave ``spec`` out: the service fills it in then."""
+    if spec.name in ("id", "tenant_id") or not spec.required:
+        return True  # a new UUID; the token's project
+    return type_name == _GATEWAY and (spec.name in _DERIVED or spec.name == "qos_option_id")
+
+
 def _request_model(type_name: str, *, update: bool) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for spec in RESOURCE_TYPES[type_name].fields.values():
@@ -237,7 +214,7 @@ def _request_model(type_name: str, *, update: bool) -> type[BaseModel]:
             # Partial: anything may be left out; null removes an optional field.
             kind = kind if spec.required else kind | None
             fields[spec.name] = (kind, Field(default=None, description=describe))
-        elif spec.required and spec.name != "id":
+        elif not _optional_on_create(type_name, spec):
             fields[spec.name] = (kind, Field(description=describe))
         else:
             fields[spec.name] = (kind | None, Field(default=None, description=describe))
@@ -254,12 +231,16 @@ def _response_model(type_name: str) -> type[BaseModel]:
     for spec in RESOURCE_TYPES[type_name].fields.values():
         if spec.name in _READ_ONLY:
             continue
+        # An operator's view is the record, a tenant's the public model (null where the
+        # record has none): only the id and the status are always there.
         kind = _PLAIN[spec.kind]
         describe = _description(spec)
-        if spec.required:
+        if spec.name == "id":
             fields[spec.name] = (kind, Field(description=describe))
         else:
             fields[spec.name] = (kind | None, Field(default=None, description=describe))
+    for name in public.PUBLIC_FIELDS.get(type_name, ()):
+        fields.setdefault(name, (Any, Field(default=None)))
     fields["status"] = (_API_STATUS, Field(description="derived, read-only"))
     fields["error"] = (
         str | None,
@@ -274,20 +255,15 @@ def _wrapper(name: str, field: str, inner: Any, *, forbid: bool) -> type[BaseMod
     return create_model(name, __config__=config, **fields)
 
 
-class Error(BaseModel):
-    """Every refusal of the API."""
-
-    error: str
-    object: str
-    field: str
-    reason: str
-
-
 # --- refusals --------------------------------------------------------------------------
 
 
 class _MalformedError(ValidationError):
-    """400: the request is not the shape of one (no JSON, no wrapping)."""
+    """400: the request is not the shape of one (no JSON, no wrapping, no such filter)."""
+
+
+class _ForbiddenError(ValidationError):
+    """403: not this principal's to read or change, whatever the id."""
 
 
 class _NotFoundError(ValidationError):
@@ -300,14 +276,11 @@ class _ConflictError(ConflictError):
 
 _STATUS_OF: list[tuple[type[ValidationError], int]] = [
     (_MalformedError, 400),
+    (_ForbiddenError, 403),
     (_NotFoundError, 404),
     (ConflictError, 409),
     (ValidationError, 422),
 ]
-
-
-def _body(exc: ValidationError) -> dict[str, str]:
-    return {"error": str(exc), "object": exc.obj, "field": exc.field, "reason": exc.reason}
 
 
 def _refusal(exc: Exception, type_name: str, request: Request) -> JSONResponse:
@@ -316,24 +289,19 @@ def _refusal(exc: Exception, type_name: str, request: Request) -> JSONResponse:
         exc = _from_request_errors(exc, type_name, request.path_params.get("id"))
     if isinstance(exc, ValidationError):
         status = next(code for cls, code in _STATUS_OF if isinstance(exc, cls))
-        return JSONResponse(_body(exc), status_code=status)
+        return JSONResponse(refusal_body(exc), status_code=status)
     if isinstance(exc, TemporaryError):
-        body = {"error": str(exc), "object": "store", "field": "", "reason": str(exc)}
         retry = str(max(1, math.ceil(exc.delay)))
+        body = error_body("store" if "Keystone" not in str(exc) else "identity", "", str(exc))
         return JSONResponse(body, status_code=503, headers={"Retry-After": retry})
     if isinstance(exc, HTTPException):
-        reason = str(exc.detail)
-        body = {"error": reason, "object": "request", "field": "", "reason": reason}
-        return JSONResponse(body, status_code=exc.status_code)
+        return JSONResponse(error_body("request", "", str(exc.detail)), status_code=exc.status_code)
     if isinstance(exc, EsiError):
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
-        error = str(exc)
-    else:
-        # A bug: the log has the traceback, the client no internals.
-        log.exception("%s %s failed", request.method, request.url.path)
-        error = "internal error"
-    body = {"error": error, "object": "server", "field": "", "reason": "internal error"}
-    return JSONResponse(body, status_code=500)
+        return JSONResponse(error_body("server", "", str(exc)), status_code=500)
+    # A bug: the log has the traceback, the client no internals.
+    log.exception("%s %s failed", request.method, request.url.path)
+    return JSONResponse(error_body("server", "", "internal error"), status_code=500)
 
 
 def _json_kind(value: Any) -> str:
@@ -369,10 +337,8 @@ def _from_request_errors(
     for error in errors:
         loc = tuple(error.get("loc", ()))
         kind = str(error.get("type", ""))
-        if loc[:1] == ("path",):
-            return ValidationError(f"{type_name} {error.get('input')}", "id", "is not a UUID")
         if loc[:1] == ("query",):
-            return ValidationError("query", str(loc[-1]), str(error.get("msg", "is not valid")))
+            return _MalformedError("query", str(loc[-1]), str(error.get("msg", "is not valid")))
         if kind == "json_invalid":
             reason = f"is not JSON: {error.get('ctx', {}).get('error', 'cannot be decoded')}"
             return _MalformedError("request body", "", reason)
@@ -412,7 +378,7 @@ def _config_of(entry: Entry) -> ConfigRecord:
 
 
 def _present(record: ConfigRecord, state_entry: Entry | None) -> dict[str, Any]:
-    """The API's view of a resource: its body with ``status`` (and ``error``)."""
+    """The operator's view of a resource: its body with ``status`` (and ``error``)."""
     state: State | None = None
     unreadable = ""
     if state_entry is not None:
@@ -428,19 +394,87 @@ def _present(record: ConfigRecord, state_entry: Entry | None) -> dict[str, Any]:
     return body
 
 
-def _view(store: Store, type_name: str, resource_id: str) -> dict[str, Any] | None:
-    entry = store.get(keys.config(type_name, resource_id))
-    if entry is None:
-        return None
-    return _present(_config_of(entry), store.get(keys.state(type_name, resource_id)))
+def _shown(type_name: str, view: dict[str, Any], who: Principal) -> dict[str, Any]:
+    """``view`` as ``who`` sees it: whole for an operator, the public model for a tenant."""
+    return view if who.operator else public.public_view(type_name, view)
 
 
-def _existing(store: Store, type_name: str, resource_id: str) -> tuple[str, ConfigRecord, int]:
-    """The resource's name in errors, its ``/config`` record and that key's revision."""
-    entry = store.get(keys.config(type_name, resource_id))
-    if entry is None:
-        raise _NotFoundError(f"{type_name} {resource_id}", "", "does not exist")
-    return f"{type_name} {resource_id}", _config_of(entry), entry.mod_revision
+def _missing(type_name: str, resource_id: str) -> _NotFoundError:
+    # The same words for a missing id, a malformed one and another tenant's.
+    return _NotFoundError(f"{type_name} {resource_id}", "", "does not exist")
+
+
+# --- lists -----------------------------------------------------------------------------
+
+_SORT_DIRS = ("asc", "desc")
+
+
+def _text(value: Any) -> str:
+    """A field's value as a query string spells it (``true``, ``26``, ``""`` for null)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _matches(value: Any, wanted: Sequence[str]) -> bool:
+    if isinstance(value, list):
+        return any(_matches(item, wanted) for item in value)
+    text = _text(value)
+    return any(text == w or (isinstance(value, bool) and text == w.lower()) for w in wanted)
+
+
+def _sort_key(value: Any) -> tuple[bool, Any]:
+    # Nulls first, as Neutron's (and PostgreSQL's ascending) order puts them.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return (value is not None, _text(value))
+    return (True, value)
+
+
+def _listed(
+    type_name: str,
+    views: list[dict[str, Any]],
+    query: Sequence[tuple[str, str]],
+    fields: Sequence[str],
+) -> list[dict[str, Any]]:
+    """``views`` filtered, sorted and cut to ``fields`` as the query asks (Neutron's rules)."""
+    plural = keys.plural(type_name)
+    aliases = public.FILTER_ALIASES.get(type_name, {})
+    filters: dict[str, list[str]] = {}
+    sort_keys: list[str] = []
+    sort_dirs: list[str] = []
+    only: list[str] = []
+    for name, value in query:
+        if name == "sort_key":
+            sort_keys.append(aliases.get(value, value))
+            continue
+        if name == "sort_dir":
+            sort_dirs.append(value)
+            continue
+        if name == "fields":
+            only.append(value)
+            continue
+        field = aliases.get(name, name)
+        if field not in fields:
+            raise _MalformedError("query", name, f"is not a filter of {plural}")
+        filters.setdefault(field, []).append(value)
+    for sort_key in sort_keys:
+        if sort_key not in fields:
+            raise _MalformedError("query", "sort_key", f"{sort_key!r} is not a field of {plural}")
+    for sort_dir in sort_dirs:
+        if sort_dir not in _SORT_DIRS:
+            raise _MalformedError("query", "sort_dir", f"{sort_dir!r} is not asc or desc")
+    if len(sort_dirs) > len(sort_keys):
+        raise _MalformedError("query", "sort_dir", "has no sort_key to go with")
+    out = [v for v in views if all(_matches(v.get(f), w) for f, w in filters.items())]
+    directions = sort_dirs + ["asc"] * (len(sort_keys) - len(sort_dirs))
+    # Stable sorts, the last key first, give the order of all the keys.
+    for sort_key, direction in reversed(list(zip(sort_keys, directions, strict=True))):
+        out.sort(key=lambda v: _sort_key(v.get(sort_key)), reverse=direction == "desc")
+    if only:
+        out = [{k: v[k] for k in only if k in v} for v in out]
+    return out
 
 
 # --- the operations --------------------------------------------------------------------
@@ -453,60 +487,131 @@ class _Operations:
         self.store = store
         self.type = type_name
         self.plural = keys.plural(type_name)
+        self.owned = type_name in public.OWNED
+        self.fields = tuple(RESOURCE_TYPES[type_name].fields)
 
-    def _answer(self, resource_id: str, status_code: int) -> JSONResponse:
-        view = _view(self.store, self.type, resource_id)
-        if view is None:  # really deleted in between: it is gone
-            raise _NotFoundError(f"{self.type} {resource_id}", "", "does not exist")
-        return JSONResponse({self.type: view}, status_code=status_code)
+    # -- who may see what
+
+    def _visible(self, body: Mapping[str, Any], who: Principal) -> bool:
+        return not self.owned or who.owns(body)
+
+    def _require(self, resource_id: str, who: Principal) -> tuple[str, ConfigRecord, int]:
+        """The resource's name in errors, its ``/config`` record and that key's revision."""
+        if not _UUID.match(resource_id):
+            raise _missing(self.type, resource_id)
+        entry = self.store.get(keys.config(self.type, resource_id))
+        if entry is None:
+            raise _missing(self.type, resource_id)
+        record = _config_of(entry)
+        if not self._visible(record.body, who):
+            raise _missing(self.type, resource_id)
+        return f"{self.type} {resource_id}", record, entry.mod_revision
+
+    def _answer(self, resource_id: str, status_code: int, who: Principal) -> JSONResponse:
+        entry = self.store.get(keys.config(self.type, resource_id))
+        if entry is None:  # really deleted in between: it is gone
+            raise _missing(self.type, resource_id)
+        view = _present(_config_of(entry), self.store.get(keys.state(self.type, resource_id)))
+        return JSONResponse({self.type: _shown(self.type, view, who)}, status_code=status_code)
+
+    def _tenant_may_set(self, obj: str, given: Mapping[str, Any], who: Principal) -> None:
+        """A tenant sets only public fields, for itself, referring to its own objects."""
+        if who.operator:
+            return
+        allowed = public.TENANT_SETS[self.type]
+        for field in given:
+            if field not in allowed:
+                raise ValidationError(obj, field, "is set by the service, not by a tenant")
+        tenant = given.get("tenant_id")
+        if tenant is not None and tenant != who.tenant_id:
+            raise _ForbiddenError(obj, "tenant_id", "is not the project of the token")
+        for field, value in given.items():
+            target = RESOURCE_TYPES[self.type].fields[field].target
+            if target not in public.OWNED or value is None:
+                continue
+            for rid in value if isinstance(value, list) else [value]:
+                found = self.store.get(keys.config(target, str(rid))) if _UUID.match(rid) else None
+                if found is None or not who.owns(_config_of(found).body):
+                    # As the contract words a reference to nothing: nothing is told.
+                    raise ValidationError(
+                        obj, field, f"references {target} {rid}, which does not exist"
+                    )
+
+    # -- the routes
 
     def create(self, body: BaseModel, request: Request) -> JSONResponse:
-        who = _requester(request)
-        fields = getattr(body, self.type).model_dump(exclude_none=True)
-        resource_id = fields.setdefault("id", str(uuid.uuid4()))
+        who, requester = _who(request)
+        given = getattr(body, self.type).model_dump(exclude_unset=True)
+        fields = {k: v for k, v in given.items() if v is not None}
+        resource_id = str(fields.setdefault("id", str(uuid.uuid4())))
         obj = object_name(self.type, fields)
+        self._tenant_may_set(obj, fields, who)
+        if "tenant_id" not in fields:
+            if not who.tenant_id:
+                raise ValidationError(obj, "tenant_id", "is missing (the token names no project)")
+            fields["tenant_id"] = who.tenant_id
         # keys.config refuses an id that is no key part, as a 422 naming `id`.
-        if self.store.get(keys.config(self.type, str(resource_id))) is not None:
+        if self.store.get(keys.config(self.type, resource_id)) is not None:
             raise _ConflictError(obj, "id", "already exists")
-        # Checked again in the write's transaction: a POST of the same id that lands in
-        # between is not overwritten (409 here too).
-        expected = {(self.type, str(resource_id)): 0}
-        desired.apply(self.store, [(self.type, fields)], requested_by=who, expected=expected)
-        return _tagged(self._answer(str(resource_id), 201), who)
+        if self.type == _GATEWAY and not set(fields) >= _DERIVED:
+            self._create_gateway(obj, fields, requester)
+        else:
+            # Checked again in the write's transaction: a POST of the same id that lands
+            # in between is not overwritten (409 here too).
+            expected = {(self.type, resource_id): 0}
+            desired.apply(
+                self.store, [(self.type, fields)], requested_by=requester, expected=expected
+            )
+        return _tagged(self._answer(resource_id, 201, who), requester)
 
-    def index(self, tenant_id: str | None, name: str | None, status: str | None) -> JSONResponse:
+    def _create_gateway(
+        self, obj: str, fields: dict[str, Any], requester: desired.Requester
+    ) -> None:
+        """A gateway in the public shape: placed, its names derived, written atomically."""
+        if "qos_option_id" not in fields:
+            raise ValidationError(
+                obj,
+                "qos_option_id",
+                "is required: choose a QoS option of the internet service "
+                "(GET /v2.0/qos_options?internet_service_id=..., "
+                "ecl network inet-gw create ... --qos_option_id ID)",
+            )
+        placement.create(self.store, fields, requested_by=requester)
+
+    def index(self, request: Request) -> JSONResponse:
+        who, _ = _who(request)
         states = {}
         for entry in self.store.get_prefix(keys.type_prefix(keys.STATE_PREFIX, self.type)):
             parsed = keys.parse_state_key(entry.key)
             if parsed is not None:
                 states[parsed[1]] = entry
-        out = []
+        views = []
         for entry in self.store.get_prefix(keys.type_prefix(keys.CONFIG_PREFIX, self.type)):
             parsed = keys.parse_config_key(entry.key)
             if parsed is None:
                 continue
-            view = _present(_config_of(entry), states.get(parsed[1]))
-            if tenant_id is not None and view.get("tenant_id") != tenant_id:
-                continue
-            if name is not None and view.get("name") != name:
-                continue
-            if status is not None and view["status"] != status:
-                continue
-            out.append(view)
-        return JSONResponse({self.plural: out})
+            record = _config_of(entry)
+            if self._visible(record.body, who):
+                view = _present(record, states.get(parsed[1]))
+                views.append(_shown(self.type, view, who))
+        fields = (*self.fields, "status") if who.operator else public.PUBLIC_FIELDS[self.type]
+        listed = _listed(self.type, views, request.query_params.multi_items(), fields)
+        return JSONResponse({self.plural: listed})
 
-    def show(self, id: str) -> JSONResponse:
-        self._require(id)
-        return self._answer(id, 200)
+    def show(self, id: str, request: Request) -> JSONResponse:
+        who, _ = _who(request)
+        self._require(id, who)
+        return self._answer(id, 200, who)
 
     def update(self, id: str, body: BaseModel, request: Request) -> JSONResponse:
-        who = _requester(request)
-        obj, record, revision = self._require(id)
+        who, requester = _who(request)
+        obj, record, revision = self._require(id, who)
         if record.marked_for_deletion:
             raise _ConflictError(obj, "", "is being deleted")
         given = getattr(body, self.type).model_dump(exclude_unset=True)
         if given.get("id", id) != id:
             raise ValidationError(obj, "id", "cannot change")
+        self._tenant_may_set(obj, given, who)
         merged = {k: v for k, v in record.body.items() if k not in _READ_ONLY}
         for field, value in given.items():
             if value is None:
@@ -516,31 +621,32 @@ class _Operations:
         # The merge is based on the record read: a change that landed since is a 409,
         # not silently undone.
         expected = {(self.type, id): revision}
-        desired.apply(self.store, [(self.type, merged)], requested_by=who, expected=expected)
-        return _tagged(self._answer(id, 200), who)
+        desired.apply(self.store, [(self.type, merged)], requested_by=requester, expected=expected)
+        return _tagged(self._answer(id, 200, who), requester)
 
     def delete(self, id: str, request: Request) -> JSONResponse:
-        who = _requester(request)
-        self._require(id)
+        who, requester = _who(request)
+        self._require(id, who)
         try:
-            desired.delete(self.store, [(self.type, id)], requested_by=who)
+            desired.delete(self.store, [(self.type, id)], requested_by=requester)
         except ValidationError as exc:
             # It exists (checked above): what refuses is a resource that refers to it.
             raise _ConflictError(exc.obj, exc.field, exc.reason) from exc
-        return _tagged(self._answer(id, 202), who)
-
-    def _require(self, resource_id: str) -> tuple[str, ConfigRecord, int]:
-        return _existing(self.store, self.type, resource_id)
+        return _tagged(self._answer(id, 202, who), requester)
 
 
 _REQUEST_ID = "X-Request-Id"
 
 
-def _requester(request: Request) -> desired.Requester:
-    """The token's name and the request's id (the client's, if it sent a sane one)."""
+def _who(request: Request) -> tuple[Principal, desired.Requester]:
+    """The principal, and the requester of the audit trail: its name and the request's id.
+
+    The request's id is the client's, if it sent a sane one.
+    """
+    principal: Principal = request.state.principal
     given = request.headers.get(_REQUEST_ID, "").strip()
     request_id = given if 0 < len(given) <= 128 and given.isprintable() else str(uuid.uuid4())
-    return desired.Requester("api", str(request.state.principal), request_id)
+    return principal, desired.Requester("api", principal.name, request_id)
 
 
 def _tagged(response: JSONResponse, who: desired.Requester) -> JSONResponse:
@@ -565,19 +671,25 @@ def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -
     )
 
 
+_DESCRIBED = {
+    400: "The body is no JSON, or not the resource wrapped in its type; a query parameter "
+    "is no filter.",
+    401: "No valid token.",
+    403: "Not a tenant's to read or change (infrastructure; the catalog's writes; another "
+    "tenant_id).",
+    404: "No such resource (another tenant's answers so too), or an id that is no UUID.",
+    409: "The id exists already, the resource is referenced or being deleted, another "
+    "request changed it first, or no downlink has room for a new gateway.",
+    413: "The body is over the size limit.",
+    422: "A field is wrong: `field` says which, `reason` why.",
+    503: "etcd or Keystone is unavailable, or etcd changed meanwhile: try again.",
+}
+
+
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "The body is no JSON, or not the resource wrapped in its type.",
-        401: "No valid token.",
-        404: "No such resource.",
-        409: "The id exists already, the resource is referenced or being deleted, or "
-        "another request changed it first.",
-        422: "A field (or the id in the path) is wrong: `field` says which, `reason` why.",
-        503: "etcd is unavailable, or changed meanwhile: try again.",
-    }
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
-        out[code] = {"model": Error, "description": described[code]}
+        out[code] = {"model": Error, "description": _DESCRIBED[code]}
     if 503 in codes:
         out[503]["headers"] = {
             "Retry-After": {"description": "seconds", "schema": {"type": "integer"}}
@@ -604,70 +716,80 @@ def _add_routes(router: APIRouter, store: Store, type_name: str) -> None:
         _request_model(type_name, update=True),
         forbid=True,
     )
-    id_param = _param(
-        "id", Annotated[str, PathParam(pattern=_UUID_PATTERN, description=f"id of the {type_name}")]
-    )
+    # Any text: an id that is no UUID is a 404, as Neutron answers it.
+    id_param = _param("id", Annotated[str, PathParam(description=f"id of the {type_name}")])
+    request = _param("request", Request)
     collection = f"/v2.0/{plural}"
     member = f"{collection}/{{id}}"
     tags: list[str | Enum] = [plural]  # the handler finds the resource type by it
+    writes = (400, 401, 403, 404, 409, 413, 422, 503)
 
     router.add_api_route(
         collection,
-        _endpoint(ops.create, _param("body", create_body), _param("request", Request)),
+        _endpoint(ops.create, _param("body", create_body), request),
         methods=["POST"],
         status_code=201,
         response_model=one,
-        responses=_responses(400, 401, 409, 422, 503),
+        responses=_responses(*(c for c in writes if c != 404)),
         summary=f"Create {article} {type_name}",
         operation_id=f"create_{type_name}",
         tags=tags,
     )
     router.add_api_route(
         collection,
-        _endpoint(
-            ops.index,
-            _param("tenant_id", Annotated[str | None, Query()], None),
-            _param("name", Annotated[str | None, Query()], None),
-            _param("status", Annotated[_API_STATUS | None, Query()], None),
-        ),
+        _endpoint(ops.index, request),
         methods=["GET"],
         response_model=many,
-        responses=_responses(401, 422, 503),
-        summary=f"List {plural}",
+        responses=_responses(400, 401, 403, 503),
+        summary=f"List {plural} (a filter per field; sort_key, sort_dir, fields)",
         operation_id=f"list_{plural}",
         tags=tags,
     )
     router.add_api_route(
         member,
-        _endpoint(ops.show, id_param),
+        _endpoint(ops.show, id_param, request),
         methods=["GET"],
         response_model=one,
-        responses=_responses(401, 404, 422, 503),
+        responses=_responses(401, 403, 404, 503),
         summary=f"Show {article} {type_name}",
         operation_id=f"show_{type_name}",
         tags=tags,
     )
     router.add_api_route(
         member,
-        _endpoint(ops.update, id_param, _param("body", update_body), _param("request", Request)),
+        _endpoint(ops.update, id_param, _param("body", update_body), request),
         methods=["PUT"],
         response_model=one,
-        responses=_responses(400, 401, 404, 409, 422, 503),
+        responses=_responses(*writes),
         summary=f"Update {article} {type_name} (the fields given)",
         operation_id=f"update_{type_name}",
         tags=tags,
     )
     router.add_api_route(
         member,
-        _endpoint(ops.delete, id_param, _param("request", Request)),
+        _endpoint(ops.delete, id_param, request),
         methods=["DELETE"],
         status_code=202,
         response_model=one,
-        responses=_responses(401, 404, 409, 422, 503),
+        responses=_responses(401, 403, 404, 409, 503),
         summary=f"Delete {article} {type_name} (marked; the job manager removes it)",
         operation_id=f"delete_{type_name}",
         tags=tags,
     )
+
+
+def _forbidden(type_name: str, method: str, who: Principal) -> ValidationError | None:
+    """Why ``who`` may not ``method`` on ``type_name`` at all, whatever the id; else None."""
+    if who.operator:
+        return None
+    plural = keys.plural(type_name)
+    if public.is_infrastructure(type_name):
+        return _ForbiddenError(
+            plural, "", "are the operator's: a tenant can neither read nor change them"
+        )
+    if type_name in public.CATALOG and method != "GET":
+        return _ForbiddenError(plural, "", "are read-only to a tenant")
+    return None
 
 
 # Declared for the OpenAPI document (and clients generated from it); the check itself is
@@ -676,9 +798,8 @@ _TOKEN_HEADER = APIKeyHeader(name="X-Auth-Token", scheme_name="AuthToken", auto_
 _BEARER = HTTPBearer(scheme_name="Bearer", auto_error=False)
 
 
-def router(store: Store, tokens: Mapping[str, str]) -> APIRouter:
-    """``/v2.0/<plural>[/<id>]`` for every resource type, for the holders of ``tokens``."""
-    auth = TokenAuth(tokens)
+def router(store: Store, auth: Authenticator) -> APIRouter:
+    """``/v2.0/<plural>[/<id>]`` for every resource type, for the principals of ``auth``."""
 
     class Route(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -686,16 +807,25 @@ def router(store: Store, tokens: Mapping[str, str]) -> APIRouter:
             type_name = keys.singular(str(self.tags[0]))
 
             async def guarded(request: Request) -> Response:
-                principal = auth.principal(request.headers)
-                if principal is None:
-                    refusal = ValidationError(
-                        "request", "X-Auth-Token", "is missing or not a valid token"
-                    )
-                    return JSONResponse(
-                        _body(refusal), status_code=401, headers={"WWW-Authenticate": "Bearer"}
-                    )
-                request.state.principal = principal
                 try:
+                    token = presented_token(request.headers)
+                    # Keystone answers over HTTP: not on the event loop.
+                    principal = (
+                        None if token is None else await run_in_threadpool(auth.principal, token)
+                    )
+                    if principal is None:
+                        body = error_body(
+                            "request", "X-Auth-Token", "is missing or not a valid token"
+                        )
+                        return JSONResponse(
+                            body,
+                            status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"},
+                        )
+                    request.state.principal = principal
+                    refused = _forbidden(type_name, request.method, principal)
+                    if refused is not None:
+                        return JSONResponse(refusal_body(refused), status_code=403)
                     return await handler(request)
                 except Exception as exc:
                     return _refusal(exc, type_name, request)

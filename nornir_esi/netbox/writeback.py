@@ -79,8 +79,9 @@ def write_back(nb: Any, store: Store, gateway_id: str) -> str:
     tenant = tenant_pk(nb, str(body["tenant_id"]))
     vid = int(body["vlan_id"])
     active = worker_state in _ACTIVE
-    fields = {
-        "name": body["name"],
+    fields: dict[str, Any] = {
+        # NetBox wants a VLAN's name; a gateway's may be "" (the origin's default).
+        "name": body.get("name") or f"inet-gw-{vid}",
         "tenant": tenant,
         "custom_fields": {
             "esi_id": gateway_id,
