@@ -6,11 +6,14 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from nornir_esi.exceptions import EsiError
-from nornir_esi.netsim.server import RouterSpec, Simulator
+
+if TYPE_CHECKING:
+    from nornir_esi.netsim.server import Simulator
 
 __all__ = ["netsim"]
 
@@ -92,6 +95,11 @@ def netsim(
     known_hosts: str | None,
 ) -> None:
     """Simulate Junos routers over NETCONF/SSH until SIGINT or SIGTERM."""
+    # Imported here, not with the command line: the simulator's SSH server (asyncssh) is
+    # 0.2 s of start-up every other command would pay, and with cryptography >= 51 five
+    # lines of a DSA deprecation warning on its output.
+    from nornir_esi.netsim.server import RouterSpec, Simulator
+
     try:
         specs = [RouterSpec.parse(spec) for spec in routers]
         authorized: dict[str, list[str]] = {}

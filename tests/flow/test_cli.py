@@ -273,6 +273,25 @@ def test_cli_takes_etcd_from_the_environment(store: Store, etcd_server: EtcdServ
     assert list(json.loads(result.stdout)) == [keys.config("edge_router", RESOURCES[0][1]["id"])]
 
 
+def test_commands_print_no_third_party_warning(store: Store, etcd_server: EtcdServer) -> None:
+    # Every warning shown, as a user's Python shows them when asked to (-W default).
+    desired.apply(store, RESOURCES)
+    env = {"ESI_ETCD_ENDPOINTS": etcd_server.endpoints, "PYTHONWARNINGS": "default"}
+    for args in (["--help"], ["status"], ["jobs"], ["get", "/config/"]):
+        result = cli(*args, **env)
+        assert result.returncode == 0, result.stderr
+        assert "Warning" not in result.stderr, (args, result.stderr)
+    # The simulator's SSH server (asyncssh, which names DSA at import) is loaded only by
+    # `nornir-esi netsim`, not with the command line.
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, nornir_esi.cli; print('asyncssh' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.strip() == "False"
+
+
 def test_cli_unreachable_etcd_exits_3(store: Store) -> None:
     # Port 9 (discard) on loopback: nothing listens there in the test environment.
     result = cli("get", "/config/", "--etcd", "http://127.0.0.1:9", timeout=60)
