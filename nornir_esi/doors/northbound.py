@@ -543,8 +543,9 @@ class _Operations:
         who, requester = _who(request)
         given = getattr(body, self.type).model_dump(exclude_unset=True)
         fields = {k: v for k, v in given.items() if v is not None}
-        resource_id = str(fields.setdefault("id", str(uuid.uuid4())))
+        # Named as the request named it: an id made up here would name nothing to the client.
         obj = object_name(self.type, fields)
+        resource_id = str(fields.setdefault("id", str(uuid.uuid4())))
         self._tenant_may_set(obj, fields, who)
         if "tenant_id" not in fields:
             if not who.tenant_id:

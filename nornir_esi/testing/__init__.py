@@ -1,4 +1,5 @@
-"""The real servers tests, the demo and the bench start on loopback: etcd, Heat, NetBox.
+"""The real servers tests, the demo and the bench start on loopback: etcd, Heat, NetBox, Keystone.
 
-A module each; ``base`` is what their launchers share. Never imported by the engine.
+A module each, and the official clients of the real service (``clients``); ``base`` is what
+their launchers share. Never imported by the engine.
 """
