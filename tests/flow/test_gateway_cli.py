@@ -176,7 +176,11 @@ BAD = {
         choices(**{"--qos-option": "ffffffff-ffff-4fff-8fff-ffffffffffff"}),
         "qos_option_id",
     ),
-    "no-name": ([p for p in choices() if p not in ("--name", "gw-cli")], "name is missing"),
+    # A gateway's name may be left out, as the origin's schema allows; its QoS option not.
+    "no-qos-option": (
+        [p for p in choices() if p not in ("--qos-option", QOS_ID)],
+        "qos_option_id is missing",
+    ),
 }
 
 
