@@ -112,7 +112,7 @@ def test_a_projects_user_gets_a_token_that_validates(
         seen = keystone.validate_token(token, token=validator)
         assert seen["project"]["id"] == member.project_id
         assert seen["user"]["id"] == member.user_id
-        assert [role["name"] for role in seen["roles"]] == ["member", "reader"]
+        assert sorted(role["name"] for role in seen["roles"]) == ["member", "reader"]
 
 
 def test_a_member_may_not_validate_another_users_token(
