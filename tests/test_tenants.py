@@ -144,6 +144,14 @@ def test_concurrent_creates_never_share_a_vlan(api: Api, store: Store) -> None:
     assert sorted(vlans, key=int) == [str(v) for v in range(1025, 1033)]
 
 
+def test_a_gateway_being_deleted_keeps_its_vlan(api: Api, store: Store) -> None:
+    first = _gateway(api, "alice")
+    api.ok("alice", "DELETE", f"/v2.0/internet_gateways/{first['id']}", 202)
+    # Its delete has not run (no job manager here): its unit is still on the routers.
+    second = _gateway(api, "alice")
+    assert _stored(store, "internet_gateway", second["id"])["vlan_id"] == "1026"
+
+
 def test_a_full_downlink_is_a_clear_409(api: Api, store: Store) -> None:
     router = dict(BODIES["ha_router"], maximum_gateways=1, available_gateways=1)
     desired.apply(store, [("ha_router", router)])

@@ -12,7 +12,8 @@ the pool is computed from ``/config`` here, not kept in a field):
   ``maximum_be_bandwidth`` (any other), the bandwidth of its gateways of that class plus
   the option's stays within it;
 - its free VLANs are 1-4094 less its ``restricted_vlans``, less every VLAN whose unit
-  (``<member>.<vlan>``) a gateway already uses on either router: the lowest is taken;
+  (``<member>.<vlan>``) a gateway already uses on either router, one being deleted
+  included (its unit is there until its delete has run): the lowest is taken;
 - of the candidates with room and a free VLAN, the one with the fewest gateways (then the
   lowest id) wins, so gateways spread over the downlinks.
 
@@ -79,7 +80,9 @@ def place(lookup: ConfigLookup, chosen: Mapping[str, Any]) -> dict[str, Any]:
     option = lookup("qos_option", str(chosen.get("qos_option_id")))
     kind, bandwidth = _bandwidth(option)
 
-    gateways = [body for _, body in lookup.all_of(GATEWAY)]
+    # Every gateway in /config, those being deleted too: until its delete has run, a
+    # gateway's unit is on the routers, and its VLAN not free.
+    gateways = [body for _, body in ConfigLookup(lookup.store).all_of(GATEWAY)]
     units = {
         str(body.get(f"{role}_logical_interface_name"))
         for body in gateways
