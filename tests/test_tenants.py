@@ -204,6 +204,44 @@ def test_an_operator_creates_for_any_tenant_and_sees_the_whole_record(
     assert seen["id"] == shown["id"]
 
 
+def _operator_gateway(vlan: str, rid: str | None = None) -> dict[str, Any]:
+    return {
+        "id": rid or str(uuid.uuid4()),
+        "tenant_id": TENANT_A,
+        "name": f"gw-{vlan}",
+        "vlan_id": vlan,
+        "downlink_interface_id": HA,
+        "internet_service_id": SERVICE,
+        "qos_option_id": QOS,
+        "vrf_name": f"vrf_gw_sample-ha-router-downlink_{vlan}",
+        "primary_logical_interface_name": f"ae0.{vlan}",
+        "secondary_logical_interface_name": f"ae0.{vlan}",
+    }
+
+
+def test_two_gateways_never_share_a_unit(api: Api, store: Store) -> None:
+    taken = _gateway(api, "alice")  # placed at 1025
+    body = {"internet_gateway": _operator_gateway("1025")}
+    refusal = _refused(api, store, "noc", "POST", "/v2.0/internet_gateways", 409, json=body)
+    assert refusal["field"] == "vlan_id"
+    assert f"internet_gateway {taken['id']} has unit ae0.1025" in refusal["reason"]
+    # Nor two of one batch; nothing of it is written.
+    revision = store.revision()
+    with pytest.raises(ValidationError, match="vlan_id 1030 is taken"):
+        desired.apply(
+            store,
+            [
+                ("internet_gateway", _operator_gateway("1030")),
+                ("internet_gateway", _operator_gateway("1030")),
+            ],
+        )
+    assert store.revision() == revision
+    # A gateway's own update keeps its unit.
+    mine = _operator_gateway("1031")
+    desired.apply(store, [("internet_gateway", mine)])
+    desired.apply(store, [("internet_gateway", {**mine, "description": "again"})])
+
+
 # --- isolation ----------------------------------------------------------------------------
 
 

@@ -40,7 +40,7 @@ from typing import Any
 from nornir_esi.contract import pools
 from nornir_esi.contract.config import ConfigLookup
 from nornir_esi.contract.resources import RESOURCE_TYPES, object_name
-from nornir_esi.exceptions import ValidationError
+from nornir_esi.exceptions import ConflictError, ValidationError
 
 __all__ = [
     "DEFAULT_STATIC_ROUTES",
@@ -86,6 +86,7 @@ def complete(batch: _Batch, lookup: ConfigLookup) -> _Batch:
         lookup.pending[(resource_type, str(body["id"]))] = body
     # In the order the checks need: pools before the blocks they give, the blocks and the
     # segment before the routes.
+    _check_units(out, lookup)
     for resource_type, check in _CHECKS.items():
         for n in range(len(out)):
             kind, body = out[n]
@@ -95,6 +96,47 @@ def complete(batch: _Batch, lookup: ConfigLookup) -> _Batch:
             out[n] = (kind, body)
             lookup.pending[(kind, str(body["id"]))] = body
     return out
+
+
+def _units(body: Mapping[str, Any], lookup: ConfigLookup) -> list[tuple[str, tuple[str, str]]]:
+    """``(role, (router id, unit))`` of a gateway's two units, as far as its records say."""
+    ha = lookup("ha_interface", str(body.get("downlink_interface_id"))) or {}
+    out = []
+    for role in ("primary", "secondary"):
+        member = lookup("er_physical_interface", str(ha.get(f"{role}_interface_id"))) or {}
+        unit = body.get(f"{role}_logical_interface_name")
+        if member.get("device_id") and unit:
+            out.append((role, (str(member["device_id"]), str(unit))))
+    return out
+
+
+def _check_units(batch: _Batch, lookup: ConfigLookup) -> None:
+    """No two gateways on one unit of a router (the same VLAN on the same interface).
+
+    Checked against every gateway of ``/config``, those being deleted too (a unit is on the
+    routers until its gateway's delete has run), and the batch's own, once per batch: one
+    pass over the gateways, however many the batch holds.
+    """
+    gateways = [body for kind, body in batch if kind == "internet_gateway"]
+    if not gateways:
+        return
+    ids = {str(body["id"]) for body in gateways}
+    taken: dict[tuple[str, str], str] = {}
+    for rid, other in ConfigLookup(lookup.store).all_of("internet_gateway"):
+        if rid not in ids:
+            for _, key in _units(other, lookup):
+                taken[key] = rid
+    for body in gateways:
+        rid = str(body["id"])
+        for role, key in _units(body, lookup):
+            holder = taken.setdefault(key, rid)
+            if holder != rid:
+                raise ConflictError(
+                    object_name("internet_gateway", body),
+                    "vlan_id",
+                    f"{body.get('vlan_id')} is taken: internet_gateway {holder} has unit "
+                    f"{key[1]} on the {role} router",
+                )
 
 
 def _keep_fixed(

@@ -181,8 +181,13 @@ def create(
                 written_since={GATEWAY: revision},
             )
             return body
-        except TemporaryError:
-            if attempt + 1 >= ATTEMPTS:
+        except (TemporaryError, ConflictError) as exc:
+            # Lost the race: another create took the VLAN since the placement was read
+            # (seen by the write's guard, or by validation's read of the units in use).
+            lost = isinstance(exc, TemporaryError) or (
+                placed is not chosen and exc.field == "vlan_id"
+            )
+            if not lost or attempt + 1 >= ATTEMPTS:
                 raise
             # Back off, randomly, so the racing creates stop meeting at the same revision.
             time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
