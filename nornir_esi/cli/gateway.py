@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,13 +157,13 @@ def _await_workflow(
 @click.option("--name")
 @click.option("--tenant", "tenant_id", help="tenant_id (default: the HA interface's).")
 @click.option("--description")
-@click.option("--vlan", "vlan_id", help="VLAN id, 1-4094.")
+@click.option("--vlan", "vlan_id", help="VLAN id, 1-4094 (default: placed, the lowest free).")
 @click.option(
     "--downlink-interface",
     "--ha-interface",
     "downlink_interface_id",
     metavar="ID",
-    help="The HA interface (downlink) the gateway is on.",
+    help="The HA interface (downlink) the gateway is on (default: placed, one with room).",
 )
 @click.option("--internet-service", "internet_service_id", metavar="ID")
 @click.option("--qos-option", "qos_option_id", metavar="ID")
@@ -179,6 +180,7 @@ def gateway_create(
     **choices: str | None,
 ) -> None:
     from nornir_esi.contract import desired
+    from nornir_esi.services.internet_gateway import placement
     from nornir_esi.services.internet_gateway.request import GATEWAY
 
     chosen: dict[str, Any] = {k: v for k, v in choices.items() if v is not None}
@@ -186,16 +188,22 @@ def gateway_create(
         chosen["id"] = id_
     try:
         store = open_store(endpoints)
-        body = _gateway_body(store, file, chosen)
         revision = store.revision()
-        # A create, never an update: an existing id (also one another request wrote a
-        # moment ago) is a ConflictError from the write's own transaction, nothing written.
-        (change,) = desired.apply(
-            store,
-            [(GATEWAY, body)],
-            requested_by=cli_requester(),
-            expected={(GATEWAY, str(body.get("id") or "")): 0},
-        )
+        if file is None and not {"vlan_id", "downlink_interface_id"} <= set(chosen):
+            # No VLAN or HA interface chosen: placed as a tenant's gateway is (a downlink of
+            # the service with room, its lowest free VLAN).
+            chosen.setdefault("id", str(uuid.uuid4()))
+            _, change = placement.create(store, chosen, requested_by=cli_requester())
+        else:
+            body = _gateway_body(store, file, chosen)
+            # A create, never an update: an existing id (also one another request wrote a
+            # moment ago) is a ConflictError from the write's own transaction.
+            (change,) = desired.apply(
+                store,
+                [(GATEWAY, body)],
+                requested_by=cli_requester(),
+                expected={(GATEWAY, str(body.get("id") or "")): 0},
+            )
         _await_workflow(
             store,
             change,

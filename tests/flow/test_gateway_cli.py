@@ -137,6 +137,26 @@ def test_create_json_is_one_object_with_the_outcome(
     assert out["monitoring"] == {"downlink": "ACTIVE", "uplink": "ACTIVE"}
 
 
+def test_create_without_vlan_or_ha_interface_places_the_gateway(
+    store: Store, sample_service: Service, etcd_server: EtcdServer
+) -> None:
+    assert cli(etcd_server, "gateway", "create", *choices(vlan="1025"), "--json").exit_code == 0
+    placed = [
+        p
+        for p in choices()
+        if p not in ("--vlan", "1026", "--downlink-interface", HA_ID, "--id", NEW_ID)
+    ]
+    result = cli(etcd_server, "gateway", "create", *placed, "--json")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    out = json.loads(result.stdout)
+    assert out["worker_state"] == "CREATE_COMPLETED"
+    record = _config(store, out["id"])
+    assert record is not None
+    # The lowest VLAN free on the service's downlink: 1025 is the first gateway's.
+    assert (record.body["downlink_interface_id"], record.body["vlan_id"]) == (HA_ID, "1026")
+    assert record.body["primary_logical_interface_name"] == "ae0.1026"
+
+
 def test_create_from_a_file_of_choices(
     store: Store, sample_service: Service, etcd_server: EtcdServer, tmp_path: Path
 ) -> None:

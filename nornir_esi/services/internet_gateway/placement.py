@@ -152,8 +152,8 @@ def create(
     chosen: Mapping[str, Any],
     *,
     requested_by: desired.Requester | None = None,
-) -> dict[str, Any]:
-    """Place, derive and write a new gateway; its body as written.
+) -> tuple[dict[str, Any], desired.Change]:
+    """Place, derive and write a new gateway; its body as written, and the change.
 
     ``chosen`` holds what the requester set (an id among them): what it leaves out of the
     HA interface and VLAN is placed, what it leaves out of the rest derived
@@ -173,14 +173,14 @@ def create(
             placed = place(lookup, chosen)
         body = {**derive(store, placed), **given, **placed}
         try:
-            desired.apply(
+            (change,) = desired.apply(
                 store,
                 [(GATEWAY, body)],
                 requested_by=requested_by,
                 expected={(GATEWAY, resource_id): 0},
                 written_since={GATEWAY: revision},
             )
-            return body
+            return body, change
         except (TemporaryError, ConflictError) as exc:
             # Lost the race: another create took the VLAN since the placement was read
             # (seen by the write's guard, or by validation's read of the units in use).
