@@ -19,6 +19,7 @@ from nornir_esi.handlers.common import Services
 from nornir_esi.heat.base import Heat
 from nornir_esi.heat.embedded import EmbeddedHeat
 from nornir_esi.jobs.manager import JobManager
+from nornir_esi.jobs.retention import DEFAULT_RETENTION, AuditSweeper, Retention
 from nornir_esi.jobs.worker import Worker
 from nornir_esi.pair.coalesce import DEFAULT_BATCH
 from nornir_esi.pair.devices import NornirDevices
@@ -58,6 +59,8 @@ class Service:
         worker_lease_ttl: int = 60,
         drift_interval: float | None = None,
         retries: int | None = None,
+        audit_retention: Retention = DEFAULT_RETENTION,
+        audit_interval: float | None = None,
     ) -> None:
         self.store = store
         devices = NornirDevices(overrides=inventory, max_batch=batch, turns=EtcdMutex(store))
@@ -67,6 +70,12 @@ class Service:
         self.drift = (
             DriftChecker(store, devices, drift_interval, self.manager.leading, heat)
             if drift_interval and self.manager is not None
+            else None
+        )
+        # The audit trail's bound, kept by the leading manager's process (jobs/retention).
+        self.audit = (
+            AuditSweeper(store, audit_retention, audit_interval, self.manager.leading)
+            if audit_interval and self.manager is not None
             else None
         )
         self.workers = [
@@ -97,12 +106,14 @@ class Service:
             runners.insert(0, (self.manager.id, self.manager))
         if self.drift is not None:
             runners.append(("drift checker", self.drift))
+        if self.audit is not None:
+            runners.append(("audit sweeper", self.audit))
         for name, runner in runners:
             thread = threading.Thread(target=self._run, args=(runner,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def _run(self, runner: JobManager | Worker | DriftChecker) -> None:
+    def _run(self, runner: JobManager | Worker | DriftChecker | AuditSweeper) -> None:
         # The runners ride out store outages and errors of single jobs themselves; what
         # still ends one is a bug. The whole service stops then, rather than run on with a
         # part missing (a process without its worker looks healthy and does nothing): the

@@ -72,6 +72,27 @@ __all__ = ["run", "serve"]
     help="Seconds between drift checks of every gateway, by the leading manager's process "
     "(0: never).",
 )
+@click.option(
+    "--audit-versions",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    help="Audit versions kept per resource, the newest (0: all).",
+)
+@click.option(
+    "--audit-days",
+    type=click.FloatRange(0),
+    default=90.0,
+    show_default=True,
+    help="Days an audit version is kept (0: for ever); a live resource's newest is kept.",
+)
+@click.option(
+    "--audit-interval",
+    type=click.FloatRange(0),
+    default=3600.0,
+    show_default=True,
+    help="Seconds between sweeps of the audit trail, by the leading manager's process (0: never).",
+)
 @HEAT_URL_OPTION
 @HEAT_PROJECT_OPTION
 @click.option(
@@ -90,6 +111,9 @@ def run(
     manager_lease_ttl: int,
     worker_lease_ttl: int,
     drift_interval: float,
+    audit_versions: int,
+    audit_days: float,
+    audit_interval: float,
     heat_url: str | None,
     heat_project: str,
     metrics_port: int | None,
@@ -102,6 +126,7 @@ def run(
     ESI_ACCEPT_UNKNOWN_HOST_KEYS=1.
     """
     from nornir_esi.heat.factory import heat_from
+    from nornir_esi.jobs.retention import Retention
     from nornir_esi.service import Service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(message)s")
@@ -123,6 +148,8 @@ def run(
             manager_lease_ttl=manager_lease_ttl,
             worker_lease_ttl=worker_lease_ttl,
             drift_interval=drift_interval or None,
+            audit_retention=Retention(audit_versions, audit_days * 86400.0),
+            audit_interval=audit_interval or None,
             heat=heat_from(heat_url, project=heat_project),
         )
         if metrics_port is not None:
