@@ -6,11 +6,21 @@ Two things make ncclient slow out of the box, both measured in ``bench/netsim.py
   ``ncclient.transport.session.TICK`` seconds (0.1 by default), so every RPC waits up to
   100 ms: :func:`send_at_once` has the sessions :func:`connect` opens write each RPC from
   the calling thread instead, and :data:`TICK` is lowered for what is still sent through
-  the queue (the hello at session open; each idle session then wakes 50 times a second,
-  which costs little);
+  the queue (the hello at session open);
 - paramiko leaves Nagle's algorithm on, so the small packets of the SSH handshake wait for
   delayed ACKs (~85 ms per session open here); :func:`connect` hands ncclient a socket with
   ``TCP_NODELAY``.
+
+And two things make an idle session cost CPU, which a pool of a thousand sessions cannot
+afford (0.1 % of a core each, measured: a thousand would take a core): ncclient's I/O
+thread wakes every ``TICK`` to look at its send queue, and paramiko's transport thread
+every 0.1 s (its socket's timeout, ``Transport._active_check_timeout``) to see whether it
+was closed. Once :func:`send_at_once` writes a session's messages, nothing is queued, so its
+I/O thread waits for the router's data with no timeout shorter than :data:`IDLE_WAIT`
+(:func:`quiet_io_threads`; a message queued all the same is still sent within that), and
+its transport's socket timeout is raised to :data:`IDLE_WAIT` too: a transport closed by
+us still ends at once (its close ends the socket), one whose socket silently died
+notices within that.
 """
 
 from __future__ import annotations
@@ -20,20 +30,64 @@ import threading
 from typing import Any
 
 import ncclient.transport.session
+import ncclient.transport.ssh
 import paramiko
 from ncclient import manager
 from ncclient.devices.junos import JunosDeviceHandler
 from ncclient.transport.errors import SessionCloseError, TransportError
 from ncclient.transport.session import END_DELIM, MSG_DELIM, NetconfBase
 
-__all__ = ["TICK", "JunosHandler", "connect", "send_at_once", "tune_ncclient"]
+__all__ = [
+    "IDLE_WAIT",
+    "TICK",
+    "JunosHandler",
+    "connect",
+    "quiet_io_threads",
+    "send_at_once",
+    "tune_ncclient",
+]
 
 TICK = 0.02
+IDLE_WAIT = 5.0
+"""Seconds an idle session's threads sleep at most between wake-ups (see the module)."""
+
+_DIRECT = "_esi_sends_directly"
 
 
 def tune_ncclient() -> None:
-    """Lower ncclient's I/O poll interval to :data:`TICK` (it is process-wide)."""
+    """Lower ncclient's I/O poll interval to :data:`TICK` (it is process-wide), quiet idle ones."""
     ncclient.transport.session.TICK = min(ncclient.transport.session.TICK, TICK)
+    quiet_io_threads()
+
+
+def quiet_io_threads() -> None:
+    """Have the I/O thread of a session :func:`send_at_once` writes wait :data:`IDLE_WAIT`.
+
+    ncclient's loop selects with ``TICK`` as its timeout, to look at its send queue; a
+    session whose messages are written by their callers has nothing queued, so its selector
+    waits up to :data:`IDLE_WAIT` (the router's data wakes it at once). Other sessions (the
+    hello before :func:`send_at_once`, other ncclient users of the process) keep ``TICK``.
+    Patched once per process, on ncclient's SSH session class.
+    """
+    cls = ncclient.transport.ssh.SSHSession
+    if getattr(cls, "_esi_quiet", False):
+        return
+    register = cls._transport_register
+
+    def quiet_register(self: Any, selector: Any, event: Any) -> Any:
+        registered = register(self, selector, event)
+        plain = selector.select
+
+        def select(timeout: float | None = None) -> Any:
+            if getattr(self, _DIRECT, False) and self._q.empty():
+                return plain(IDLE_WAIT)
+            return plain(timeout)
+
+        selector.select = select
+        return registered
+
+    cls._transport_register = quiet_register
+    cls._esi_quiet = True
 
 
 def connect(
@@ -98,6 +152,10 @@ def send_at_once(session: Any) -> None:
     are serialised.
     """
     lock = threading.Lock()
+    setattr(session, _DIRECT, True)
+    transport = getattr(session, "_transport", None)
+    if transport is not None:  # paramiko's: its thread's poll of the socket, slowed
+        transport.sock.settimeout(IDLE_WAIT)
 
     def send(message: str) -> None:
         if not session.connected:
