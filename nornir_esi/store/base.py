@@ -189,8 +189,11 @@ class Store(Protocol):
         """The entry of ``key``, None when it is absent."""
         ...
 
-    def get_prefix(self, prefix: str) -> list[Entry]:
-        """Every key under ``prefix``, sorted by key."""
+    def get_prefix(self, prefix: str, *, after: str = "", limit: int = 0) -> list[Entry]:
+        """Every key under ``prefix``, sorted by key.
+
+        Only those after the key ``after``, when given, and the first ``limit`` (0: all).
+        """
         ...
 
     def put(self, key: str, value: str, *, lease: int = 0) -> int:

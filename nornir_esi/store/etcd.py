@@ -486,11 +486,19 @@ class EtcdStore:
         )
         return _entry(rs.kvs[0]) if rs.kvs else None
 
-    def get_prefix(self, prefix: str) -> list[Entry]:
-        """Every key under ``prefix``, sorted by key, in one range read."""
+    def get_prefix(self, prefix: str, *, after: str = "", limit: int = 0) -> list[Entry]:
+        """Every key under ``prefix``, sorted by key, in one range read.
+
+        Only those after the key ``after``, when given, and the first ``limit`` (0: all):
+        a page, read and parsed alone, however many keys follow.
+        """
+        rq = self._range_request(prefix, prefix=True)
+        if after:
+            rq.key = _b(after) + b"\0"  # the next key after it
+        rq.limit = limit
         rs = self._call(
             f"get prefix {prefix}",
-            lambda: self._unary("kvstub", "Range", self._range_request(prefix, prefix=True)),
+            lambda: self._unary("kvstub", "Range", rq),
             idempotent=True,
         )
         return [_entry(kv) for kv in rs.kvs]

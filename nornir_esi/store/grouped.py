@@ -49,9 +49,9 @@ class GroupedGets:
 
     # -- the rest, unchanged -------------------------------------------------------------
 
-    def get_prefix(self, prefix: str) -> list[Entry]:
-        """Every key under ``prefix``, sorted by key, from the inner store."""
-        return self.inner.get_prefix(prefix)
+    def get_prefix(self, prefix: str, *, after: str = "", limit: int = 0) -> list[Entry]:
+        """Every key under ``prefix`` (after ``after``, ``limit`` at most), from the inner store."""
+        return self.inner.get_prefix(prefix, after=after, limit=limit)
 
     def put(self, key: str, value: str, *, lease: int = 0) -> int:
         """Write a key in the inner store; returns its revision after the write."""

@@ -38,6 +38,21 @@ def test_get_prefix_sorted_by_key(store: Store) -> None:
     assert len(store.get_prefix("")) == 7
 
 
+def test_get_prefix_by_pages(store: Store) -> None:
+    for key in ["jobs/a", "jobs/b", "jobs/b0", "jobs/c", "jobs0", "other/x"]:
+        store.put(key, key)
+    assert [e.key for e in store.get_prefix("jobs/", limit=2)] == ["jobs/a", "jobs/b"]
+    # After a key: the next page, never past the prefix.
+    page = store.get_prefix("jobs/", after="jobs/b", limit=2)
+    assert [e.key for e in page] == ["jobs/b0", "jobs/c"]
+    assert store.get_prefix("jobs/", after="jobs/c", limit=2) == []
+    assert [e.key for e in store.get_prefix("jobs/", after="jobs/a")] == [
+        "jobs/b",
+        "jobs/b0",
+        "jobs/c",
+    ]
+
+
 def test_delete_and_delete_prefix(store: Store) -> None:
     for key in ["q/1", "q/2", "q/3/x", "q0", "r"]:
         store.put(key, "v")
