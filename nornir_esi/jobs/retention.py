@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -31,7 +32,7 @@ from typing import Final
 from nornir_esi.contract import keys
 from nornir_esi.contract.records import AuditRequest
 from nornir_esi.exceptions import EsiError, ValidationError
-from nornir_esi.store.base import Op, Store, Txn
+from nornir_esi.store.base import Entry, Op, Store, Txn
 
 __all__ = ["DEFAULT_RETENTION", "AuditSweeper", "Retention", "SweepReport", "sweep"]
 
@@ -79,12 +80,28 @@ def _age(request_value: str | None, now: datetime) -> float | None:
     return (now - at).total_seconds()
 
 
-def sweep(store: Store, retention: Retention, now: datetime | None = None) -> SweepReport:
-    """Remove the audit versions ``retention`` does not keep (see the module docstring)."""
+def _audit_entries(store: Store, page: int) -> Iterator[Entry]:
+    """Every audit record, read ``page`` keys at a time."""
+    after = ""
+    while True:
+        entries = store.get_prefix(keys.AUDIT_PREFIX, after=after, limit=page)
+        yield from entries
+        if len(entries) < page:
+            return
+        after = entries[-1].key
+
+
+def sweep(
+    store: Store, retention: Retention, now: datetime | None = None, *, page: int = 5000
+) -> SweepReport:
+    """Remove the audit versions ``retention`` does not keep (see the module docstring).
+
+    The records are read ``page`` keys at a time.
+    """
     now = now or datetime.now(UTC)
     versions: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
     requests: dict[tuple[str, str, int], str] = {}
-    for entry in store.get_prefix(keys.AUDIT_PREFIX):
+    for entry in _audit_entries(store, page):
         parsed = keys.parse_audit_key(entry.key)
         if parsed is None:
             continue
