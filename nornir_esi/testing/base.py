@@ -31,16 +31,18 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from nornir_esi.exceptions import SetupError
+from nornir_esi.locking import file_lock
 
 __all__ = [
     "Postgres",
     "Stopwatch",
     "cache_dir",
+    "ensure_venv",
     "find_python",
     "forget",
     "free_port",
@@ -154,6 +156,46 @@ def run(argv: Sequence[str], what: str, **kwargs: Any) -> str:
         output = (done.stdout + done.stderr).strip().splitlines()[-25:]
         raise SetupError(f"{what} failed (exit {done.returncode}):\n" + "\n".join(output))
     return str(done.stdout)
+
+
+def ensure_venv(
+    name: str,
+    requirements: Sequence[str],
+    python: Callable[[], str],
+    *,
+    prepare: Callable[[Path], None] | None = None,
+) -> Path:
+    """The virtualenv ``cache_dir()/name`` with ``requirements`` installed, made on first use.
+
+    Made with the interpreter ``python()`` returns, under a lock (one process makes it, the
+    others wait), ``prepare(venv)`` run before pip when given. It is complete once its
+    ``installed`` marker lists exactly ``requirements``: one made for other requirements,
+    or left half made, is made again.
+    """
+    venv = cache_dir() / name
+    marker = venv / "installed"
+    wanted = "\n".join(requirements) + "\n"
+
+    def complete() -> bool:
+        with contextlib.suppress(OSError):
+            return marker.read_text() == wanted
+        return False
+
+    if complete():
+        return venv
+    with file_lock(cache_dir() / f"{name}.lock"):
+        if complete():
+            return venv
+        shutil.rmtree(venv, ignore_errors=True)
+        run([python(), "-m", "venv", str(venv)], f"creating the virtualenv {name}")
+        if prepare is not None:
+            prepare(venv)
+        run(
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *requirements],
+            f"installing {' '.join(requirements)}",
+        )
+        marker.write_text(wanted)
+    return venv
 
 
 def find_python(what: str = "this server") -> str:

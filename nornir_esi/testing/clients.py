@@ -49,8 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from nornir_esi.locking import file_lock
-from nornir_esi.testing.base import cache_dir, find_python, run
+from nornir_esi.testing.base import ensure_venv, find_python, run
 
 __all__ = [
     "ECLCLI_VERSION",
@@ -202,37 +201,23 @@ def _client_python() -> str:
     return find_python("eclcli and eclsdk")
 
 
+def _shim(venv: Path) -> None:
+    """The ``collections`` ABC aliases, loaded at start by a ``.pth`` file of ``venv``."""
+    site = run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        f"finding the site-packages of {venv.name}",
+    ).strip()
+    (Path(site) / f"{_SHIM_MODULE}.py").write_text(_SHIM)
+    (Path(site) / f"{_SHIM_MODULE}.pth").write_text(f"import {_SHIM_MODULE}\n")
+
+
 def _ensure_venv(name: str, requirements: Sequence[str]) -> Path:
     """The virtualenv ``name`` with ``requirements`` and the collections shim, made once."""
-    venv = cache_dir() / name
-    marker = venv / "installed"
-    wanted = "\n".join(requirements) + "\n"
-
-    def complete() -> bool:
-        with contextlib.suppress(OSError):
-            return marker.read_text() == wanted
-        return False
-
-    if complete():
-        return venv
-    with file_lock(cache_dir() / f"{name}.lock"):
-        if complete():
-            return venv
-        shutil.rmtree(venv, ignore_errors=True)
-        run([_client_python(), "-m", "venv", str(venv)], f"creating the virtualenv {name}")
-        python = str(venv / "bin" / "python")
-        site = run(
-            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            f"finding the site-packages of {name}",
-        ).strip()
-        (Path(site) / f"{_SHIM_MODULE}.py").write_text(_SHIM)
-        (Path(site) / f"{_SHIM_MODULE}.pth").write_text(f"import {_SHIM_MODULE}\n")
-        run(
-            [python, "-m", "pip", "install", "--quiet", *requirements],
-            f"installing {' '.join(requirements)}",
-        )
-        marker.write_text(wanted)
-    return venv
+    return ensure_venv(name, requirements, _client_python, prepare=_shim)
 
 
 def ensure_clients() -> Clients:

@@ -59,11 +59,11 @@ from pathlib import Path
 from typing import Any
 
 from nornir_esi.exceptions import SetupError
-from nornir_esi.locking import file_lock
 from nornir_esi.testing.base import (
     Postgres,
     Stopwatch,
     cache_dir,
+    ensure_venv,
     find_python,
     free_port,
     halt,
@@ -143,30 +143,8 @@ def ensure_heat(version: str = HEAT_VERSION) -> Path:
 
     Making it takes 25-60 s of pip, depending on its cache.
     """
-    venv = heat_venv(version)
-    marker = venv / "installed"
     requirements = [r.format(version=version) for r in _REQUIREMENTS]
-    wanted = "\n".join(requirements) + "\n"
-
-    def complete() -> bool:
-        with contextlib.suppress(OSError):
-            return marker.read_text() == wanted
-        return False
-
-    if complete():
-        return venv
-    with file_lock(cache_dir() / f"heat-{version}.lock"):
-        if complete():
-            return venv
-        shutil.rmtree(venv, ignore_errors=True)
-        python = find_python("Heat")
-        run([python, "-m", "venv", str(venv)], "creating Heat's virtualenv")
-        run(
-            [str(venv / "bin" / "pip"), "install", "--quiet", *requirements],
-            f"installing {' '.join(requirements)}",
-        )
-        marker.write_text(wanted)
-    return venv
+    return ensure_venv(f"heat-{version}", requirements, lambda: find_python("Heat"))
 
 
 # -- RabbitMQ --------------------------------------------------------------------------------

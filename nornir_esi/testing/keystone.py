@@ -63,10 +63,10 @@ from pathlib import Path
 from typing import Any
 
 from nornir_esi.exceptions import SetupError
-from nornir_esi.locking import file_lock
 from nornir_esi.testing.base import (
     Stopwatch,
     cache_dir,
+    ensure_venv,
     find_python,
     free_port,
     halt,
@@ -136,30 +136,8 @@ def ensure_keystone(version: str = KEYSTONE_VERSION) -> Path:
 
     Making it takes about 18 s of pip (the same with its cache cold).
     """
-    venv = keystone_venv(version)
-    marker = venv / "installed"
     requirements = [r.format(version=version) for r in _REQUIREMENTS]
-    wanted = "\n".join(requirements) + "\n"
-
-    def complete() -> bool:
-        with contextlib.suppress(OSError):
-            return marker.read_text() == wanted
-        return False
-
-    if complete():
-        return venv
-    with file_lock(cache_dir() / f"keystone-{version}.lock"):
-        if complete():
-            return venv
-        shutil.rmtree(venv, ignore_errors=True)
-        python = find_python("Keystone")
-        run([python, "-m", "venv", str(venv)], "creating Keystone's virtualenv")
-        run(
-            [str(venv / "bin" / "pip"), "install", "--quiet", *requirements],
-            f"installing {' '.join(requirements)}",
-        )
-        marker.write_text(wanted)
-    return venv
+    return ensure_venv(f"keystone-{version}", requirements, lambda: find_python("Keystone"))
 
 
 # -- Keystone --------------------------------------------------------------------------------

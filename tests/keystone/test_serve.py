@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from nornir_esi.store.base import Store
 from nornir_esi.testing.base import free_port
 from nornir_esi.testing.etcd import EtcdServer
 from nornir_esi.testing.keystone import ADMIN_PROJECT, ADMIN_USER, KeystoneServer
+from tests.store.helpers import eventually
 
 ROOT = Path(__file__).parent.parent.parent
 RESOURCES = desired.load_file(ROOT / "inventory" / "resources.yaml")
@@ -55,16 +55,17 @@ def served(
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+
+    def answering() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError((tmp_path / "serve.log").read_text())
+        try:
+            return requests.get(url + "/openapi.json", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
     try:
-        while True:
-            try:
-                requests.get(url + "/openapi.json", timeout=2)
-                break
-            except requests.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError((tmp_path / "serve.log").read_text()) from None
-                time.sleep(0.1)  # polling for the port, with a deadline
+        eventually(answering, timeout=60, what="nornir-esi serve listening")
         yield url
     finally:
         proc.terminate()
