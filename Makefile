@@ -32,7 +32,11 @@ lint: $(STAMP)
 
 # The figures of issue 9 beside their goals (bench/perf.py); the other benches run as
 # `$(BIN)/python -m bench.<name>`.
-bench: $(STAMP)
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench
 	$(BIN)/python -m bench.perf
 
 clean:

@@ -54,10 +54,21 @@ from bench.perf_engine import engine_section
 from bench.perf_family import family_section
 from bench.perf_flow import coalescing_section, latency_section, throughput_section
 from bench.perf_netconf import netconf_section
+from bench.perf_scale import scale_section, workers_section
 from nornir_esi.pair.coalesce import DEFAULT_BATCH
 
 RESULTS = Path(__file__).parent / "results" / "perf.json"
-SECTIONS = ("latency", "family", "throughput", "memory", "coalescing", "engine", "netconf")
+SECTIONS = (
+    "latency",
+    "family",
+    "throughput",
+    "memory",
+    "coalescing",
+    "engine",
+    "netconf",
+    "scale",
+    "workers",
+)
 FULL = {
     "samples": 50,
     "family_samples": 20,
@@ -66,6 +77,8 @@ FULL = {
     "jobs": 2000,
     "rounds": 50,
     "lever_gateways": 200,
+    "scale": "1000,3000,10000",
+    "per_pair": 100,
 }
 QUICK = {
     "samples": 10,
@@ -75,6 +88,8 @@ QUICK = {
     "jobs": 300,
     "rounds": 10,
     "lever_gateways": 20,
+    "scale": "40,120",
+    "per_pair": 20,
 }
 
 
@@ -110,6 +125,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--processes", type=int, default=2, help="throughput: nornir-esi run processes"
     )
     parser.add_argument("--jobs", type=int, help="engine: synthetic jobs")
+    parser.add_argument("--scale", help="scale: comma-separated gateway counts")
+    parser.add_argument("--per-pair", type=int, help="scale: gateways per router pair")
+    parser.add_argument(
+        "--sim-processes", type=int, default=2, help="scale, workers: nornir-esi netsim processes"
+    )
+    parser.add_argument(
+        "--worker-counts", default="1,2,4", help="workers: nornir-esi run processes to compare"
+    )
     parser.add_argument(
         "--lever-gateways", type=int, help="coalescing: gateways, with --batch 1 and --batch"
     )
@@ -124,6 +147,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         if getattr(args, name) is None:
             setattr(args, name, value)
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    try:
+        args.scale = [int(n) for n in str(args.scale).split(",")]
+        args.worker_counts = [int(n) for n in str(args.worker_counts).split(",")]
+    except ValueError:
+        parser.error("--scale and --worker-counts take comma-separated integers")
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
@@ -191,6 +219,38 @@ def _runners(args: argparse.Namespace) -> list[tuple[str, Callable[[], Section]]
         )
     if "netconf" in wanted:
         out.append(("netconf", lambda: netconf_section(rounds=args.rounds)))
+    if "scale" in wanted:
+        out.append(
+            (
+                "scale",
+                lambda: scale_section(
+                    sizes=args.scale,
+                    per_pair=args.per_pair,
+                    commit_delay=args.commit_delay,
+                    slots=args.slots,
+                    batch=args.batch,
+                    sim_processes=args.sim_processes,
+                    worker_processes=args.processes,
+                    timeout=args.timeout,
+                ),
+            )
+        )
+    if "workers" in wanted:
+        out.append(
+            (
+                "workers",
+                lambda: workers_section(
+                    gateway_count=args.gateways,
+                    pairs=args.pairs,
+                    counts=args.worker_counts,
+                    commit_delay=args.commit_delay,
+                    slots=args.slots,
+                    batch=args.batch,
+                    sim_processes=args.sim_processes,
+                    timeout=args.timeout,
+                ),
+            )
+        )
     return out
 
 
@@ -199,8 +259,10 @@ def _number(value: float | None, unit: str) -> str:
         return "-"
     if unit == "x":
         return f"{value:.2f}x"
-    if unit in ("/s", "MB"):
+    if unit == "/s":
         return f"{value:.0f} {unit}"
+    if unit == "MB":
+        return f"{value:.1f} {unit}"
     if unit == "ms":
         return f"{value:.2f} ms"
     return f"{value:.3f} {unit}" if value < 10 else f"{value:.1f} {unit}"

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.perf_common import Figure, Section, bench_env, median, p95
-from bench.perf_flow import _check_routers, _settle_resources
+from bench.perf_flow import check_routers, settle_resources, sim_reader
 from nornir_esi.contract import desired, keys
 from nornir_esi.contract.config import read_config
 from nornir_esi.contract.records import Monitoring, State
@@ -307,7 +307,7 @@ def family_section(*, samples: int, timeout: float) -> Section:
         store = etcd.client(timeout=10.0)
         try:
             with Service(store, inventory=str(overrides_for(sim, names, tmp)), workers=1):
-                _settle_resources(store, [*graph, pool], timeout)
+                settle_resources(store, [*graph, pool], timeout)
                 with Feed(store, [keys.STATE_PREFIX], start_revision=store.revision() + 1) as feed:
                     for gateway, family in zip(alone, families, strict=True):
                         one = _timed(store, feed, [gateway], timeout, "family baseline")
@@ -320,7 +320,7 @@ def family_section(*, samples: int, timeout: float) -> Section:
                         ours.append(full.seconds)
                         for resource_type, seconds in full.members.items():
                             members.setdefault(resource_type, []).append(seconds)
-            out.problems += _check_routers(sim, graph, burst[: 2 * len(ours)], "family")
+            out.problems += check_routers(sim_reader(sim), graph, burst[: 2 * len(ours)], "family")
             out.problems += _check_families(sim, store, graph, families[: len(ours)])
         finally:
             store.close()

@@ -26,7 +26,7 @@ filter terms, prefix list; ``tests.synthetic.carried``); otherwise the run fails
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,16 @@ from tests.synthetic import (
     router_specs,
 )
 
-__all__ = ["coalescing_section", "latency_section", "throughput_section"]
+__all__ = [
+    "WorkerProcesses",
+    "check_routers",
+    "coalescing_section",
+    "latency_section",
+    "settle_resources",
+    "sim_reader",
+    "throughput_section",
+    "until_completed",
+]
 
 GW = "internet_gateway"
 BATCH = 100  # gateways per desired.apply (one etcd transaction)
@@ -78,7 +87,7 @@ class WorkerProcesses(Processes):
             self.args[i] = base
 
 
-def _settle_resources(store: Store, graph: list[Item], timeout: float) -> None:
+def settle_resources(store: Store, graph: list[Item], timeout: float) -> None:
     """Apply the routers, interfaces, pairs, services and QoS options, and wait until each settles.
 
     Settled: a terminal ``/state`` (the workers reach every router once).
@@ -90,10 +99,13 @@ def _settle_resources(store: Store, graph: list[Item], timeout: float) -> None:
             raise SystemExit(f"{resource_type} {body['id']}: {state} after {timeout:.0f} s")
 
 
-def _check_routers(
-    sim: Simulator, graph: list[Item], burst: Iterable[Item], what: str
+def check_routers(
+    read: Callable[[str], dict[str, Any]], graph: list[Item], burst: Iterable[Item], what: str
 ) -> list[str]:
-    """Every router carries exactly the gateways of ``burst`` on its pair."""
+    """Every router carries exactly the gateways of ``burst`` on its pair.
+
+    ``read(name)``: what router ``name`` carries (``tests.synthetic.carried``'s shape).
+    """
     on_router: dict[str, list[dict[str, Any]]] = {name: [] for name in router_names(graph)}
     for _, body in burst:
         for name in pair_routers(graph, body).values():
@@ -101,7 +113,7 @@ def _check_routers(
     qos = qos_inputs(graph)
     problems = []
     for name, bodies in on_router.items():
-        have, want = carried(sim, name), expected(bodies, qos)
+        have, want = read(name), expected(bodies, qos)
         if have != want:
             missing = sorted(set(want["vrfs"]) - set(have["vrfs"]))
             extra = sorted(set(have["vrfs"]) - set(want["vrfs"]))
@@ -111,6 +123,11 @@ def _check_routers(
                 f"units {len(have['units'])}/{len(want['units'])}"
             )
     return problems
+
+
+def sim_reader(sim: Simulator) -> Callable[[str], dict[str, Any]]:
+    """``check_routers``'s reader of the routers of an in-process simulator."""
+    return lambda name: carried(sim, name)
 
 
 def latency_section(*, samples: int, baseline_tick: float, timeout: float) -> Section:
@@ -132,7 +149,7 @@ def latency_section(*, samples: int, baseline_tick: float, timeout: float) -> Se
         store = etcd.client(timeout=10.0)
         try:
             with Service(store, inventory=str(overrides_for(sim, names, tmp)), workers=1):
-                _settle_resources(store, graph, timeout)
+                settle_resources(store, graph, timeout)
                 for item in burst:
                     began = time.perf_counter()
                     desired.apply(store, [item])
@@ -142,14 +159,14 @@ def latency_section(*, samples: int, baseline_tick: float, timeout: float) -> Se
                         out.problems.append(f"latency: gateway {item[1]['id']}: {state}")
                         break
                     ours.append(elapsed)
-            out.problems += _check_routers(sim, graph, burst, "latency")
+            out.problems += check_routers(sim_reader(sim), graph, burst, "latency")
             sim.reset()
             with plain_nornir(sim, names, tmp, tick=baseline_tick) as nr:
                 for item in burst:
                     began = time.perf_counter()
                     run_push(nr, per_host(graph, [item]))
                     plain.append(time.perf_counter() - began)
-            out.problems += _check_routers(sim, graph, burst, "latency baseline")
+            out.problems += check_routers(sim_reader(sim), graph, burst, "latency baseline")
         finally:
             store.close()
     # The first of each opens the sessions (and warms imports): left out of both.
@@ -174,7 +191,12 @@ def latency_section(*, samples: int, baseline_tick: float, timeout: float) -> Se
     return out
 
 
-def _until_completed(feed: Feed, ids: set[str], deadline: float) -> tuple[set[str], dict[str, str]]:
+def until_completed(feed: Feed, ids: set[str], deadline: float) -> tuple[set[str], dict[str, str]]:
+    """Follow ``feed`` (on ``/state``) until every gateway of ``ids`` is CREATE_COMPLETED or failed.
+
+    Returns those completed and those failed (id -> the state and its error), as far as
+    they got by ``deadline`` (a ``time.monotonic`` value).
+    """
     done: set[str] = set()
     failed: dict[str, str] = {}
     while len(done) + len(failed) < len(ids) and time.monotonic() < deadline:
@@ -237,7 +259,7 @@ def _burst(
             etcd.endpoints, inventory, tmp, processes, 15, slots=slots, batch=batch
         )
         try:
-            _settle_resources(store, graph, timeout)
+            settle_resources(store, graph, timeout)
             sampler = RssSampler([p.pid for p in procs.procs])
             idle = max(sampler.sample())
             revision = store.revision()
@@ -251,7 +273,7 @@ def _burst(
                 for start in range(0, len(burst), BATCH):
                     desired.apply(store, burst[start : start + BATCH])
                 applied = time.monotonic() - began
-                done, failed = _until_completed(feed, ids, began + timeout)
+                done, failed = until_completed(feed, ids, began + timeout)
                 elapsed = time.monotonic() - began
             if len(done) == len(ids):
                 seconds = elapsed
@@ -265,7 +287,7 @@ def _burst(
         finally:
             procs.stop()
             store.close()
-        problems += _check_routers(sim, graph, burst, what)
+        problems += check_routers(sim_reader(sim), graph, burst, what)
     return _Burst(seconds, idle, sampler.peak, applied, sampler.samples, problems)
 
 
@@ -305,7 +327,7 @@ def throughput_section(
             began = time.monotonic()
             run_push(nr, pushes)
             plain = time.monotonic() - began
-            out.problems += _check_routers(fresh, graph, burst, "throughput baseline")
+            out.problems += check_routers(sim_reader(fresh), graph, burst, "throughput baseline")
     out.notes = {
         "gateways": gateway_count,
         "pairs": pairs,

@@ -33,6 +33,7 @@ __all__ = [
     "CommitLog",
     "Item",
     "carried",
+    "carried_in",
     "expected",
     "gateways",
     "overrides_for",
@@ -211,44 +212,47 @@ def overrides_for(sim: Simulator, names: Iterable[str], directory: Path | None =
 def carried(sim: Simulator, name: str) -> dict[str, Any]:
     """What gateways router ``name`` of ``sim`` carries in its running configuration.
 
+    See :func:`carried_in`.
+    """
+    return sim.call(lambda: carried_in(sim.router(name).running))
+
+
+def carried_in(running: Any) -> dict[str, Any]:
+    """What gateways a running configuration (a Junos ``configuration`` element) carries.
+
     ``units``: ae0 unit -> its input filter (the QoS option); ``vrfs``: the ``vrf_*``
     routing instances;
     ``terms``: the gateway terms of INET_IN, INET_OUT and INSTANCE-MASTER_IN (a list: a
     duplicate would show); ``prefix_lists``: the gateways' prefix lists.
     """
-
-    def read() -> dict[str, Any]:
-        running = sim.router(name).running
-        units = {
-            unit.findtext("name"): unit.findtext("family/inet/filter/input/filter-name")
-            for unit in running.iterfind("interfaces/interface[name='ae0']/unit")
-        }
-        vrfs = sorted(
-            vrf
-            for i in running.iterfind("routing-instances/instance")
-            if (vrf := i.findtext("name") or "").startswith("vrf_")
+    units = {
+        unit.findtext("name"): unit.findtext("family/inet/filter/input/filter-name")
+        for unit in running.iterfind("interfaces/interface[name='ae0']/unit")
+    }
+    vrfs = sorted(
+        vrf
+        for i in running.iterfind("routing-instances/instance")
+        if (vrf := i.findtext("name") or "").startswith("vrf_")
+    )
+    terms = sorted(
+        f"{parent}/{t.findtext('name')}"
+        for parent, path in (
+            ("INET_IN", "firewall/family/inet/filter[name='INET_IN']/term"),
+            ("INET_OUT", "firewall/family/inet/filter[name='INET_OUT']/term"),
+            (
+                "INSTANCE-MASTER_IN",
+                "policy-options/policy-statement[name='INSTANCE-MASTER_IN']/term",
+            ),
         )
-        terms = sorted(
-            f"{parent}/{t.findtext('name')}"
-            for parent, path in (
-                ("INET_IN", "firewall/family/inet/filter[name='INET_IN']/term"),
-                ("INET_OUT", "firewall/family/inet/filter[name='INET_OUT']/term"),
-                (
-                    "INSTANCE-MASTER_IN",
-                    "policy-options/policy-statement[name='INSTANCE-MASTER_IN']/term",
-                ),
-            )
-            for t in running.iterfind(path)
-            if t.findtext("name") != "all-accept"
-        )
-        prefix_lists = sorted(
-            p.findtext("name") or ""
-            for p in running.iterfind("policy-options/prefix-list")
-            if (p.findtext("name") or "").startswith("vrf_")
-        )
-        return {"units": units, "vrfs": vrfs, "terms": terms, "prefix_lists": prefix_lists}
-
-    return sim.call(read)
+        for t in running.iterfind(path)
+        if t.findtext("name") != "all-accept"
+    )
+    prefix_lists = sorted(
+        p.findtext("name") or ""
+        for p in running.iterfind("policy-options/prefix-list")
+        if (p.findtext("name") or "").startswith("vrf_")
+    )
+    return {"units": units, "vrfs": vrfs, "terms": terms, "prefix_lists": prefix_lists}
 
 
 def expected(

@@ -287,6 +287,21 @@ class EtcdServer:
         return self._member is not None and self._member.running
 
     @property
+    def pids(self) -> list[int]:
+        """The etcd process' id while it runs (for CPU accounting), else empty."""
+        m = self._member
+        return [m.proc.pid] if m is not None and m.proc is not None and m.running else []
+
+    def etcdctl(self, *args: str) -> str:
+        """Run ``etcdctl`` against this server as root (when authentication is on); its output."""
+        if self._member is None:
+            raise StoreError(f"etcd {self.name}: not started")
+        return self._member.etcdctl(*args, user=self._root_user())
+
+    def _root_user(self) -> str | None:
+        return f"root:{self._passwords['root']}" if "root" in self._passwords else None
+
+    @property
     def data_dir(self) -> Path:
         """Where the member keeps its data; StoreError before the first start."""
         if self._member is None:
@@ -449,6 +464,11 @@ class EtcdCluster:
     def endpoints(self) -> list[str]:
         """The members' client URLs, in member order (empty before the start)."""
         return [m.client_url for m in self._members]
+
+    @property
+    def pids(self) -> list[int]:
+        """The running members' process ids (for CPU accounting)."""
+        return [m.proc.pid for m in self._members if m.proc is not None and m.running]
 
     def _initial_cluster(self) -> str:
         return ",".join(f"{m.name}={m.peer_url}" for m in self._members)
