@@ -31,8 +31,9 @@ from nornir.core import Nornir
 from nornir.core.configuration import Config
 from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hosts, Inventory
 from nornir.core.plugins.connections import ConnectionPluginRegister
+from nornir.core.plugins.runners import RunnerPlugin
 from nornir.core.state import GlobalState
-from nornir.plugins.runners import ThreadedRunner
+from nornir.plugins.runners import SerialRunner, ThreadedRunner
 from yaml import YAMLError
 
 from nornir_esi.contract import secrets
@@ -218,21 +219,31 @@ def nornir_for(
     *,
     num_workers: int = 20,
 ) -> Nornir:
-    """A Nornir over ``routers`` (edge_router bodies): threaded runner, no logging setup.
+    """A Nornir over ``routers`` (edge_router bodies), no logging setup.
 
     Built directly rather than with InitNornir so it needs no installed entry point and
-    leaves the process' logging configuration alone (InitNornir would configure it).
+    leaves the process' logging configuration alone (InitNornir would configure it). One
+    router runs in the caller's thread (nornir's serial runner: most of the workers' runs
+    are of one router, and a thread pool per run was a thread started and ended per
+    read), more on a threaded runner of up to ``num_workers`` threads.
     """
     netconf.tune_ncclient()
     _register_plugins()
+    runner: RunnerPlugin
+    if len(routers) == 1:
+        runner, runner_config = SerialRunner(), {"plugin": "serial", "options": {}}
+    else:
+        threads = max(1, min(num_workers, len(routers)))
+        runner = ThreadedRunner(num_workers=threads)
+        runner_config = {"plugin": "threaded", "options": {"num_workers": threads}}
     config = Config.from_dict(
         inventory={"plugin": "ResourceInventory"},
-        runner={"plugin": "threaded", "options": {"num_workers": num_workers}},
+        runner=runner_config,
         logging={"enabled": False},
     )
     return Nornir(
         inventory=ResourceInventory(routers, overrides).load(),
-        runner=ThreadedRunner(num_workers=num_workers),
+        runner=runner,
         config=config,
         data=GlobalState(dry_run=False),
     )

@@ -51,7 +51,7 @@ from nornir_esi.exceptions import (
 from nornir_esi.metrics import JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
 from nornir_esi.store.base import Compare, Entry, Lease, Op, Store, Txn, get_many
 from nornir_esi.store.feed import Feed
-from nornir_esi.store.grouped import GroupedGets
+from nornir_esi.store.grouped import GroupedGets, GroupedTxns
 
 __all__ = ["Handler", "JobContext", "Worker", "terminal_state"]
 
@@ -149,6 +149,8 @@ class Worker:
         self.store = store
         # The handlers' store: their reads, many at once, share round trips.
         self.handler_store = GroupedGets(store)
+        # The slots' finishing transactions, many at once, share round trips too.
+        self._finishes = GroupedTxns(store)
         self.handlers = dict(handlers)
         self.slots = slots
         self.lease_ttl = lease_ttl
@@ -488,7 +490,7 @@ class Worker:
             if job_state_entry is not None:
                 compare.append(Compare.unchanged_since(job_state_key, job_state_entry.mod_revision))
                 ops.append(Op.delete(job_state_key))
-        if not self.store.txn(compare, ops).succeeded:
+        if not self._finishes.txn(compare, ops).succeeded:
             raise ClaimLostError(
                 f"job {job.id}: the claim or the job state changed under the worker"
             )

@@ -1,6 +1,7 @@
-"""Grouped reads (``store.grouped.GroupedGets``) on a real etcd: ``get`` calls made while
-one is in flight share the next round trip, each key read once, and none is answered by a
-read that began before it was called."""
+"""Grouped reads and transactions (``store.grouped``) on a real etcd: ``get`` calls made
+while one is in flight share the next round trip, each key read once, and none is answered
+by a read that began before it was called; transactions share a request only when they
+touch no key of each other's, so each lands as it would alone."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from nornir_esi.store import Compare, Entry, Op, Store, TxnResult
-from nornir_esi.store.grouped import GroupedGets
+from nornir_esi.store.base import Txn
+from nornir_esi.store.grouped import GroupedGets, GroupedTxns
 from tests.store.helpers import eventually
 
 
@@ -22,6 +24,7 @@ class Held:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.reads: list[list[str]] = []
+        self.batches: list[list[Txn]] = []
         self._held = threading.Event()
         self._held.set()
         self.in_flight = threading.Event()
@@ -41,6 +44,10 @@ class Held:
         self.in_flight.set()
         assert self._held.wait(30)
         return result
+
+    def txns(self, txns: Sequence[Txn]) -> list[TxnResult]:
+        self.batches.append(list(txns))
+        return self._store.txns(txns)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -108,3 +115,41 @@ def test_everything_else_goes_through_unchanged(store: Store) -> None:
     assert grouped.delete("/cfg/", prefix=True) == 2
     assert grouped.get("/cfg/x") is None
     assert grouped.revision() == store.revision()
+
+
+def test_transactions_in_flight_together_share_a_request_only_with_disjoint_keys(
+    store: Store,
+) -> None:
+    held = Held(store)
+    grouped = GroupedTxns(held)  # type: ignore[arg-type]
+    claim = [Compare.absent("/lock")]
+    with ThreadPoolExecutor(8) as pool:
+        held.hold()
+        first = pool.submit(grouped.txn, [], [Op.put("/job/0", "done")])
+        assert held.in_flight.wait(30)
+        # While the first is held: two that each take /lock if it is free (one after the
+        # other, only the first can), two on keys of their own, one on a prefix.
+        asked = [
+            (claim, [Op.put("/lock", "a")]),
+            ([], [Op.put("/job/1", "done")]),
+            (claim, [Op.put("/lock", "b")]),
+            ([], [Op.delete("/old/", prefix=True)]),
+            ([Compare.absent("/job/2")], [Op.put("/job/2", "done")]),
+        ]
+        later = []
+        for n, (compare, ops) in enumerate(asked, 1):
+            later.append(pool.submit(grouped.txn, compare, ops))
+            eventually(lambda n=n: grouped.waiting() == n, what=f"{n} waiting")  # type: ignore[misc]
+        held.release()
+        assert first.result(30).succeeded
+        results = [f.result(30) for f in later]
+    # One request for the first, one for the four after it, nested in disjoint rounds:
+    # the first claim with the two jobs, the second claim alone, the prefix alone.
+    assert grouped.round_trips == 2
+    assert [[op.key for t in batch for op in t.success] for batch in held.batches] == [
+        ["/lock", "/job/1", "/job/2"], ["/lock"], ["/old/"],
+    ]  # fmt: skip
+    assert [r.succeeded for r in results] == [True, True, False, True, True]
+    lock = store.get("/lock")
+    assert lock is not None and lock.value == "a"
+    assert {e.key for e in store.get_prefix("/job/")} == {"/job/0", "/job/1", "/job/2"}
