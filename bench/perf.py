@@ -1,7 +1,8 @@
-"""The performance benchmark of issue 9: every figure beside its goal and a baseline.
+"""The performance benchmark of issues 9 and 21: every figure beside its goal and a baseline.
 
 Run: ``make bench`` (or ``python -m bench.perf [--sections latency,family,throughput,engine,
-memory,netconf] [--runs 2] [--gateways 1000 --pairs 10] [--quick] [--timeout 900]``).
+memory,netconf,scale,workers] [--runs 2] [--gateways 1000 --pairs 10] [--scale
+1000,3000,10000] [--quick] [--timeout 900]``).
 
 Sections (each measured against a baseline in the same run; details in the modules):
 
@@ -15,7 +16,7 @@ Sections (each measured against a baseline in the same run; details in the modul
   as many gateways alone, measured alternately in the same run.
 - throughput (``bench/perf_flow.py``): ``--gateways`` gateways over ``--pairs`` simulated
   pairs (one simulator, commit delay ``--commit-delay`` 1 s), two ``nornir-esi run``
-  processes; time until all are ``CREATE_COMPLETED``. Goals: <= 20 s, and >= 5x the
+  processes; time until all are ``CREATE_COMPLETED``. Goals: <= 12 s, and >= 10x the
   baseline: the same gateways pushed by a plain nornir-netconf script, one commit per
   gateway and router (``bench/perf_plain.py``).
 - memory: the worker processes' peak RSS during the throughput run, every gateway in
@@ -27,12 +28,22 @@ Sections (each measured against a baseline in the same run; details in the modul
   process with a no-op handler, on local etcd. Goal: >= 1,000/s. Baseline: one slot.
 - netconf (``bench/perf_netconf.py``): session open and RPC round trip to the simulator
   with our client settings and through the workers' Nornir path. Goal: round trip <= 3 ms.
-  Baseline: ncclient's defaults.
+  Baseline: ncclient's defaults. And 1,000 idle sessions held by the pool: CPU, <= 5 % of
+  a core; baseline: the same sessions polling as ncclient does.
+- scale (``bench/perf_scale.py``): 1,000, 3,000 and 10,000 gateways, 100 per pair, routers
+  in ``nornir-esi netsim`` processes, two ``nornir-esi run`` processes; time and each kind
+  of process' CPU (engine, simulators, etcd, client). Goals: time per gateway at 10,000
+  within 1.2x of that at 1,000; engine CPU per gateway <= 5 ms. Then all deleted, and
+  etcd's database size before and after compaction and defragmentation. Plot:
+  ``bench/results/scale.svg``.
+- workers (``bench/perf_scale.py``): the throughput run on a 3-node etcd cluster with 1, 2
+  and 4 worker processes, with 1 s commits and with none (CPU-bound). Baseline: 1 process.
 
 Every router is checked after each push (ours and the baseline's): it must carry exactly
 the gateways of its pair, or the run exits 1. ``--runs 2`` repeats every section and shows
 both values (the spread). ``--quick`` shrinks the sizes for a smoke run (40 gateways on 2
-pairs, 10 latency samples, 5 families, 300 engine jobs). No goal is asserted anywhere: a
+pairs, 10 latency samples, 5 families, 300 engine jobs, scale 40 and 120 gateways at 20 a
+pair). No goal is asserted anywhere: a
 goal not met is a "no" in the table. Results go to ``bench/results/perf.json``.
 """
 

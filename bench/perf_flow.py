@@ -344,11 +344,11 @@ def throughput_section(
     }
     out.figures += [
         Figure("throughput", f"{gateway_count} gateways on {pairs} pairs -> all CREATE_COMPLETED",
-               ours, "s", goal=("<=", 20.0), baseline=plain, baseline_name="plain Nornir push",
+               ours, "s", goal=("<=", 12.0), baseline=plain, baseline_name="plain Nornir push",
                ratio=None if ours is None else plain / ours, ratio_means="baseline/value",
                extra={"gateways_per_s": None if ours is None else gateway_count / ours}),
         Figure("throughput", "speed-up over the plain Nornir push",
-               None if ours is None else plain / ours, "x", goal=(">=", 5.0)),
+               None if ours is None else plain / ours, "x", goal=(">=", 10.0)),
         Figure("memory", f"worker process peak RSS, {gateway_count} gateways in flight", peak,
                "MB", goal=("<=", 300.0), baseline=idle, baseline_name="same process idle",
                ratio=peak / idle if idle else None, ratio_means="value/baseline"),

@@ -410,8 +410,8 @@ def workers_section(
         for n in counts:
             run = runs[delay, n]
             out.figures.append(
-                Figure("workers", f"{n} worker processes, {gateway_count} gateways, 3-node etcd, "
-                       f"{label}", run.seconds, "s", baseline=base,
+                Figure("workers", f"{n} worker process{'es' if n > 1 else ''}, {gateway_count} "
+                       f"gateways, 3-node etcd, {label}", run.seconds, "s", baseline=base,
                        baseline_name=f"{counts[0]} process",
                        ratio=None if run.seconds is None or base is None else base / run.seconds,
                        ratio_means="baseline/value",
