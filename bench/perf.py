@@ -56,6 +56,7 @@ import platform
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -352,7 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, runner in _runners(args):
             print(f"run {run + 1}/{args.runs}: {name} ...", file=sys.stderr, flush=True)
             t = time.monotonic()
-            section = runner()
+            try:
+                section = runner()
+            except Exception as exc:  # the other sections still run and report
+                traceback.print_exc()
+                section = Section(problems=[f"{name}: ended on {exc!r}"])
             figures += section.figures
             problems += [f"run {run + 1}: {p}" for p in section.problems]
             sections[name] = {

@@ -49,6 +49,7 @@ from tests.synthetic import (
     gateways,
     overrides_for,
     pair_routers,
+    pairs_of,
     qos_inputs,
     resource_graph,
     router_names,
@@ -90,9 +91,12 @@ class WorkerProcesses(Processes):
 def settle_resources(store: Store, graph: list[Item], timeout: float) -> None:
     """Apply the routers, interfaces, pairs, services and QoS options, and wait until each settles.
 
-    Settled: a terminal ``/state`` (the workers reach every router once).
+    Settled: a terminal ``/state`` (the workers reach every router once). Applied ten
+    pairs at a time: an apply is one etcd transaction, of at most 128 operations.
     """
-    desired.apply(store, graph)
+    per_pair = max(1, len(graph) // max(1, len(pairs_of(graph))))
+    for start in range(0, len(graph), 10 * per_pair):
+        desired.apply(store, graph[start : start + 10 * per_pair])
     for resource_type, body in graph:
         state = wait_for_state(store, resource_type, body["id"], timeout=timeout)
         if state is None or not state.worker_state.endswith(("COMPLETED", "COMPLETE")):
