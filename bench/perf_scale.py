@@ -49,6 +49,7 @@ from bench.perf_flow import (
 )
 from bench.perf_processes import SimulatorProcesses, cpu_seconds, netconf_reader, read_all
 from nornir_esi.contract import desired, keys
+from nornir_esi.exceptions import StoreError
 from nornir_esi.store.base import Store
 from nornir_esi.store.feed import Feed
 from nornir_esi.testing.etcd import EtcdCluster, EtcdServer
@@ -98,7 +99,9 @@ def _clocks(
 
 def _status(etcd: EtcdServer) -> dict[str, int]:
     """The database size etcd reports (allocated and in use) and its revision."""
-    (status,) = json.loads(etcd.etcdctl("endpoint", "status", "-w", "json"))
+    (status,) = json.loads(
+        etcd.etcdctl("--command-timeout=60s", "endpoint", "status", "-w", "json")
+    )
     header = status["Status"]["header"]
     return {
         "db_size": int(status["Status"]["dbSize"]),
@@ -151,8 +154,9 @@ def _teardown(
         )
     deleted = _status(etcd)
     counts = _key_counts(store)
-    etcd.etcdctl("compact", str(deleted["revision"]), "--physical")
-    etcd.etcdctl("defrag")
+    # etcdctl's 5 s default is too short for compacting the history of 10,000 gateways.
+    etcd.etcdctl("--command-timeout=600s", "compact", str(deleted["revision"]), "--physical")
+    etcd.etcdctl("--command-timeout=600s", "defrag")
     compacted = _status(etcd)
     report = {
         "delete_seconds": round(seconds, 1),
@@ -231,7 +235,10 @@ def run_burst(
             carried = read_all(netconf_reader(sims), names)
             problems += check_routers(carried.__getitem__, graph, burst, what)
             if teardown and isinstance(etcd, EtcdServer):
-                report, more = _teardown(store, etcd, burst, timeout)
+                try:
+                    report, more = _teardown(store, etcd, burst, timeout)
+                except StoreError as exc:  # the creation's figures still count
+                    report, more = {}, [f"{what} teardown: {exc}"]
                 problems += more
                 carried = read_all(netconf_reader(sims), names)
                 problems += check_routers(carried.__getitem__, graph, [], f"{what} deleted")
