@@ -265,6 +265,14 @@ def _plot(runs: Sequence[Run]) -> Path | None:
     x = [r.gateways for r in done]
     figure, axes = plt.subplots(figsize=(7, 4.5))
     axes.plot(x, [r.seconds or 0.0 for r in done], marker="o", label="time to all CREATE_COMPLETED")
+    first = done[0]
+    axes.plot(
+        x,
+        [(first.seconds or 0.0) * r.gateways / first.gateways for r in done],
+        color="grey",
+        linestyle=":",
+        label=f"time, linear from {first.gateways}",
+    )
     for kind in KINDS:
         axes.plot(x, [r.cpu[kind] for r in done], marker=".", linestyle="--", label=f"CPU: {kind}")
     axes.set_xlabel("gateways (100 per pair)")
