@@ -197,18 +197,21 @@ def run_burst(
     seconds: float | None = None
     cpu: dict[str, float] = dict.fromkeys(KINDS, 0.0)
     report: dict[str, Any] = {}
+    # Each run's logs (and inventory file) in a directory of its own under ``tmp``.
+    logs = tmp / what.replace(",", "").replace(" ", "-")
+    logs.mkdir(exist_ok=True)
     etcd: EtcdServer | EtcdCluster = EtcdCluster(3) if cluster else EtcdServer("perf-scale")
     with (
         etcd,
         SimulatorProcesses(
-            router_specs(graph), sim_processes, commit_delay=commit_delay, minute=MINUTE, logs=tmp
+            router_specs(graph), sim_processes, commit_delay=commit_delay, minute=MINUTE, logs=logs
         ) as sims,
     ):
         store = etcd.client(timeout=30.0)
         endpoints = ",".join(etcd.endpoints) if isinstance(etcd, EtcdCluster) else etcd.endpoints
-        inventory = overrides_for(sims, names, tmp)  # type: ignore[arg-type]
+        inventory = overrides_for(sims, names, logs)  # type: ignore[arg-type]
         procs = WorkerProcesses(
-            endpoints, inventory, tmp, worker_processes, 15, slots=slots, batch=batch
+            endpoints, inventory, logs, worker_processes, 15, slots=slots, batch=batch
         )
         try:
             settle_resources(store, graph, timeout)
