@@ -61,6 +61,7 @@ __all__ = [
     "check_routers",
     "coalescing_section",
     "latency_section",
+    "push_and_wait",
     "settle_resources",
     "sim_reader",
     "throughput_section",
@@ -218,6 +219,37 @@ def until_completed(feed: Feed, ids: set[str], deadline: float) -> tuple[set[str
     return done, failed
 
 
+def push_and_wait(
+    store: Store, burst: list[Item], timeout: float, what: str
+) -> tuple[float | None, float, list[str]]:
+    """Apply ``burst`` (``BATCH`` gateways per apply), then follow ``/state`` until all complete.
+
+    Returns the seconds from the first apply until every gateway was CREATE_COMPLETED (None
+    when not all were by ``timeout``), the seconds the applies took, and what went wrong.
+    """
+    ids = {body["id"] for _, body in burst}
+    revision = store.revision()
+    with Feed(
+        store, [keys.type_prefix(keys.STATE_PREFIX, GW)], start_revision=revision + 1
+    ) as feed:
+        began = time.monotonic()
+        for start in range(0, len(burst), BATCH):
+            desired.apply(store, burst[start : start + BATCH])
+        applied = time.monotonic() - began
+        done, failed = until_completed(feed, ids, began + timeout)
+        elapsed = time.monotonic() - began
+    if len(done) == len(ids):
+        return elapsed, applied, []
+    return (
+        None,
+        applied,
+        [
+            f"{what}: {len(done)} of {len(ids)} gateways CREATE_COMPLETED after "
+            f"{elapsed:.0f} s, {len(failed)} failed {list(failed.values())[:3]}"
+        ],
+    )
+
+
 @dataclass
 class _Burst:
     """One burst through the workers: its time, the workers' RSS, the applies' time, the problems.
@@ -249,7 +281,6 @@ def _burst(
 
     The routers are checked afterwards.
     """
-    ids = {body["id"] for _, body in burst}
     names = router_names(graph)
     problems: list[str] = []
     seconds: float | None = None
@@ -266,26 +297,8 @@ def _burst(
             settle_resources(store, graph, timeout)
             sampler = RssSampler([p.pid for p in procs.procs])
             idle = max(sampler.sample())
-            revision = store.revision()
-            with (
-                Feed(
-                    store, [keys.type_prefix(keys.STATE_PREFIX, GW)], start_revision=revision + 1
-                ) as feed,
-                sampler,
-            ):
-                began = time.monotonic()
-                for start in range(0, len(burst), BATCH):
-                    desired.apply(store, burst[start : start + BATCH])
-                applied = time.monotonic() - began
-                done, failed = until_completed(feed, ids, began + timeout)
-                elapsed = time.monotonic() - began
-            if len(done) == len(ids):
-                seconds = elapsed
-            else:
-                problems.append(
-                    f"{what}: {len(done)} of {len(ids)} gateways CREATE_COMPLETED after "
-                    f"{elapsed:.0f} s, {len(failed)} failed {list(failed.values())[:3]}"
-                )
+            with sampler:
+                seconds, applied, problems = push_and_wait(store, burst, timeout, what)
             if procs.dead():
                 problems.append(f"{what}: worker processes died: {procs.dead()}")
         finally:

@@ -10,7 +10,6 @@ process has spent, from its own accounting (``/proc/<pid>/stat``).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from typing import Any
 from lxml import etree
 from ncclient import manager
 
+from bench import soak
 from bench.perf_common import PASSWORD_ENV
 from bench.soak import CLI
 from nornir_esi.netsim.server import RouterSpec
@@ -115,19 +115,12 @@ class SimulatorProcesses:
 
     def dead(self) -> list[int]:
         """The indexes of the processes that have exited."""
-        return [i for i, p in enumerate(self.procs) if p.poll() is not None]
+        return soak.dead(self.procs)
 
     def stop(self) -> None:
         """SIGTERM every process; SIGKILL one still there after 30 s."""
+        soak.stop(self.procs)
         for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
             if p.stdout is not None:
                 p.stdout.close()
 

@@ -44,8 +44,8 @@ from bench.perf_flow import (
     MINUTE,
     WorkerProcesses,
     check_routers,
+    push_and_wait,
     settle_resources,
-    until_completed,
 )
 from bench.perf_processes import SimulatorProcesses, cpu_seconds, netconf_reader, read_all
 from nornir_esi.contract import desired, keys
@@ -191,7 +191,6 @@ def run_burst(
     """
     graph = resource_graph(pairs)
     burst = gateways(graph, size)
-    ids = {body["id"] for _, body in burst}
     names = router_names(graph)
     problems: list[str] = []
     seconds: float | None = None
@@ -215,26 +214,10 @@ def run_burst(
         )
         try:
             settle_resources(store, graph, timeout)
-            revision = store.revision()
-            with Feed(
-                store, [keys.type_prefix(keys.STATE_PREFIX, GW)], start_revision=revision + 1
-            ) as feed:
-                before = _clocks(procs, sims, etcd)
-                began = time.monotonic()
-                for start in range(0, len(burst), BATCH):
-                    desired.apply(store, burst[start : start + BATCH])
-                applied = time.monotonic() - began
-                done, failed = until_completed(feed, ids, began + timeout)
-                elapsed = time.monotonic() - began
-                after = _clocks(procs, sims, etcd)
+            before = _clocks(procs, sims, etcd)
+            seconds, applied, problems = push_and_wait(store, burst, timeout, what)
+            after = _clocks(procs, sims, etcd)
             cpu = {kind: after[kind] - before[kind] for kind in KINDS}
-            if len(done) == len(ids):
-                seconds = elapsed
-            else:
-                problems.append(
-                    f"{what}: {len(done)} of {len(ids)} gateways CREATE_COMPLETED after "
-                    f"{elapsed:.0f} s, {len(failed)} failed {list(failed.values())[:3]}"
-                )
             carried = read_all(netconf_reader(sims), names)
             problems += check_routers(carried.__getitem__, graph, burst, what)
             if teardown and isinstance(etcd, EtcdServer):

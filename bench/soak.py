@@ -53,6 +53,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -145,19 +146,29 @@ class Processes:
 
     def dead(self) -> list[int]:
         """The indexes of the processes that have exited."""
-        return [i for i, p in enumerate(self.procs) if p.poll() is not None]
+        return dead(self.procs)
 
     def stop(self) -> None:
         """SIGTERM every process still running; SIGKILL one still there after 30 s."""
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(self.procs)
+
+
+def dead(procs: Sequence[subprocess.Popen[bytes]]) -> list[int]:
+    """The indexes of ``procs`` that have exited."""
+    return [i for i, p in enumerate(procs) if p.poll() is not None]
+
+
+def stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each of ``procs`` still running; SIGKILL one still there after 30 s."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 class Model:
